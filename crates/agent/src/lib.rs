@@ -1,1 +1,16 @@
 //! The node agent: log, plugin and stats sources feeding the detector; Kubernetes, Prometheus and JSON exporters.
+
+pub mod devkmsg;
+pub mod health;
+pub mod kmsg;
+
+use jiff::Timestamp;
+
+/// One log line from a source, before rule matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    /// When the line was logged (wall clock).
+    pub timestamp: Timestamp,
+    /// The message, as the source delivered it.
+    pub message: String,
+}
