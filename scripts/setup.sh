@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine and builds the testbed.
+# Idempotent: a second run only checks. Each phase prints how long it took.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+phase_start=$SECONDS
+phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SECONDS; }
+
+# Debian packages the tests use: journal files for the journald source (systemd-journal-remote,
+# journalctl), iptables-save for node facts, flock/ss from util-linux/iproute2.
+apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+phase "debian packages"
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2
+    exit 1
+fi
+# rust-toolchain.toml pins the toolchain; rustup installs it and its components on first use.
+if command -v rustup >/dev/null 2>&1; then
+    rustup show active-toolchain >/dev/null
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+phase "rust toolchain"
+
+if command -v go >/dev/null 2>&1; then
+    testbed/build >/dev/null
+else
+    echo "setup: Go not found: the integration tests will be skipped (they fail under KUBEMEDIC_REQUIRE_TESTBED=1)" >&2
+fi
+phase "testbed build"
