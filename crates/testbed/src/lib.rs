@@ -1,1 +1,732 @@
-//! A real local Kubernetes control plane for tests.
+//! A real local Kubernetes control plane for tests: etcd and kube-apiserver on free
+//! 127.0.0.1 ports, optionally kube-controller-manager, kube-scheduler and kwok (fake nodes
+//! and pod lifecycles), all torn down on drop.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use kubemedic_testbed::{Options, Testbed};
+//! let Some(tb) = Testbed::start(Options::default()).await else { return };
+//! let client: kube::Client = tb.client();
+//! # let _ = client;
+//! # }
+//! ```
+//!
+//! Children are forked from one long-lived thread with `PR_SET_PDEATHSIG=SIGKILL`, each in its
+//! own process group, so they die with the test process even when it is SIGKILLed; working
+//! directories live under [`workdir_root`] and those of dead processes are removed by the next
+//! [`Testbed::try_start`].
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod binaries;
+mod certs;
+mod error;
+mod process;
+mod sys;
+mod workdir;
+
+use std::future::Future;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use kube::api::{Api, PostParams};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub use binaries::{BIN_DIR_ENV, build_script};
+pub use error::TestbedError;
+pub use workdir::{reap_orphans, root as workdir_root};
+
+use certs::{ClientCert, Pki};
+use process::Process;
+use workdir::WorkDir;
+
+/// Environment variable that turns "testbed unavailable, skipping" into a panic.
+pub const REQUIRE_ENV: &str = "KUBEMEDIC_REQUIRE_TESTBED";
+
+/// Annotation kwok uses to pick the nodes it manages.
+pub const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
+
+/// Node stages for kwok (it ships none): initialise nodes Ready, heartbeat via Leases,
+/// pods Running, Jobs' pods Succeeded, deleted pods removed.
+const KWOK_STAGES: &str = include_str!("../kwok/stages.yaml");
+
+/// How often readiness is polled.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Service CIDR given to the apiserver and controller-manager.
+const SERVICE_CIDR: &str = "10.0.0.0/24";
+
+/// What to start besides etcd and kube-apiserver.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Also start kube-controller-manager (all default controllers) and kube-scheduler.
+    pub controllers: bool,
+    /// Start kwok and create this many fake nodes `kwok-node-0..N-1`, waiting until Ready.
+    pub kwok_nodes: usize,
+    /// How long each component may take to become ready.
+    pub start_timeout: Duration,
+    /// Extra kube-apiserver flags (e.g. `--feature-gates=...`), appended last.
+    pub apiserver_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            controllers: false,
+            kwok_nodes: 0,
+            start_timeout: Duration::from_secs(120),
+            apiserver_args: Vec::new(),
+        }
+    }
+}
+
+/// The running processes of one testbed.
+#[derive(Debug, Default)]
+struct Procs {
+    etcd: Option<Process>,
+    apiserver: Option<Process>,
+    controller_manager: Option<Process>,
+    scheduler: Option<Process>,
+    kwok: Option<Process>,
+}
+
+impl Procs {
+    fn all(&self) -> impl Iterator<Item = &Process> {
+        [
+            &self.etcd,
+            &self.apiserver,
+            &self.controller_manager,
+            &self.scheduler,
+            &self.kwok,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    fn slot(&mut self, which: Component) -> &mut Option<Process> {
+        match which {
+            Component::Etcd => &mut self.etcd,
+            Component::Apiserver => &mut self.apiserver,
+            Component::ControllerManager => &mut self.controller_manager,
+            Component::Scheduler => &mut self.scheduler,
+            Component::Kwok => &mut self.kwok,
+        }
+    }
+}
+
+/// A control-plane component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Component {
+    Etcd,
+    Apiserver,
+    ControllerManager,
+    Scheduler,
+    Kwok,
+}
+
+impl Component {
+    fn binary(self) -> &'static str {
+        match self {
+            Component::Etcd => "etcd",
+            Component::Apiserver => "kube-apiserver",
+            Component::ControllerManager => "kube-controller-manager",
+            Component::Scheduler => "kube-scheduler",
+            Component::Kwok => "kwok",
+        }
+    }
+}
+
+/// A running control plane. Dropping it kills every process and removes its directory.
+pub struct Testbed {
+    procs: Mutex<Procs>,
+    bin_dir: PathBuf,
+    pki: Pki,
+    apiserver_port: u16,
+    etcd_port: u16,
+    etcd_peer_port: u16,
+    kubeconfig: PathBuf,
+    client: kube::Client,
+    opts: Options,
+    /// Index of the next kwok node to create.
+    next_node: Mutex<usize>,
+    // Declared last so the processes above are killed before their directory is removed.
+    dir: WorkDir,
+}
+
+impl std::fmt::Debug for Testbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Testbed")
+            .field("server", &self.server_url())
+            .field("dir", &self.dir.path())
+            .field("pids", &self.pids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Testbed {
+    /// Starts a testbed. Returns `None` (after printing one line to stderr) when the
+    /// binaries are unavailable — Go missing or `testbed/build` failing — unless
+    /// `KUBEMEDIC_REQUIRE_TESTBED=1`, which panics instead. Any other failure (a component
+    /// that does not come up) panics with the component's last log lines: that is a bug, not
+    /// a missing tool.
+    pub async fn start(opts: Options) -> Option<Testbed> {
+        match Self::try_start(opts).await {
+            Ok(tb) => Some(tb),
+            Err(TestbedError::Unavailable(reason)) if !required() => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "kubemedic-testbed: testbed unavailable ({reason}); skipping"
+                );
+                None
+            }
+            Err(e) => panic!("kubemedic-testbed: cannot start the testbed: {e}"),
+        }
+    }
+
+    /// Starts a testbed, returning why it could not.
+    pub async fn try_start(opts: Options) -> Result<Testbed, TestbedError> {
+        reap_orphans();
+        let bin_dir = binaries::bin_dir().await?;
+        // Free ports are found by binding :0 and releasing; another process can grab one in
+        // between, so a start that fails on a taken port is retried with new ports.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(&opts, &bin_dir).await {
+                Err(TestbedError::ComponentFailed { tail, .. })
+                    if attempt < 4 && tail.contains("address already in use") =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(opts: &Options, bin_dir: &Path) -> Result<Testbed, TestbedError> {
+        let dir = WorkDir::create()?;
+        let pki = certs::generate(dir.path())?;
+        let [apiserver_port, etcd_port, etcd_peer_port] = free_ports()?;
+        let server = format!("https://127.0.0.1:{apiserver_port}");
+        let kubeconfig = dir.path().join("kubeconfig");
+        write_kubeconfig(&kubeconfig, &server, &pki.ca_cert, &pki.admin)?;
+        write_kubeconfig(
+            &dir.path().join("controller-manager.kubeconfig"),
+            &server,
+            &pki.ca_cert,
+            &pki.controller_manager,
+        )?;
+        write_kubeconfig(
+            &dir.path().join("scheduler.kubeconfig"),
+            &server,
+            &pki.ca_cert,
+            &pki.scheduler,
+        )?;
+        let client = client_for(&kubeconfig).await?;
+        let tb = Testbed {
+            procs: Mutex::new(Procs::default()),
+            bin_dir: bin_dir.to_path_buf(),
+            pki,
+            apiserver_port,
+            etcd_port,
+            etcd_peer_port,
+            kubeconfig,
+            client,
+            opts: opts.clone(),
+            next_node: Mutex::new(0),
+            dir,
+        };
+        tb.start_etcd().await?;
+        tb.start_apiserver().await?;
+        if opts.controllers {
+            tb.start_controllers().await?;
+        }
+        if opts.kwok_nodes > 0 {
+            tb.add_nodes(opts.kwok_nodes).await?;
+        }
+        Ok(tb)
+    }
+
+    /// A client authenticated as cluster admin (group `system:masters`).
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// A kubeconfig file for the admin user (certificate files referenced by path).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The apiserver's URL, `https://127.0.0.1:<port>`.
+    pub fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.apiserver_port)
+    }
+
+    /// The etcd client URL.
+    pub fn etcd_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.etcd_port)
+    }
+
+    /// The testbed's working directory (certificates, logs `<component>.log`, etcd data).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The directory holding the control-plane binaries.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// The CA certificate that signed the apiserver's serving and client certificates.
+    pub fn ca_cert_path(&self) -> &Path {
+        &self.pki.ca_cert
+    }
+
+    /// Pids of the running control-plane processes, as (component, pid).
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.lock()
+            .all()
+            .map(|p| (p.name.clone(), p.pid()))
+            .collect()
+    }
+
+    /// Kills kube-apiserver (SIGKILL, like a crash) and waits until it is gone; etcd and
+    /// the other components keep running. Does nothing if it is not running.
+    pub async fn stop_apiserver(&self) {
+        let taken = self.lock().apiserver.take();
+        if let Some(mut apiserver) = taken {
+            // Reaping blocks only for the moment the kernel needs to deliver SIGKILL.
+            apiserver.kill();
+        }
+        self.record_pids();
+    }
+
+    /// (Re)starts kube-apiserver on the same port with the same etcd and certificates and
+    /// waits until `/readyz` answers ok.
+    pub async fn start_apiserver(&self) -> Result<(), TestbedError> {
+        if self.lock().apiserver.is_some() {
+            return Err(TestbedError::Usage(
+                "kube-apiserver is already running".into(),
+            ));
+        }
+        let args = self.apiserver_args();
+        self.spawn(Component::Apiserver, args, Vec::new())?;
+        let client = self.client.clone();
+        self.wait_ready(Component::Apiserver, "/readyz to answer ok", || {
+            let client = client.clone();
+            async move { readyz(&client).await }
+        })
+        .await?;
+        // The bootstrap controller creates the "default" namespace shortly after /readyz.
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        self.wait_ready(Component::Apiserver, "namespace default to exist", || {
+            let namespaces = namespaces.clone();
+            async move { matches!(namespaces.get_opt("default").await, Ok(Some(_))) }
+        })
+        .await
+    }
+
+    /// Whether kube-apiserver is currently running (not stopped by [`Self::stop_apiserver`]).
+    pub fn apiserver_running(&self) -> bool {
+        self.lock().apiserver.is_some()
+    }
+
+    /// Creates `n` more kwok-managed fake nodes (`kwok-node-<i>`) and waits until they are
+    /// Ready, starting kwok first if it is not running. Returns the new nodes' names.
+    pub async fn add_nodes(&self, n: usize) -> Result<Vec<String>, TestbedError> {
+        if self.lock().kwok.is_none() {
+            self.start_kwok()?;
+        }
+        let first = {
+            let mut next = self
+                .next_node
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let first = *next;
+            *next += n;
+            first
+        };
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        let mut names = Vec::with_capacity(n);
+        for i in first..first + n {
+            let name = format!("kwok-node-{i}");
+            let node: Node = serde_json::from_value(fake_node(&name))
+                .map_err(|e| TestbedError::Usage(format!("fake node manifest: {e}")))?;
+            nodes.create(&PostParams::default(), &node).await?;
+            names.push(name);
+        }
+        for name in &names {
+            let nodes = nodes.clone();
+            self.wait_ready(Component::Kwok, &format!("node {name} to be Ready"), || {
+                let nodes = nodes.clone();
+                let name = name.clone();
+                async move { node_ready(&nodes, &name).await }
+            })
+            .await?;
+        }
+        Ok(names)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Procs> {
+        // A panic while holding the lock leaves the process table consistent enough to kill.
+        self.procs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record_pids(&self) {
+        let pids: Vec<u32> = self.lock().all().map(Process::pid).collect();
+        self.dir.record_pids(&pids);
+    }
+
+    fn spawn(
+        &self,
+        which: Component,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+    ) -> Result<(), TestbedError> {
+        let name = which.binary();
+        let log = self.dir.path().join(format!("{name}.log"));
+        let process = Process::start(name, &self.bin_dir.join(name), &args, &envs, &log)?;
+        *self.lock().slot(which) = Some(process);
+        self.record_pids();
+        Ok(())
+    }
+
+    /// Polls `probe` until it returns true, failing early if `which` exits and late after
+    /// the start timeout, with the component's log tail either way.
+    async fn wait_ready<F, Fut>(
+        &self,
+        which: Component,
+        what: &str,
+        mut probe: F,
+    ) -> Result<(), TestbedError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let timeout = self.opts.start_timeout;
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let mut procs = self.lock();
+                for component in [which, Component::Etcd, Component::Apiserver] {
+                    if let Some(process) = procs.slot(component)
+                        && process.exited().is_some()
+                    {
+                        return Err(process.failure(format!("exited while waiting for {what}")));
+                    }
+                }
+            }
+            if tokio::time::timeout(Duration::from_secs(5), probe())
+                .await
+                .unwrap_or(false)
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let mut procs = self.lock();
+                return Err(match procs.slot(which) {
+                    Some(process) => {
+                        process.failure(format!("not ready after {timeout:?}: waited for {what}"))
+                    }
+                    None => TestbedError::Timeout {
+                        what: what.to_string(),
+                        timeout,
+                    },
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn start_etcd(&self) -> Result<(), TestbedError> {
+        let peer = format!("http://127.0.0.1:{}", self.etcd_peer_port);
+        let client_url = self.etcd_url();
+        let args = vec![
+            "--name=testbed".to_string(),
+            format!("--data-dir={}", self.dir.path().join("etcd").display()),
+            format!("--listen-client-urls={client_url}"),
+            format!("--advertise-client-urls={client_url}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster=testbed={peer}"),
+            // Test data is thrown away; fsync only costs time.
+            "--unsafe-no-fsync=true".to_string(),
+            "--log-level=warn".to_string(),
+        ];
+        self.spawn(Component::Etcd, args, Vec::new())?;
+        let port = self.etcd_port;
+        self.wait_ready(Component::Etcd, "etcd /health", || etcd_healthy(port))
+            .await
+    }
+
+    fn apiserver_args(&self) -> Vec<String> {
+        let pki = &self.pki;
+        let mut args = vec![
+            format!("--etcd-servers={}", self.etcd_url()),
+            "--bind-address=127.0.0.1".to_string(),
+            "--advertise-address=127.0.0.1".to_string(),
+            // The endpoint reconciler refuses a loopback advertise address; nothing in the
+            // testbed reaches the apiserver through the `kubernetes` Service anyway.
+            "--endpoint-reconciler-type=none".to_string(),
+            format!("--secure-port={}", self.apiserver_port),
+            format!(
+                "--cert-dir={}",
+                self.dir.path().join("apiserver-certs").display()
+            ),
+            format!("--tls-cert-file={}", pki.serving.cert.display()),
+            format!("--tls-private-key-file={}", pki.serving.key.display()),
+            format!("--client-ca-file={}", pki.ca_cert.display()),
+            format!("--service-account-key-file={}", pki.sa_pub.display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                pki.sa_key.display()
+            ),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
+            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+            "--authorization-mode=RBAC".to_string(),
+            "--allow-privileged=true".to_string(),
+            "--profiling=false".to_string(),
+        ];
+        if !self.opts.controllers {
+            // The ServiceAccount admission plugin rejects pods until the controller-manager
+            // has created the namespace's "default" ServiceAccount; without controllers it
+            // never would.
+            args.push("--disable-admission-plugins=ServiceAccount".to_string());
+        }
+        args.extend(self.opts.apiserver_args.iter().cloned());
+        args
+    }
+
+    async fn start_controllers(&self) -> Result<(), TestbedError> {
+        let pki = &self.pki;
+        let dir = self.dir.path();
+        let kcm = vec![
+            format!(
+                "--kubeconfig={}",
+                dir.join("controller-manager.kubeconfig").display()
+            ),
+            "--leader-elect=false".to_string(),
+            "--controllers=*".to_string(),
+            "--use-service-account-credentials=true".to_string(),
+            format!(
+                "--service-account-private-key-file={}",
+                pki.sa_key.display()
+            ),
+            format!("--root-ca-file={}", pki.ca_cert.display()),
+            format!("--cluster-signing-cert-file={}", pki.ca_cert.display()),
+            format!("--cluster-signing-key-file={}", pki.ca_key.display()),
+            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+            // No HTTPS endpoint: nothing scrapes it, and a fixed default port would collide
+            // between parallel testbeds.
+            "--secure-port=0".to_string(),
+        ];
+        self.spawn(Component::ControllerManager, kcm, Vec::new())?;
+        let scheduler = vec![
+            format!(
+                "--kubeconfig={}",
+                dir.join("scheduler.kubeconfig").display()
+            ),
+            "--leader-elect=false".to_string(),
+            "--secure-port=0".to_string(),
+        ];
+        self.spawn(Component::Scheduler, scheduler, Vec::new())?;
+        // The service-account controller creating "default" in "default" shows the
+        // controller-manager is up and its informers have synced.
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), "default");
+        self.wait_ready(
+            Component::ControllerManager,
+            "service account default/default",
+            || {
+                let accounts = accounts.clone();
+                async move { matches!(accounts.get_opt("default").await, Ok(Some(_))) }
+            },
+        )
+        .await?;
+        let mut procs = self.lock();
+        if let Some(scheduler) = procs.scheduler.as_mut()
+            && scheduler.exited().is_some()
+        {
+            return Err(scheduler.failure("exited during start"));
+        }
+        Ok(())
+    }
+
+    fn start_kwok(&self) -> Result<(), TestbedError> {
+        let dir = self.dir.path();
+        let stages = dir.join("kwok.yaml");
+        std::fs::write(&stages, KWOK_STAGES).map_err(|e| TestbedError::io(&stages, e))?;
+        let workdir = dir.join("kwok");
+        std::fs::create_dir_all(&workdir).map_err(|e| TestbedError::io(&workdir, e))?;
+        let args = vec![
+            format!("--kubeconfig={}", self.kubeconfig.display()),
+            format!("--config={}", stages.display()),
+            "--manage-all-nodes=false".to_string(),
+            format!("--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake"),
+            "--node-lease-duration-seconds=40".to_string(),
+            "--cidr=10.244.0.1/16".to_string(),
+            "--node-ip=10.244.0.1".to_string(),
+        ];
+        // kwok otherwise also loads ~/.kwok/kwok.yaml.
+        let envs = vec![(
+            "KWOK_WORKDIR".to_string(),
+            workdir.to_string_lossy().into_owned(),
+        )];
+        self.spawn(Component::Kwok, args, envs)
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        // Kill in reverse dependency order so nothing logs a storm of connection errors.
+        let mut procs = self.lock();
+        for which in [
+            Component::Kwok,
+            Component::Scheduler,
+            Component::ControllerManager,
+            Component::Apiserver,
+            Component::Etcd,
+        ] {
+            if let Some(mut process) = procs.slot(which).take() {
+                process.kill();
+            }
+        }
+        // `dir` is dropped after this, removing the working directory.
+    }
+}
+
+fn required() -> bool {
+    std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// Picks distinct free ports on 127.0.0.1 (holding all listeners until all are chosen).
+fn free_ports<const N: usize>() -> Result<[u16; N], TestbedError> {
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in ports.iter_mut() {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| TestbedError::io("127.0.0.1:0", e))?;
+        *port = listener
+            .local_addr()
+            .map_err(|e| TestbedError::io("127.0.0.1:0", e))?
+            .port();
+        listeners.push(listener);
+    }
+    Ok(ports)
+}
+
+fn write_kubeconfig(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &ClientCert,
+) -> Result<(), TestbedError> {
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{
+            "name": "kubemedic-testbed",
+            "cluster": { "server": server, "certificate-authority": ca },
+        }],
+        "users": [{
+            "name": "testbed-user",
+            "user": { "client-certificate": user.cert, "client-key": user.key },
+        }],
+        "contexts": [{
+            "name": "kubemedic-testbed",
+            "context": { "cluster": "kubemedic-testbed", "user": "testbed-user" },
+        }],
+        "current-context": "kubemedic-testbed",
+    });
+    let text = serde_json::to_string_pretty(&config).map_err(|e| TestbedError::Kubeconfig {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(|e| TestbedError::io(path, e))
+}
+
+/// A client for the kubeconfig at `path`.
+async fn client_for(path: &Path) -> Result<kube::Client, TestbedError> {
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(path).map_err(|e| TestbedError::Kubeconfig {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .map_err(|e| TestbedError::Kubeconfig {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn readyz(client: &kube::Client) -> bool {
+    let Ok(request) = http::Request::get("/readyz").body(Vec::new()) else {
+        return false;
+    };
+    matches!(client.request_text(request).await, Ok(body) if body.trim() == "ok")
+}
+
+/// Asks etcd's /health over plain HTTP/1.0 (no client library needed for one GET).
+async fn etcd_healthy(port: u16) -> bool {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    if stream.read_to_string(&mut response).await.is_err() {
+        return false;
+    }
+    response.contains("\"health\":\"true\"")
+}
+
+async fn node_ready(nodes: &Api<Node>, name: &str) -> bool {
+    let Ok(node) = nodes.get(name).await else {
+        return false;
+    };
+    node.status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// The manifest of a kwok-managed fake node.
+fn fake_node(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                KWOK_NODE_ANNOTATION: "fake",
+                "node.alpha.kubernetes.io/ttl": "0",
+            },
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "status": {
+            "allocatable": { "cpu": "32", "memory": "256Gi", "pods": "110" },
+            "capacity": { "cpu": "32", "memory": "256Gi", "pods": "110" },
+        },
+    })
+}
