@@ -1,0 +1,461 @@
+//! Loading a [`Snapshot`] from a live cluster through kube-rs.
+//!
+//! Everything is listed in parallel (paged, managedFields stripped); container logs are fetched
+//! only for failing containers, tail-limited, with bounded concurrency; node facts come from the
+//! kubemedic agents through the apiserver's pod proxy when agents run. Anything optional that
+//! fails (RBAC, a missing agent, a log that is gone) becomes a [`SkippedInput`], not an error.
+
+use crate::facts::NodeFacts;
+use crate::snapshot::{ContainerRef, SkippedInput, Snapshot};
+use futures::{AsyncReadExt, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{
+    ContainerStatus, Endpoints, Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams, LogParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Reports what the loader is doing, one short line at a time.
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How the kubemedic agents are found and asked for facts.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Label selector of the agent pods (all namespaces).
+    pub selector: String,
+    /// Port of the agent's HTTP server (`/facts`).
+    pub port: u16,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        Self {
+            selector: "app.kubernetes.io/name=kubemedic-agent".to_string(),
+            port: 20257,
+        }
+    }
+}
+
+/// What to load and how much.
+#[derive(Clone)]
+pub struct LiveOptions {
+    /// Namespace scope; `None` = all namespaces.
+    pub namespace: Option<String>,
+    /// Lines kept from the end of each container log.
+    pub log_tail_lines: i64,
+    /// Bytes kept from the end of each container log.
+    pub log_limit_bytes: i64,
+    /// Log requests in flight at once.
+    pub log_concurrency: usize,
+    /// Objects per list page.
+    pub page_size: u32,
+    /// Whether to fetch container logs at all.
+    pub fetch_logs: bool,
+    /// Agent discovery; `None` disables the facts requests.
+    pub agents: Option<AgentOptions>,
+    /// Progress callback.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Debug for LiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveOptions")
+            .field("namespace", &self.namespace)
+            .field("log_tail_lines", &self.log_tail_lines)
+            .field("log_limit_bytes", &self.log_limit_bytes)
+            .field("log_concurrency", &self.log_concurrency)
+            .field("page_size", &self.page_size)
+            .field("fetch_logs", &self.fetch_logs)
+            .field("agents", &self.agents)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            log_tail_lines: 500,
+            log_limit_bytes: 1 << 20,
+            log_concurrency: 8,
+            page_size: 500,
+            fetch_logs: true,
+            agents: Some(AgentOptions::default()),
+            progress: None,
+        }
+    }
+}
+
+/// The cluster cannot be reached or the essential lists failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The kubeconfig could not be read or has no usable context.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The client could not be built.
+    #[error("cannot create a Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    /// Listing pods failed: nothing worth diagnosing can be loaded.
+    #[error("cannot list {what}: {source}")]
+    List {
+        /// The resource.
+        what: String,
+        /// The API error.
+        source: kube::Error,
+    },
+}
+
+/// Builds a client from a kubeconfig file (or the default loading rules) and context; returns
+/// the client and the context's default namespace.
+pub async fn client_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(Client, String), LiveError> {
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| LiveError::Kubeconfig(format!("{}: {e}", path.display())))?;
+            Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| LiveError::Kubeconfig(format!("{}: {e}", path.display())))?
+        }
+        None if context.is_some() => Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| LiveError::Kubeconfig(e.to_string()))?,
+        None => Config::infer()
+            .await
+            .map_err(|e| LiveError::Kubeconfig(e.to_string()))?,
+    };
+    let ns = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(LiveError::Client)?;
+    Ok((client, ns))
+}
+
+fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Lists every object, page by page, dropping managedFields as pages arrive.
+async fn list_all<K>(api: Api<K>, page: u32) -> Result<Vec<K>, kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut lp = ListParams::default().limit(page);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let list = api.list(&lp).await?;
+        for mut item in list.items {
+            item.meta_mut().managed_fields = None;
+            out.push(item);
+        }
+        match list.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn keep<T>(
+    result: Result<Vec<T>, kube::Error>,
+    what: &str,
+    skipped: &mut Vec<SkippedInput>,
+) -> Vec<T> {
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            skipped.push(SkippedInput {
+                input: format!("list {what}"),
+                reason: e.to_string(),
+            });
+            Vec::new()
+        }
+    }
+}
+
+/// Loads a snapshot from the cluster `client` talks to.
+pub async fn load_live(client: &Client, opts: &LiveOptions) -> Result<Snapshot, LiveError> {
+    let progress = |msg: &str| {
+        if let Some(p) = &opts.progress {
+            p(msg)
+        }
+    };
+    let ns = opts.namespace.as_deref();
+    let page = opts.page_size;
+    progress("listing nodes, pods, events, services and workloads");
+    let (nodes, pods, events, services, endpoints, slices, pvcs, pvs, deps, rss, dss, stss, jobs) = futures::join!(
+        list_all(Api::<Node>::all(client.clone()), page),
+        list_all(api::<Pod>(client, ns), page),
+        list_all(api::<Event>(client, ns), page),
+        list_all(api::<Service>(client, ns), page),
+        list_all(api::<Endpoints>(client, ns), page),
+        list_all(api::<EndpointSlice>(client, ns), page),
+        list_all(api::<PersistentVolumeClaim>(client, ns), page),
+        list_all(Api::<PersistentVolume>::all(client.clone()), page),
+        list_all(api::<Deployment>(client, ns), page),
+        list_all(api::<ReplicaSet>(client, ns), page),
+        list_all(api::<DaemonSet>(client, ns), page),
+        list_all(api::<StatefulSet>(client, ns), page),
+        list_all(api::<Job>(client, ns), page),
+    );
+    let pods = pods.map_err(|source| LiveError::List {
+        what: match ns {
+            Some(ns) => format!("pods in namespace {ns}"),
+            None => "pods in all namespaces".to_string(),
+        },
+        source,
+    })?;
+    let mut snap = Snapshot::default();
+    let sk = &mut snap.skipped;
+    snap.nodes = keep(nodes, "nodes", sk);
+    snap.events = keep(events, "events", sk);
+    snap.services = keep(services, "services", sk);
+    snap.endpoints = keep(endpoints, "endpoints", sk);
+    snap.endpoint_slices = keep(slices, "endpointslices", sk);
+    snap.persistent_volume_claims = keep(pvcs, "persistentvolumeclaims", sk);
+    snap.persistent_volumes = keep(pvs, "persistentvolumes", sk);
+    snap.deployments = keep(deps, "deployments", sk);
+    snap.replica_sets = keep(rss, "replicasets", sk);
+    snap.daemon_sets = keep(dss, "daemonsets", sk);
+    snap.stateful_sets = keep(stss, "statefulsets", sk);
+    snap.jobs = keep(jobs, "jobs", sk);
+    snap.pods = pods;
+
+    if opts.fetch_logs {
+        fetch_logs(client, opts, &mut snap).await;
+    }
+    if let Some(agents) = &opts.agents {
+        fetch_facts(client, agents, opts, &mut snap).await;
+    }
+    snap.taken_at = Some(jiff::Timestamp::now());
+    Ok(snap)
+}
+
+/// Whether a container's logs are worth fetching: it restarted or ended badly.
+pub fn is_failing(cs: &ContainerStatus) -> bool {
+    let bad_term = |s: &Option<k8s_openapi::api::core::v1::ContainerState>| {
+        s.as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .is_some_and(|t| t.exit_code != 0)
+    };
+    let waiting_bad = cs
+        .state
+        .as_ref()
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.reason.as_deref())
+        .is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing");
+    cs.restart_count > 0 || bad_term(&cs.state) || bad_term(&cs.last_state) || waiting_bad
+}
+
+struct LogJob {
+    namespace: String,
+    pod: String,
+    container: String,
+    previous: bool,
+}
+
+async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
+    let mut jobs = Vec::new();
+    for pod in &snap.pods {
+        let (Some(ns), Some(status)) = (pod.metadata.namespace.as_ref(), pod.status.as_ref())
+        else {
+            continue;
+        };
+        let name = pod.name_any();
+        for cs in status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+        {
+            if !is_failing(cs) {
+                continue;
+            }
+            let ever_started = cs.restart_count > 0
+                || cs.state.as_ref().is_some_and(|s| s.waiting.is_none())
+                || cs
+                    .last_state
+                    .as_ref()
+                    .is_some_and(|s| s.terminated.is_some());
+            if !ever_started {
+                continue;
+            }
+            jobs.push(LogJob {
+                namespace: ns.clone(),
+                pod: name.clone(),
+                container: cs.name.clone(),
+                previous: false,
+            });
+            if cs.restart_count > 0
+                || cs
+                    .last_state
+                    .as_ref()
+                    .is_some_and(|s| s.terminated.is_some())
+            {
+                jobs.push(LogJob {
+                    namespace: ns.clone(),
+                    pod: name.clone(),
+                    container: cs.name.clone(),
+                    previous: true,
+                });
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    let total = jobs.len();
+    let progress = opts.progress.clone();
+    let mut done = 0usize;
+    let mut results = futures::stream::iter(jobs.into_iter().map(|job| {
+        let client = client.clone();
+        let lp = LogParams {
+            container: Some(job.container.clone()),
+            previous: job.previous,
+            tail_lines: Some(opts.log_tail_lines),
+            limit_bytes: Some(opts.log_limit_bytes),
+            ..Default::default()
+        };
+        async move {
+            let api: Api<Pod> = Api::namespaced(client, &job.namespace);
+            let res = async {
+                let mut stream = api.log_stream(&job.pod, &lp).await?;
+                let mut buf = Vec::new();
+                stream
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(kube::Error::ReadEvents)?;
+                Ok::<_, kube::Error>(String::from_utf8_lossy(&buf).into_owned())
+            }
+            .await;
+            (job, res)
+        }
+    }))
+    .buffer_unordered(opts.log_concurrency.max(1));
+    while let Some((job, res)) = results.next().await {
+        done += 1;
+        if let Some(p) = &progress {
+            p(&format!(
+                "fetching logs of failing containers {done}/{total}"
+            ));
+        }
+        match res {
+            Ok(text) => {
+                let key = ContainerRef::new(job.namespace, job.pod, job.container);
+                let entry = snap.container_logs.entry(key).or_default();
+                if job.previous {
+                    entry.previous = Some(text);
+                } else {
+                    entry.current = Some(text);
+                }
+            }
+            Err(e) => snap.skipped.push(SkippedInput {
+                input: format!(
+                    "logs {}{}/{} container {}",
+                    if job.previous { "(previous) " } else { "" },
+                    job.namespace,
+                    job.pod,
+                    job.container
+                ),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+async fn fetch_facts(
+    client: &Client,
+    agents: &AgentOptions,
+    opts: &LiveOptions,
+    snap: &mut Snapshot,
+) {
+    let api: Api<Pod> = Api::all(client.clone());
+    let pods = match api
+        .list(&ListParams::default().labels(&agents.selector))
+        .await
+    {
+        Ok(l) => l.items,
+        Err(e) => {
+            snap.skipped.push(SkippedInput {
+                input: format!("node agents ({})", agents.selector),
+                reason: format!("cannot list agent pods: {e}"),
+            });
+            return;
+        }
+    };
+    let running: Vec<(String, String, String)> = pods
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|p| {
+            Some((
+                p.metadata.namespace.clone()?,
+                p.name_any(),
+                p.spec.as_ref()?.node_name.clone()?,
+            ))
+        })
+        .collect();
+    if running.is_empty() {
+        // No agents: the diagnosis works without facts; say so once.
+        snap.skipped.push(SkippedInput {
+            input: format!("node facts (agents labelled {})", agents.selector),
+            reason: "no running kubemedic agent pods; node facts and node logs not collected"
+                .to_string(),
+        });
+        return;
+    }
+    if let Some(p) = &opts.progress {
+        p(&format!("asking {} node agents for facts", running.len()));
+    }
+    let port = agents.port;
+    let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
+        let client = client.clone();
+        async move {
+            let path = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/facts");
+            let res = match http::Request::get(&path).body(Vec::new()) {
+                Ok(req) => client
+                    .request::<NodeFacts>(req)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (node, path, res)
+        }
+    }))
+    .buffer_unordered(opts.log_concurrency.max(1));
+    while let Some((node, path, res)) = results.next().await {
+        match res {
+            Ok(mut facts) => {
+                if facts.node.is_empty() {
+                    facts.node = node.clone();
+                }
+                snap.node_facts.insert(node, facts);
+            }
+            Err(e) => snap.skipped.push(SkippedInput {
+                input: format!("node facts of {node} ({path})"),
+                reason: e,
+            }),
+        }
+    }
+}
