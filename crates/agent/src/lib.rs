@@ -2,7 +2,9 @@
 
 pub mod devkmsg;
 pub mod health;
+pub mod journald;
 pub mod kmsg;
+pub mod tail;
 
 use jiff::Timestamp;
 
