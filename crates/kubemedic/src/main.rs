@@ -1,6 +1,10 @@
 //! The `kubemedic` binary: wires the component crates into subcommands.
 
+mod collect;
+mod diagnose;
+mod explain;
 mod output;
+mod render;
 mod version;
 
 use clap::{Parser, Subcommand};
@@ -18,12 +22,21 @@ struct Cli {
 enum Command {
     /// Print the version, the git commit and the supported Kubernetes versions.
     Version(version::VersionArgs),
+    /// Name the root cause of what is broken (live cluster or --dump DIR), with evidence and fixes.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Explain a container exit code or a cause ID.
+    Explain(explain::ExplainArgs),
+    /// Write a dump of a live cluster (kubectl cluster-info dump layout + previous logs + node facts).
+    Collect(collect::CollectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::Diagnose(args) => diagnose::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Collect(args) => collect::run(&args),
     };
     match result {
         Ok(code) => code,

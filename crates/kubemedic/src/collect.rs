@@ -1,0 +1,250 @@
+//! `kubemedic collect DIR`: write a dump of a live cluster (kubectl's layout plus previous logs,
+//! node facts) that `kubemedic diagnose --dump DIR` reads. Also the cluster-selection flags and
+//! the progress line shared with `diagnose`.
+
+use anyhow::Context as _;
+use kubemedic_model::live::{LiveOptions, ProgressFn};
+use kubemedic_model::{Snapshot, write_dump};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which cluster and namespaces to read (kubectl's flags).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace scope (default: the context's namespace).
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Do not fetch container logs (faster; exit-code analysis loses its log evidence).
+    #[arg(long)]
+    pub no_logs: bool,
+}
+
+impl ClusterArgs {
+    /// Connects and loads a snapshot, showing progress on a TTY.
+    pub async fn load(&self, progress: &Progress) -> anyhow::Result<(Snapshot, String)> {
+        // KUBECONFIG may hold a colon-separated list; kube's default rules handle that.
+        let single_file = self
+            .kubeconfig
+            .as_ref()
+            .filter(|p| !p.as_os_str().to_string_lossy().contains(':'));
+        progress.set("connecting to the cluster");
+        let (client, default_ns) = kubemedic_model::live::client_for(
+            single_file.map(|p| p.as_path()),
+            self.context.as_deref(),
+        )
+        .await?;
+        let namespace = if self.all_namespaces {
+            None
+        } else {
+            Some(self.namespace.clone().unwrap_or(default_ns))
+        };
+        let scope = match &namespace {
+            Some(ns) => format!("namespace {ns}"),
+            None => "all namespaces".to_string(),
+        };
+        let opts = LiveOptions {
+            namespace,
+            fetch_logs: !self.no_logs,
+            progress: Some(progress.callback()),
+            ..LiveOptions::default()
+        };
+        let snap = kubemedic_model::live::load_live(&client, &opts).await?;
+        let source = format!(
+            "cluster{} ({scope})",
+            self.context
+                .as_deref()
+                .map(|c| format!(" context {c}"))
+                .unwrap_or_default()
+        );
+        Ok((snap, source))
+    }
+}
+
+/// One status line on stderr, rewritten in place; only on a TTY and only once the work has
+/// taken more than a moment.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    inner: Arc<Mutex<ProgressState>>,
+}
+
+#[derive(Debug)]
+struct ProgressState {
+    enabled: bool,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    /// A progress line on stderr if stderr is a terminal.
+    pub fn stderr() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(ProgressState {
+                enabled: std::io::stderr().is_terminal(),
+                started: Instant::now(),
+                shown: false,
+            })),
+        }
+    }
+
+    /// Shows `msg` (after the first 300 ms).
+    pub fn set(&self, msg: &str) {
+        let Ok(mut st) = self.inner.lock() else {
+            return;
+        };
+        if !st.enabled || st.started.elapsed() < Duration::from_millis(300) {
+            return;
+        }
+        let elapsed = st.started.elapsed().as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{elapsed:5.1}s {msg}");
+        let _ = err.flush();
+        st.shown = true;
+    }
+
+    /// Erases the line.
+    pub fn clear(&self) {
+        let Ok(mut st) = self.inner.lock() else {
+            return;
+        };
+        if st.shown {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+            st.shown = false;
+        }
+    }
+
+    /// The callback handed to the loader.
+    pub fn callback(&self) -> ProgressFn {
+        let me = self.clone();
+        Arc::new(move |msg: &str| me.set(msg))
+    }
+}
+
+/// Output of `collect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CollectFormat {
+    /// One human line.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `kubemedic collect`.
+#[derive(Debug, clap::Args)]
+pub struct CollectArgs {
+    /// Directory to write the dump to (created if missing).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Output format of the summary.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: CollectFormat,
+}
+
+#[derive(Debug, Serialize)]
+struct CollectSummary {
+    dir: String,
+    source: String,
+    files: usize,
+    bytes: u64,
+    namespaces: usize,
+    nodes: usize,
+    pods: usize,
+    events: usize,
+    container_logs: usize,
+    node_facts: usize,
+    skipped: Vec<kubemedic_model::SkippedInput>,
+}
+
+/// Runs `kubemedic collect`.
+pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let progress = Progress::stderr();
+    let loaded = rt.block_on(args.cluster.load(&progress));
+    progress.set("writing the dump");
+    let (snap, source) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            progress.clear();
+            return Err(e);
+        }
+    };
+    let stats = write_dump(
+        &snap,
+        &args.dir,
+        concat!("kubemedic collect ", env!("CARGO_PKG_VERSION")),
+    );
+    progress.clear();
+    let stats = stats?;
+    let summary = CollectSummary {
+        dir: args.dir.display().to_string(),
+        source,
+        files: stats.files,
+        bytes: stats.bytes,
+        namespaces: stats.namespaces,
+        nodes: snap.nodes.len(),
+        pods: snap.pods.len(),
+        events: snap.events.len(),
+        container_logs: snap.container_logs.len(),
+        node_facts: snap.node_facts.len(),
+        skipped: snap.skipped.clone(),
+    };
+    match args.output {
+        CollectFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        CollectFormat::Text => {
+            println!(
+                "Collected {} nodes, {} pods, {} events, logs of {} containers, facts of {} nodes from {} into {} ({} files, {:.1} MiB).",
+                summary.nodes,
+                summary.pods,
+                summary.events,
+                summary.container_logs,
+                summary.node_facts,
+                summary.source,
+                summary.dir,
+                summary.files,
+                summary.bytes as f64 / (1024.0 * 1024.0)
+            );
+            if !summary.skipped.is_empty() {
+                println!("Not collected ({}):", summary.skipped.len());
+                for s in summary.skipped.iter().take(10) {
+                    println!("  - {}: {}", s.input, s.reason);
+                }
+                if summary.skipped.len() > 10 {
+                    println!(
+                        "  … and {} more (see --output json)",
+                        summary.skipped.len() - 10
+                    );
+                }
+            }
+            println!(
+                "Diagnose it with: kubemedic diagnose --dump {}",
+                summary.dir
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

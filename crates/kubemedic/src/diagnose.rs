@@ -1,0 +1,255 @@
+//! `kubemedic diagnose [TARGET…]`: load a snapshot (live or `--dump DIR`), run the analysers,
+//! print the findings. Exit 0 when nothing at warning or above, 1 when there is, 2 on errors.
+
+use crate::collect::{ClusterArgs, Progress};
+use crate::render::{ReportContext, TextStyle};
+use anyhow::Context as _;
+use kubemedic_diagnose::{Report, Severity, Target};
+use kubemedic_model::Snapshot;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Output of `diagnose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DiagnoseFormat {
+    /// Grouped by severity, wrapped to the terminal, colours only on a TTY.
+    #[default]
+    Text,
+    /// The Findings format of DESIGN.md.
+    Json,
+    /// Markdown, for tickets and chat.
+    Markdown,
+}
+
+/// `--min-severity` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MinSeverity {
+    /// Everything.
+    #[default]
+    Info,
+    /// Warning and critical.
+    Warning,
+    /// Critical only.
+    Critical,
+}
+
+impl From<MinSeverity> for Severity {
+    fn from(m: MinSeverity) -> Self {
+        match m {
+            MinSeverity::Info => Severity::Info,
+            MinSeverity::Warning => Severity::Warning,
+            MinSeverity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// Arguments of `kubemedic diagnose`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  kubemedic diagnose --dump examples/dumps/node-notready-xtables
+  kubemedic diagnose -A
+  kubemedic diagnose -n shop deploy/api pod/api-7d7b75974d-4zlj6
+  kubemedic diagnose node/worker-3 -o json
+  kubectl medic diagnose -A --min-severity warning -o markdown
+
+Exit codes: 0 nothing at warning or above, 1 findings at warning or above, 2 usage or input error.")]
+pub struct DiagnoseArgs {
+    /// What to diagnose: pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME, svc/NAME
+    /// (or KIND/NAMESPACE/NAME); nothing means everything in scope.
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Read an offline dump (`kubectl cluster-info dump --output-directory=DIR` or
+    /// `kubemedic collect DIR`) instead of a live cluster.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: DiagnoseFormat,
+    /// Hide findings below this severity.
+    #[arg(long, value_enum, default_value_t)]
+    min_severity: MinSeverity,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Loads the snapshot the arguments name.
+fn load(args: &DiagnoseArgs, progress: &Progress) -> anyhow::Result<(Snapshot, String)> {
+    if let Some(dir) = &args.dump {
+        progress.set("reading the dump");
+        let snap = kubemedic_model::load_dump(dir)?;
+        return Ok((snap, format!("dump {}", dir.display())));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(args.cluster.load(progress))
+}
+
+/// Runs `kubemedic diagnose`.
+pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| t.parse::<Target>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let progress = Progress::stderr();
+    let loaded = load(args, &progress);
+    let (snap, source) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            progress.clear();
+            return Err(e);
+        }
+    };
+    progress.set("diagnosing");
+    let full = kubemedic_diagnose::diagnose(&snap);
+    progress.clear();
+    let expanded = expand_workload_targets(&targets, &snap);
+    let mut report = kubemedic_diagnose::filter(&full, &expanded, args.min_severity.into());
+    // -n on a dump narrows the findings to that namespace (nodes stay: they host its pods).
+    if args.dump.is_some()
+        && !args.cluster.all_namespaces
+        && let Some(ns) = &args.cluster.namespace
+    {
+        report
+            .findings
+            .retain(|f| f.object.namespace.as_deref().is_none_or(|n| n == ns));
+        report.recount();
+    }
+    if !targets.is_empty() {
+        warn_unknown_targets(&targets, &snap);
+    }
+    let ctx = ReportContext {
+        source,
+        taken_at: snap.taken_at.map(|t| t.to_string()),
+    };
+    print(&report, &ctx, args.output)?;
+    Ok(exit_code(&report))
+}
+
+fn print(report: &Report, ctx: &ReportContext, format: DiagnoseFormat) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = match format {
+        DiagnoseFormat::Json => serde_json::to_string_pretty(report)? + "\n",
+        DiagnoseFormat::Text => crate::render::text(report, ctx, TextStyle::for_stdout()),
+        DiagnoseFormat::Markdown => crate::render::markdown(report, ctx),
+    };
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to stdout"),
+    }
+}
+
+/// 1 when any finding is at warning or above, else 0.
+pub fn exit_code(report: &Report) -> ExitCode {
+    match report.max_severity() {
+        Some(s) if s >= Severity::Warning => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Says on stderr when a target names nothing in the snapshot (a typo gives an empty report).
+fn warn_unknown_targets(targets: &[Target], snap: &Snapshot) {
+    use kubemedic_diagnose::TargetKind;
+    for t in targets {
+        let ns_ok = |ns: &Option<String>| match &t.namespace {
+            Some(want) => ns.as_deref() == Some(want.as_str()),
+            None => true,
+        };
+        let name_ok = |n: &Option<String>| n.as_deref() == Some(t.name.as_str());
+        let found = match t.kind {
+            TargetKind::Pod => snap
+                .pods
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+            TargetKind::Node => snap.nodes.iter().any(|o| name_ok(&o.metadata.name)),
+            TargetKind::Deployment => snap
+                .deployments
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+            TargetKind::StatefulSet => snap
+                .stateful_sets
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+            TargetKind::DaemonSet => snap
+                .daemon_sets
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+            TargetKind::Job => snap
+                .jobs
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+            TargetKind::Service => snap
+                .services
+                .iter()
+                .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
+        };
+        if !found {
+            eprintln!(
+                "warning: {}/{} not found in the snapshot",
+                t.kind.object_kind().to_ascii_lowercase(),
+                t.name
+            );
+        }
+    }
+}
+
+/// Adds the pods a workload target owns (Deployment → ReplicaSets → Pods; StatefulSet,
+/// DaemonSet, Job → Pods), so `deploy/api` also shows findings reported on its pods.
+fn expand_workload_targets(targets: &[Target], snap: &Snapshot) -> Vec<Target> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use kubemedic_diagnose::TargetKind;
+    let owned_by = |meta: &ObjectMeta, kind: &str, name: &str| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.kind == kind && o.name == name)
+    };
+    let mut out = targets.to_vec();
+    for t in targets {
+        let ns_ok =
+            |ns: &Option<String>| t.namespace.as_ref().is_none_or(|w| ns.as_ref() == Some(w));
+        let mut owners: Vec<(String, String, &str)> = Vec::new(); // (namespace, name, kind)
+        match t.kind {
+            TargetKind::Deployment => {
+                for rs in &snap.replica_sets {
+                    if ns_ok(&rs.metadata.namespace)
+                        && owned_by(&rs.metadata, "Deployment", &t.name)
+                    {
+                        owners.push((
+                            rs.metadata.namespace.clone().unwrap_or_default(),
+                            rs.metadata.name.clone().unwrap_or_default(),
+                            "ReplicaSet",
+                        ));
+                    }
+                }
+            }
+            TargetKind::StatefulSet | TargetKind::DaemonSet | TargetKind::Job => {
+                owners.push((
+                    t.namespace.clone().unwrap_or_default(),
+                    t.name.clone(),
+                    t.kind.object_kind(),
+                ));
+            }
+            _ => continue,
+        }
+        for pod in &snap.pods {
+            let pns = pod.metadata.namespace.clone().unwrap_or_default();
+            let hit = owners.iter().any(|(ns, name, kind)| {
+                (ns.is_empty() || *ns == pns) && owned_by(&pod.metadata, kind, name)
+            });
+            if hit && let Some(name) = &pod.metadata.name {
+                out.push(Target {
+                    kind: TargetKind::Pod,
+                    namespace: Some(pns),
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,391 @@
+//! Human renderings of a diagnosis report: terminal text (grouped by severity, wrapped to the
+//! terminal, colours only on a TTY) and Markdown (for tickets and chat).
+
+use kubemedic_diagnose::{Finding, Report, Severity};
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+/// How text output is styled.
+#[derive(Debug, Clone, Copy)]
+pub struct TextStyle {
+    /// Whether ANSI colours are used.
+    pub color: bool,
+    /// Columns available.
+    pub width: usize,
+}
+
+impl TextStyle {
+    /// Colours when stdout is a terminal and `NO_COLOR` is unset; width from the terminal,
+    /// `COLUMNS`, or 100.
+    pub fn for_stdout() -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let width = terminal_width()
+            .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
+            .unwrap_or(100)
+            .clamp(40, 200);
+        Self {
+            color: tty && !no_color,
+            width,
+        }
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&stdout)
+        .ok()
+        .map(|w| w.ws_col as usize)
+        .filter(|w| *w > 0)
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn severity(&self, sev: Severity, s: &str) -> String {
+        match sev {
+            Severity::Critical => self.wrap("1;31", s),
+            Severity::Warning => self.wrap("1;33", s),
+            Severity::Info => self.wrap("1;36", s),
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// Breaks `text` into lines of at most `width` characters at spaces (long words are cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut out = Vec::new();
+    for para in text.lines() {
+        let mut line = String::new();
+        let mut len = 0usize;
+        for word in para.split(' ') {
+            let wlen = word.chars().count();
+            if len > 0 && len + 1 + wlen > width {
+                out.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if wlen > width {
+                // A word longer than the line (a path, a digest): hard-cut it.
+                let chars: Vec<char> = word.chars().collect();
+                for chunk in chars.chunks(width) {
+                    if len > 0 {
+                        out.push(std::mem::take(&mut line));
+                    }
+                    line = chunk.iter().collect();
+                    len = chunk.len();
+                }
+                continue;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            line.push_str(word);
+            len += wlen;
+        }
+        out.push(line);
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
+/// Wraps to at most `max_lines`, marking the cut with `…`.
+fn wrap_limited(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines = wrap(text, width);
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            let keep = width.saturating_sub(1);
+            if last.chars().count() > keep {
+                *last = last.chars().take(keep).collect();
+            }
+            last.push('…');
+        }
+    }
+    lines
+}
+
+fn heading(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "CRITICAL",
+        Severity::Warning => "WARNING",
+        Severity::Info => "INFO",
+    }
+}
+
+/// Context printed in the header: where the snapshot came from and when.
+#[derive(Debug, Clone, Default)]
+pub struct ReportContext {
+    /// `dump DIR` or `cluster CONTEXT`.
+    pub source: String,
+    /// Snapshot time, RFC 3339.
+    pub taken_at: Option<String>,
+}
+
+/// Renders the report for a terminal.
+pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
+    let p = Paint { on: style.color };
+    let w = style.width;
+    let mut out = String::new();
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{} {} critical, {} warning, {} info  ({} nodes, {} pods, {} services from {}{})",
+        p.bold("kubemedic diagnose:"),
+        s.critical,
+        s.warning,
+        s.info,
+        s.nodes,
+        s.pods,
+        s.services,
+        ctx.source,
+        ctx.taken_at
+            .as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default()
+    );
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "\nNo problems found.");
+    }
+    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{} ({})", p.severity(sev, heading(sev)), group.len());
+        for f in group {
+            finding_text(&mut out, f, &p, w);
+        }
+    }
+    if !s.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} ({}; the rest was analysed)",
+            p.bold("SKIPPED INPUTS"),
+            s.skipped.len()
+        );
+        const SHOWN: usize = 10;
+        for sk in s.skipped.iter().take(SHOWN) {
+            for (i, l) in wrap_limited(&format!("{}: {}", sk.input, sk.reason), w - 4, 3)
+                .iter()
+                .enumerate()
+            {
+                let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
+            }
+        }
+        if s.skipped.len() > SHOWN {
+            let _ = writeln!(
+                out,
+                "  … and {} more (see --output json)",
+                s.skipped.len() - SHOWN
+            );
+        }
+    }
+    out
+}
+
+fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
+    let _ = writeln!(
+        out,
+        "\n  {}  {}  {}",
+        p.severity(f.severity, f.cause.as_str()),
+        p.bold(&f.object.to_string()),
+        p.dim(&format!("confidence {:.2}", f.confidence))
+    );
+    for l in wrap(&f.summary, w - 4) {
+        let _ = writeln!(out, "    {l}");
+    }
+    if let Some(by) = &f.caused_by {
+        let _ = writeln!(out, "    {} {}", p.dim("caused by:"), by);
+    }
+    if !f.affected.is_empty() {
+        let names: Vec<String> = f.affected.iter().map(|o| o.name.clone()).collect();
+        let list = wrap_limited(&names.join(", "), w - 16, 2);
+        for (i, l) in list.iter().enumerate() {
+            let label = if i == 0 {
+                format!("affects ({}):", f.affected.len())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "    {:<12}{l}", p.dim(&label));
+        }
+    }
+    if !f.evidence.is_empty() {
+        let _ = writeln!(out, "    {}", p.dim("evidence:"));
+        for e in &f.evidence {
+            let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", e.source)));
+            for l in wrap_limited(&e.text, w - 8, 3) {
+                let _ = writeln!(out, "        {l}");
+            }
+        }
+    }
+    if !f.remediation.is_empty() {
+        let _ = writeln!(out, "    {}", p.dim("fix:"));
+        for r in &f.remediation {
+            // Commands stay whole so they can be copied; prose wraps.
+            let lines = if looks_like_command(r) {
+                r.lines().map(str::to_string).collect()
+            } else {
+                wrap(r, w - 8)
+            };
+            for (i, l) in lines.iter().enumerate() {
+                let _ = writeln!(out, "      {}{l}", if i == 0 { "- " } else { "  " });
+            }
+        }
+    }
+}
+
+fn looks_like_command(s: &str) -> bool {
+    let first = s.split_whitespace().next().unwrap_or("");
+    matches!(
+        first,
+        "kubectl"
+            | "iptables"
+            | "iptables-save"
+            | "systemctl"
+            | "journalctl"
+            | "crictl"
+            | "docker"
+            | "sysctl"
+            | "echo"
+            | "chattr"
+            | "lsattr"
+            | "ssh"
+            | "df"
+            | "du"
+            | "ctr"
+            | "$"
+    )
+}
+
+/// Renders the report as Markdown.
+pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let _ = writeln!(out, "# kubemedic diagnosis\n");
+    let _ = writeln!(
+        out,
+        "Source: {}{}\n",
+        ctx.source,
+        ctx.taken_at
+            .as_deref()
+            .map(|t| format!(", snapshot at {t}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "| critical | warning | info | nodes | pods | services |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} |",
+        s.critical, s.warning, s.info, s.nodes, s.pods, s.services
+    );
+    if report.findings.is_empty() {
+        let _ = writeln!(out, "\nNo problems found.");
+    }
+    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n## {} ({})", heading(sev), group.len());
+        for f in group {
+            let _ = writeln!(
+                out,
+                "\n### `{}` on `{}` (confidence {:.2})\n",
+                f.cause, f.object, f.confidence
+            );
+            let _ = writeln!(out, "{}\n", md_escape(&f.summary));
+            if let Some(by) = &f.caused_by {
+                let _ = writeln!(out, "Caused by `{by}`.\n");
+            }
+            if !f.affected.is_empty() {
+                let names: Vec<String> =
+                    f.affected.iter().map(|o| format!("`{}`", o.name)).collect();
+                let _ = writeln!(out, "Affects {}: {}\n", f.affected.len(), names.join(", "));
+            }
+            if !f.evidence.is_empty() {
+                let _ = writeln!(out, "Evidence:\n");
+                for e in &f.evidence {
+                    let _ = writeln!(
+                        out,
+                        "- {}: `{}`",
+                        md_escape(&e.source),
+                        e.text.replace('`', "'")
+                    );
+                }
+                out.push('\n');
+            }
+            if !f.remediation.is_empty() {
+                let _ = writeln!(out, "Fix:\n\n```sh");
+                for r in &f.remediation {
+                    if looks_like_command(r) {
+                        let _ = writeln!(out, "{r}");
+                    } else {
+                        let _ = writeln!(out, "# {}", r.replace('\n', "\n# "));
+                    }
+                }
+                let _ = writeln!(out, "```");
+            }
+        }
+    }
+    if !s.skipped.is_empty() {
+        let _ = writeln!(out, "\n## Skipped inputs ({})\n", s.skipped.len());
+        for sk in &s.skipped {
+            let _ = writeln!(out, "- `{}`: {}", sk.input, md_escape(&sk.reason));
+        }
+    }
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_width_and_cuts_long_words() {
+        let lines = wrap("aaa bbb ccc ddd", 7);
+        assert_eq!(lines, vec!["aaa bbb", "ccc ddd"]);
+        let lines = wrap(&"x".repeat(25), 10);
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.chars().count() <= 10));
+        let lines = wrap_limited(&"word ".repeat(100), 20, 2);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].ends_with('…'));
+    }
+}
