@@ -21,6 +21,7 @@
 mod binaries;
 mod certs;
 mod error;
+pub mod persistent;
 mod process;
 mod sys;
 mod workdir;
@@ -82,6 +83,24 @@ impl Default for Options {
             apiserver_args: Vec::new(),
         }
     }
+}
+
+/// How long each phase of [`Testbed::try_start`] took (the last successful attempt).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StartTimings {
+    /// Certificates, keys and kubeconfigs generated.
+    pub certificates: Duration,
+    /// etcd spawned until its /health answers true.
+    pub etcd: Duration,
+    /// kube-apiserver spawned until /readyz answers ok and namespace default exists.
+    pub apiserver: Duration,
+    /// Controller-manager and scheduler spawned until the default ServiceAccount exists
+    /// (zero without controllers).
+    pub controllers: Duration,
+    /// kwok spawned and the fake nodes created until all are Ready (zero without nodes).
+    pub nodes: Duration,
+    /// All of the above: first process spawned to everything ready.
+    pub total: Duration,
 }
 
 /// The running processes of one testbed.
@@ -153,6 +172,7 @@ pub struct Testbed {
     opts: Options,
     /// Index of the next kwok node to create.
     next_node: Mutex<usize>,
+    timings: StartTimings,
     // Declared last so the processes above are killed before their directory is removed.
     dir: WorkDir,
 }
@@ -183,6 +203,9 @@ impl Testbed {
                 );
                 None
             }
+            Err(e @ TestbedError::Unavailable(_)) => {
+                panic!("kubemedic-testbed: testbed required ({REQUIRE_ENV}=1) but unavailable: {e}")
+            }
             Err(e) => panic!("kubemedic-testbed: cannot start the testbed: {e}"),
         }
     }
@@ -208,6 +231,7 @@ impl Testbed {
     }
 
     async fn start_once(opts: &Options, bin_dir: &Path) -> Result<Testbed, TestbedError> {
+        let begin = Instant::now();
         let dir = WorkDir::create()?;
         let pki = certs::generate(dir.path())?;
         let [apiserver_port, etcd_port, etcd_peer_port] = free_ports()?;
@@ -227,7 +251,7 @@ impl Testbed {
             &pki.scheduler,
         )?;
         let client = client_for(&kubeconfig).await?;
-        let tb = Testbed {
+        let mut tb = Testbed {
             procs: Mutex::new(Procs::default()),
             bin_dir: bin_dir.to_path_buf(),
             pki,
@@ -238,17 +262,59 @@ impl Testbed {
             client,
             opts: opts.clone(),
             next_node: Mutex::new(0),
+            timings: StartTimings::default(),
             dir,
         };
+        let mut timings = StartTimings {
+            certificates: begin.elapsed(),
+            ..StartTimings::default()
+        };
+        let mut phase = Instant::now();
+        let first_spawn = phase;
         tb.start_etcd().await?;
+        timings.etcd = phase.elapsed();
+        phase = Instant::now();
         tb.start_apiserver().await?;
+        timings.apiserver = phase.elapsed();
         if opts.controllers {
+            phase = Instant::now();
             tb.start_controllers().await?;
+            timings.controllers = phase.elapsed();
         }
         if opts.kwok_nodes > 0 {
+            phase = Instant::now();
             tb.add_nodes(opts.kwok_nodes).await?;
+            timings.nodes = phase.elapsed();
         }
+        timings.total = first_spawn.elapsed();
+        tb.timings = timings;
         Ok(tb)
+    }
+
+    /// How long the start took, phase by phase.
+    pub fn start_timings(&self) -> StartTimings {
+        self.timings
+    }
+
+    /// The control-plane binaries' directory, building them if needed; `None` (after one
+    /// line on stderr) when unavailable, with the same `KUBEMEDIC_REQUIRE_TESTBED` rule as
+    /// [`Testbed::start`]. For tests that need the binaries but not a running testbed.
+    pub async fn binaries() -> Option<PathBuf> {
+        match binaries::bin_dir().await {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                if required() {
+                    panic!(
+                        "kubemedic-testbed: testbed required ({REQUIRE_ENV}=1) but unavailable: {e}"
+                    );
+                }
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "kubemedic-testbed: testbed unavailable ({e}); skipping"
+                );
+                None
+            }
+        }
     }
 
     /// A client authenticated as cluster admin (group `system:masters`).
@@ -328,6 +394,26 @@ impl Testbed {
             async move { matches!(namespaces.get_opt("default").await, Ok(Some(_))) }
         })
         .await
+    }
+
+    /// Fails with the component's log tail if any started process has exited (a stopped
+    /// apiserver does not count).
+    pub fn check_running(&self) -> Result<(), TestbedError> {
+        let mut procs = self.lock();
+        for which in [
+            Component::Etcd,
+            Component::Apiserver,
+            Component::ControllerManager,
+            Component::Scheduler,
+            Component::Kwok,
+        ] {
+            if let Some(process) = procs.slot(which)
+                && process.exited().is_some()
+            {
+                return Err(process.failure("exited unexpectedly"));
+            }
+        }
+        Ok(())
     }
 
     /// Whether kube-apiserver is currently running (not stopped by [`Self::stop_apiserver`]).

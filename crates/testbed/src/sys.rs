@@ -78,3 +78,17 @@ pub(crate) fn process_alive(pid: u32) -> bool {
         .and_then(|i| stat[i + 1..].split_whitespace().next());
     !matches!(state, Some("Z") | Some("X") | None)
 }
+
+/// Makes `cmd`'s child start a new session, detached from the caller's terminal, so that
+/// neither Ctrl-C in that terminal nor closing it reaches the child.
+pub(crate) fn detach(cmd: &mut Command) {
+    // SAFETY: setsid is async-signal-safe and takes no arguments.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
