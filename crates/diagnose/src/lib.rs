@@ -6,9 +6,14 @@
 //! `kubemedic explain`; [`target`] narrows a report to what the user asked about.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod analyse;
 pub mod catalog;
+mod classify;
 mod finding;
+mod index;
+mod rank;
 pub mod target;
+mod util;
 
 pub use finding::{
     Cause, Evidence, Finding, ObjectRef, Report, Severity, Summary, UnknownCause, UnknownSeverity,
@@ -18,9 +23,19 @@ pub use target::{InvalidTarget, Target, TargetKind, filter};
 use kubemedic_model::Snapshot;
 
 /// Runs every analyser over the snapshot and returns the ranked findings.
+///
+/// Within one object the first finding is the most likely root cause; objects are ordered by
+/// their worst severity. Symptoms (CrashLoopBackOff, NotReady, BackOff) are evidence, never
+/// causes.
 pub fn diagnose(snapshot: &Snapshot) -> Report {
+    let ctx = index::Ctx::new(snapshot);
+    let mut raw = Vec::new();
+    let nodes = analyse::nodes::analyse(&ctx, &mut raw);
+    analyse::pods::analyse(&ctx, &nodes, &mut raw);
+    analyse::services::analyse(&ctx, &nodes, &mut raw);
+    analyse::network::analyse(&ctx, &mut raw);
     let mut report = Report {
-        findings: Vec::new(),
+        findings: rank::rank(&ctx, raw),
         summary: Summary {
             nodes: snapshot.nodes.len(),
             pods: snapshot.pods.len(),

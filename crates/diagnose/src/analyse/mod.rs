@@ -1,0 +1,6 @@
+//! The analysers, one module per family.
+
+pub(crate) mod network;
+pub(crate) mod nodes;
+pub(crate) mod pods;
+pub(crate) mod services;
