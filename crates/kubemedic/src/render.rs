@@ -110,6 +110,20 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Wraps to at most `max_lines`, keeping the start and the end of a long quote (the telling
+/// part of a log line is often at its end) with `…` in between.
+fn wrap_quote(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let lines = wrap(text, width);
+    if lines.len() <= max_lines || max_lines < 3 {
+        return wrap_limited(text, width, max_lines);
+    }
+    let head = max_lines - 1;
+    let mut out: Vec<String> = lines[..head].to_vec();
+    let tail = &lines[lines.len() - 1];
+    out.push(format!("… {tail}"));
+    out
+}
+
 /// Wraps to at most `max_lines`, marking the cut with `…`.
 fn wrap_limited(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     let mut lines = wrap(text, width);
@@ -151,7 +165,7 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{} {} critical, {} warning, {} info  ({} nodes, {} pods, {} services from {}{})",
+        "{} {} critical, {} warning, {} info ({} nodes, {} pods, {} services)",
         p.bold("kubemedic diagnose:"),
         s.critical,
         s.warning,
@@ -159,12 +173,18 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
         s.nodes,
         s.pods,
         s.services,
+    );
+    let from = format!(
+        "from {}{}",
         ctx.source,
         ctx.taken_at
             .as_deref()
-            .map(|t| format!(" at {t}"))
+            .map(|t| format!(", snapshot at {t}"))
             .unwrap_or_default()
     );
+    for l in wrap(&from, w) {
+        let _ = writeln!(out, "{}", p.dim(&l));
+    }
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     }
@@ -232,24 +252,42 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
             } else {
                 String::new()
             };
-            let _ = writeln!(out, "    {:<12}{l}", p.dim(&label));
+            let _ = writeln!(out, "    {}{l}", p.dim(&format!("{label:<14}")));
         }
     }
     if !f.evidence.is_empty() {
+        const SHOWN: usize = 6;
         let _ = writeln!(out, "    {}", p.dim("evidence:"));
-        for e in &f.evidence {
+        for e in f.evidence.iter().take(SHOWN) {
             let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", e.source)));
-            for l in wrap_limited(&e.text, w - 8, 3) {
+            for l in wrap_quote(&e.text, w - 8, 3) {
                 let _ = writeln!(out, "        {l}");
             }
+        }
+        if f.evidence.len() > SHOWN {
+            let _ = writeln!(
+                out,
+                "      {}",
+                p.dim(&format!(
+                    "… {} more (--output json)",
+                    f.evidence.len() - SHOWN
+                ))
+            );
         }
     }
     if !f.remediation.is_empty() {
         let _ = writeln!(out, "    {}", p.dim("fix:"));
         for r in &f.remediation {
-            // Commands stay whole so they can be copied; prose wraps.
-            let lines = if looks_like_command(r) {
-                r.lines().map(str::to_string).collect()
+            // Commands stay whole so they can be copied; their trailing comment and prose wrap.
+            let lines: Vec<String> = if looks_like_command(r) {
+                match r.split_once("  # ") {
+                    Some((cmd, comment)) => {
+                        let mut v = vec![cmd.trim_end().to_string()];
+                        v.extend(wrap(&format!("# {}", comment.trim()), w - 8));
+                        v
+                    }
+                    None => r.lines().map(str::to_string).collect(),
+                }
             } else {
                 wrap(r, w - 8)
             };

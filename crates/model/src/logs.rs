@@ -132,10 +132,14 @@ fn close(open: Open, out: &mut LogBlocks) {
         || trimmed.starts_with("Create log request error:"))
         && !trimmed.contains('\n')
     {
-        out.notes.push(format!(
-            "line {}: no logs for container {} of pod {}/{}: {trimmed}",
-            open.start_line, open.container, open.namespace, open.pod
-        ));
+        // "is waiting to start" is the normal answer for a container that never ran: no logs
+        // exist, nothing was lost. Other errors mean logs existed but were not fetched.
+        if !trimmed.contains("is waiting to start") {
+            out.notes.push(format!(
+                "line {}: no logs for container {} of pod {}/{}: {trimmed}",
+                open.start_line, open.container, open.namespace, open.pod
+            ));
+        }
         return;
     }
     out.blocks.push(LogBlock {
@@ -232,7 +236,7 @@ mod tests {
 
     #[test]
     fn parses_blocks_including_end_marker_glued_to_last_line() {
-        let text = b"==== START logs for container app of pod shop/api-1 ====\nline one\nno newline at end==== END logs for container app of pod shop/api-1 ====\n==== START logs for container init of pod shop/api-1 ====\nRequest log error: container \"init\" in pod \"api-1\" is waiting to start\n==== END logs for container init of pod shop/api-1 ====\n";
+        let text = b"==== START logs for container app of pod shop/api-1 ====\nline one\nno newline at end==== END logs for container app of pod shop/api-1 ====\n==== START logs for container init of pod shop/api-1 ====\nRequest log error: Get \"https://10.0.0.21:10250/containerLogs/shop/api-1/init\": dial tcp 10.0.0.21:10250: i/o timeout\n==== END logs for container init of pod shop/api-1 ====\n";
         let b = parse_log_blocks(&text[..], 1 << 20).unwrap();
         assert_eq!(b.blocks.len(), 1);
         assert_eq!(b.blocks[0].container, "app");

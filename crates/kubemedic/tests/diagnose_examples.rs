@@ -1,0 +1,454 @@
+//! End to end through the binary on the bundled example dumps (examples/dumps/): the causes
+//! each story must produce, output formats, exit codes, and damaged input.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dumps")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn kubemedic(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn diagnose_json(dir: &Path, extra: &[&str]) -> (i32, Value) {
+    let d = dir.to_str().unwrap();
+    let mut args = vec!["diagnose", "--dump", d, "-o", "json"];
+    args.extend_from_slice(extra);
+    let r = kubemedic(&args);
+    let v: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", r.stdout, r.stderr));
+    (r.code, v)
+}
+
+/// Causes of the findings about one object, in report order (most likely first).
+fn causes_for(report: &Value, kind: &str, name: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["object"]["kind"] == kind && f["object"]["name"] == name)
+        .map(|f| f["cause"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The first finding that covers a pod: about the pod itself or a workload grouping it.
+fn first_cause_covering_pod(report: &Value, pod_prefix: &str) -> Option<String> {
+    report["findings"].as_array().unwrap().iter().find_map(|f| {
+        let direct = f["object"]["kind"] == "Pod"
+            && f["object"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with(pod_prefix);
+        let grouped = f["affected"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|o| o["name"].as_str().unwrap().starts_with(pod_prefix))
+        });
+        (direct || grouped).then(|| f["cause"].as_str().unwrap().to_string())
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn node_notready_xtables_names_the_lock_contention_on_both_nodes() {
+    let (code, r) = diagnose_json(&examples().join("node-notready-xtables"), &[]);
+    assert_eq!(code, 1);
+    for node in ["paas-10-239-40-157", "paas-10-239-40-158"] {
+        let causes = causes_for(&r, "Node", node);
+        assert_eq!(
+            causes.first().map(String::as_str),
+            Some("IptablesLockContention"),
+            "{node}: {causes:?}"
+        );
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["object"]["name"] == node)
+            .unwrap();
+        assert_eq!(f["severity"], "critical");
+        let evidence: Vec<String> = f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} | {}",
+                    e["source"].as_str().unwrap(),
+                    e["text"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(
+            evidence.iter().any(|e| e.contains("PLEG is not healthy")),
+            "{evidence:#?}"
+        );
+        assert!(
+            evidence.iter().any(|e| e.contains("ContainerGCFailed")
+                || e.contains("Container garbage collection failed")),
+            "{evidence:#?}"
+        );
+        assert!(!f["remediation"].as_array().unwrap().is_empty());
+    }
+    // Healthy nodes get nothing at warning or above.
+    for node in ["paas-10-239-40-160", "paas-10-239-40-161"] {
+        assert!(
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["object"]["name"] != node || f["severity"] == "info"),
+            "{node} has findings"
+        );
+    }
+    // Stuck pods point at their node, never at a symptom.
+    let pod_cause = first_cause_covering_pod(&r, "order-center-").unwrap();
+    assert_eq!(pod_cause, "IptablesLockContention");
+    for f in r["findings"].as_array().unwrap() {
+        let c = f["cause"].as_str().unwrap();
+        assert!(!["CrashLoopBackOff", "NotReady", "BackOff"].contains(&c));
+    }
+}
+
+#[test]
+fn crashloop_exit_2_is_a_go_panic_and_old_restarts_stay_quiet() {
+    let (code, r) = diagnose_json(&examples().join("crashloop-exit-2"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        first_cause_covering_pod(&r, "pod4-deployment-").as_deref(),
+        Some("AppPanic")
+    );
+    assert_eq!(
+        first_cause_covering_pod(&r, "pod1-deployment-").as_deref(),
+        Some("AppPanic")
+    );
+    let panic = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "AppPanic")
+        .unwrap();
+    assert!(panic["evidence"].as_array().unwrap().iter().any(|e| {
+        e["text"]
+            .as_str()
+            .unwrap()
+            .contains("nil pointer dereference")
+            && e["source"].as_str().unwrap().contains("previous")
+    }));
+    // pod2/pod3 restarted weeks ago and run fine now.
+    for f in r["findings"].as_array().unwrap() {
+        let name = f["object"]["name"].as_str().unwrap();
+        if name.starts_with("pod2-") || name.starts_with("pod3-") || name.starts_with("coredns") {
+            assert_eq!(f["severity"], "info", "{f}");
+        }
+    }
+}
+
+#[test]
+fn startup_failures_each_get_their_own_cause() {
+    let (code, r) = diagnose_json(&examples().join("startup-failures"), &[]);
+    assert_eq!(code, 1);
+    let expect = [
+        ("web-", "ImageNotFound"),
+        ("payments-", "RegistryAuthFailure"),
+        ("search-", "InsufficientResources"),
+        ("checkout-", "MissingConfigOrSecret"),
+        ("report-", "CNIFailure"),
+    ];
+    for (pod, cause) in expect {
+        assert_eq!(
+            first_cause_covering_pod(&r, pod).as_deref(),
+            Some(cause),
+            "{pod}"
+        );
+    }
+    assert_eq!(
+        causes_for(&r, "Service", "cart")
+            .first()
+            .map(String::as_str),
+        Some("ServiceNoEndpoints")
+    );
+    // Healthy workloads and Services stay quiet.
+    for f in r["findings"].as_array().unwrap() {
+        let name = f["object"]["name"].as_str().unwrap();
+        if name.starts_with("frontend") || name.starts_with("coredns") || name == "kube-dns" {
+            assert_eq!(f["severity"], "info", "{f}");
+        }
+    }
+}
+
+#[test]
+fn json_output_follows_the_findings_format() {
+    let (_, r) = diagnose_json(&examples().join("startup-failures"), &[]);
+    let findings = r["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for f in findings {
+        for key in [
+            "cause",
+            "severity",
+            "object",
+            "summary",
+            "evidence",
+            "remediation",
+            "confidence",
+        ] {
+            assert!(f.get(key).is_some(), "finding without {key}: {f}");
+        }
+        assert!(["critical", "warning", "info"].contains(&f["severity"].as_str().unwrap()));
+        assert!(f["object"]["kind"].is_string() && f["object"]["name"].is_string());
+        let c = f["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+        for e in f["evidence"].as_array().unwrap() {
+            assert!(e["source"].is_string() && e["text"].is_string());
+        }
+    }
+    let s = &r["summary"];
+    let crit = findings
+        .iter()
+        .filter(|f| f["severity"] == "critical")
+        .count();
+    assert_eq!(s["critical"].as_u64().unwrap() as usize, crit);
+    assert_eq!(s["nodes"], 5);
+}
+
+#[test]
+fn targets_and_min_severity_narrow_the_report() {
+    let dir = examples().join("node-notready-xtables");
+    let (code, r) = diagnose_json(&dir, &["node/paas-10-239-40-157"]);
+    assert_eq!(code, 1);
+    let findings = r["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    assert_eq!(findings[0]["object"]["name"], "paas-10-239-40-157");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["object"]["name"] == "paas-10-239-40-157"
+                || f["caused_by"]["name"] == "paas-10-239-40-157")
+    );
+
+    let (code, r) = diagnose_json(
+        &dir,
+        &["node/paas-10-239-40-160", "--min-severity", "warning"],
+    );
+    assert_eq!(code, 0, "{r}");
+    assert!(r["findings"].as_array().unwrap().is_empty());
+
+    let (_, r) = diagnose_json(
+        &examples().join("crashloop-exit-2"),
+        &["deploy/pod4-deployment"],
+    );
+    let f = r["findings"].as_array().unwrap();
+    assert!(!f.is_empty());
+    assert!(f.iter().all(|f| {
+        f["object"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("pod4-deployment")
+    }));
+}
+
+#[test]
+fn text_output_without_a_tty_has_no_colour_and_groups_by_severity() {
+    let d = examples().join("node-notready-xtables");
+    let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stdout.contains('\x1b'), "colour codes on a pipe");
+    assert!(r.stdout.starts_with("kubemedic diagnose: "));
+    assert!(r.stdout.contains("\nCRITICAL ("));
+    assert!(
+        r.stdout
+            .contains("IptablesLockContention  node/paas-10-239-40-157")
+    );
+    // Fits 100 columns (the default width off a terminal).
+    let widest = r
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("kubectl") && !l.contains("ssh "))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    assert!(widest <= 100, "line of {widest} columns");
+
+    let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap(), "-o", "markdown"]);
+    assert!(r.stdout.starts_with("# kubemedic diagnosis"));
+    assert!(
+        r.stdout
+            .contains("### `IptablesLockContention` on `node/paas-10-239-40-157`")
+    );
+}
+
+#[test]
+fn healthy_dump_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = examples().join("startup-failures");
+    std::fs::copy(src.join("nodes.json"), tmp.path().join("nodes.json")).unwrap();
+    copy_dir(&src.join("kube-system"), &tmp.path().join("kube-system"));
+    let (code, r) = diagnose_json(tmp.path(), &[]);
+    assert_eq!(code, 0, "{r:#}");
+    let r = kubemedic(&["diagnose", "--dump", tmp.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn usage_and_input_errors_exit_two() {
+    let r = kubemedic(&["diagnose", "--dump", "/nonexistent/kubemedic-dump"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    let d = examples().join("crashloop-exit-2");
+    let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap(), "widget/x"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("invalid target"), "{}", r.stderr);
+    let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap(), "-o", "yaml"]);
+    assert_eq!(r.code, 2);
+    let f = tempfile::NamedTempFile::new().unwrap();
+    let r = kubemedic(&["diagnose", "--dump", f.path().to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+}
+
+#[test]
+fn malformed_file_is_reported_by_name_and_position_and_the_rest_is_diagnosed() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&examples().join("node-notready-xtables"), tmp.path());
+    // Truncate one file mid-document and break one item's type in another.
+    let pods = tmp.path().join("kube-system/pods.json");
+    let text = std::fs::read_to_string(&pods).unwrap();
+    std::fs::write(&pods, &text[..text.len() / 2]).unwrap();
+    let events = tmp.path().join("default/events.json");
+    let text = std::fs::read_to_string(&events).unwrap();
+    std::fs::write(
+        &events,
+        text.replacen("\"count\": 9", "\"count\": \"nine\"", 1),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("_nodes/paas-10-239-40-160/kubelet.log"),
+        b"bad \xff\xfe utf8\n",
+    )
+    .unwrap();
+
+    let (code, r) = diagnose_json(tmp.path(), &[]);
+    assert_eq!(code, 1);
+    let skipped: Vec<String> = r["summary"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["input"].as_str().unwrap(),
+                s["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.starts_with("kube-system/pods.json: truncated JSON at line")),
+        "{skipped:#?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s.starts_with("default/events.json: item ")
+                && s.contains("field `count`")
+                && s.contains("line ")),
+        "{skipped:#?}"
+    );
+    // The rest is still diagnosed.
+    assert_eq!(
+        causes_for(&r, "Node", "paas-10-239-40-157")
+            .first()
+            .map(String::as_str),
+        Some("IptablesLockContention")
+    );
+    let text = kubemedic(&["diagnose", "--dump", tmp.path().to_str().unwrap()]);
+    assert!(text.stdout.contains("SKIPPED INPUTS"), "{}", text.stdout);
+    assert!(text.stdout.contains("kube-system/pods.json"));
+}
+
+#[test]
+fn explain_exit_codes_and_causes() {
+    let r = kubemedic(&["explain", "exit-code", "137", "-o", "json"]);
+    assert_eq!(r.code, 0);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["signal"]["name"], "SIGKILL");
+    assert!(
+        v["likelyCauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["cause"] == "OOMKilled")
+    );
+
+    let r = kubemedic(&["explain", "exit-code", "2"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("AppPanic"), "{}", r.stdout);
+
+    let r = kubemedic(&["explain", "exit-code", "-1", "-o", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["effective"], 255);
+
+    let r = kubemedic(&["explain", "cause", "iptableslockcontention"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.starts_with("IptablesLockContention: "),
+        "{}",
+        r.stdout
+    );
+
+    let r = kubemedic(&["explain", "cause", "OOMKiled"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("did you mean OOMKilled?"), "{}", r.stderr);
+    assert!(r.stderr.contains("IptablesLockContention"));
+
+    let r = kubemedic(&["explain", "cause", "NoSuchThing", "-o", "json"]);
+    assert_eq!(r.code, 2);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["validCauses"].as_array().unwrap().len() >= 50);
+}
+
+#[test]
+fn kubectl_plugin_binary_runs_the_same_cli() {
+    let plugin = env!("CARGO_BIN_EXE_kubectl-medic");
+    let d = examples().join("crashloop-exit-2");
+    let out = Command::new(plugin)
+        .args(["diagnose", "--dump", d.to_str().unwrap(), "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["findings"].as_array().unwrap().is_empty());
+}
