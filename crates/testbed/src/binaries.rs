@@ -51,8 +51,8 @@ async fn resolve() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Runs `testbed/build`, forwarding its progress to stderr (past the test harness's capture,
-/// since a cold build takes many minutes), and returns the last line of its stdout.
+/// Runs `testbed/build`, forwarding its build progress to stderr (past the test harness's
+/// capture, since a cold build takes many minutes), and returns the last line of its stdout.
 async fn run_build() -> Result<PathBuf, String> {
     let script = build_script();
     if !script.is_file() {
@@ -72,7 +72,11 @@ async fn run_build() -> Result<PathBuf, String> {
         if let Some(stderr) = stderr {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let _ = writeln!(std::io::stderr(), "{line}");
+                // Progress of a real build is worth seeing; anything else ends up in the
+                // error, so the skip message stays one line.
+                if line.starts_with("testbed/build: build") || line.contains("waiting") {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
                 if last.len() == 5 {
                     last.pop_front();
                 }

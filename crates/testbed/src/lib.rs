@@ -72,6 +72,9 @@ pub struct Options {
     pub start_timeout: Duration,
     /// Extra kube-apiserver flags (e.g. `--feature-gates=...`), appended last.
     pub apiserver_args: Vec<String>,
+    /// Extra kube-controller-manager flags (e.g. `--node-monitor-grace-period=10s`),
+    /// appended last.
+    pub controller_manager_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -81,6 +84,7 @@ impl Default for Options {
             kwok_nodes: 0,
             start_timeout: Duration::from_secs(120),
             apiserver_args: Vec::new(),
+            controller_manager_args: Vec::new(),
         }
     }
 }
@@ -168,7 +172,8 @@ pub struct Testbed {
     etcd_port: u16,
     etcd_peer_port: u16,
     kubeconfig: PathBuf,
-    client: kube::Client,
+    /// Client configuration; each [`Testbed::client`] call builds a fresh client from it.
+    config: kube::Config,
     opts: Options,
     /// Index of the next kwok node to create.
     next_node: Mutex<usize>,
@@ -250,7 +255,9 @@ impl Testbed {
             &pki.ca_cert,
             &pki.scheduler,
         )?;
-        let client = client_for(&kubeconfig).await?;
+        let config = config_for(&kubeconfig).await?;
+        // Fail now rather than in `client()` if the TLS setup is unusable.
+        kube::Client::try_from(config.clone())?;
         let mut tb = Testbed {
             procs: Mutex::new(Procs::default()),
             bin_dir: bin_dir.to_path_buf(),
@@ -259,7 +266,7 @@ impl Testbed {
             etcd_port,
             etcd_peer_port,
             kubeconfig,
-            client,
+            config,
             opts: opts.clone(),
             next_node: Mutex::new(0),
             timings: StartTimings::default(),
@@ -317,9 +324,16 @@ impl Testbed {
         }
     }
 
-    /// A client authenticated as cluster admin (group `system:masters`).
+    /// A new client authenticated as cluster admin (group `system:masters`). Call it inside
+    /// the tokio runtime that will use the client: a `kube::Client` runs a background task
+    /// on the runtime it was created in and stops working when that runtime ends, so a
+    /// testbed shared between `#[tokio::test]`s must not hand out one client to all.
     pub fn client(&self) -> kube::Client {
-        self.client.clone()
+        match kube::Client::try_from(self.config.clone()) {
+            Ok(client) => client,
+            // The same configuration built a client in `try_start`; it cannot fail now.
+            Err(e) => panic!("kubemedic-testbed: building a client from a checked config: {e}"),
+        }
     }
 
     /// A kubeconfig file for the admin user (certificate files referenced by path).
@@ -381,14 +395,14 @@ impl Testbed {
         }
         let args = self.apiserver_args();
         self.spawn(Component::Apiserver, args, Vec::new())?;
-        let client = self.client.clone();
+        let client = self.client();
         self.wait_ready(Component::Apiserver, "/readyz to answer ok", || {
             let client = client.clone();
             async move { readyz(&client).await }
         })
         .await?;
         // The bootstrap controller creates the "default" namespace shortly after /readyz.
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let namespaces: Api<Namespace> = Api::all(self.client());
         self.wait_ready(Component::Apiserver, "namespace default to exist", || {
             let namespaces = namespaces.clone();
             async move { matches!(namespaces.get_opt("default").await, Ok(Some(_))) }
@@ -436,7 +450,7 @@ impl Testbed {
             *next += n;
             first
         };
-        let nodes: Api<Node> = Api::all(self.client.clone());
+        let nodes: Api<Node> = Api::all(self.client());
         let mut names = Vec::with_capacity(n);
         for i in first..first + n {
             let name = format!("kwok-node-{i}");
@@ -455,6 +469,40 @@ impl Testbed {
             .await?;
         }
         Ok(names)
+    }
+
+    /// Stops kwok from managing node `name` (removes its `kwok.x-k8s.io/node` annotation), so
+    /// the test alone controls its status: kwok resets a managed node whose Ready condition
+    /// is not True back to Ready within a second, so a NotReady node must be detached first.
+    /// Its Lease is no longer renewed either; with controllers, the node-lifecycle controller
+    /// marks it Unknown after `--node-monitor-grace-period` (50 s by default).
+    pub async fn detach_node(&self, name: &str) -> Result<(), TestbedError> {
+        self.annotate_node(name, serde_json::Value::Null).await
+    }
+
+    /// Hands node `name` back to kwok (re-adds the annotation); kwok makes it Ready again.
+    pub async fn reattach_node(&self, name: &str) -> Result<(), TestbedError> {
+        self.annotate_node(name, serde_json::Value::from("fake"))
+            .await
+    }
+
+    async fn annotate_node(
+        &self,
+        name: &str,
+        value: serde_json::Value,
+    ) -> Result<(), TestbedError> {
+        let nodes: Api<Node> = Api::all(self.client());
+        let patch = serde_json::json!({
+            "metadata": { "annotations": { KWOK_NODE_ANNOTATION: value } }
+        });
+        nodes
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Procs> {
@@ -612,6 +660,10 @@ impl Testbed {
             // between parallel testbeds.
             "--secure-port=0".to_string(),
         ];
+        let kcm = kcm
+            .into_iter()
+            .chain(self.opts.controller_manager_args.iter().cloned())
+            .collect();
         self.spawn(Component::ControllerManager, kcm, Vec::new())?;
         let scheduler = vec![
             format!(
@@ -624,7 +676,7 @@ impl Testbed {
         self.spawn(Component::Scheduler, scheduler, Vec::new())?;
         // The service-account controller creating "default" in "default" shows the
         // controller-manager is up and its informers have synced.
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), "default");
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client(), "default");
         self.wait_ready(
             Component::ControllerManager,
             "service account default/default",
@@ -737,22 +789,18 @@ fn write_kubeconfig(
 }
 
 /// A client for the kubeconfig at `path`.
-async fn client_for(path: &Path) -> Result<kube::Client, TestbedError> {
+async fn config_for(path: &Path) -> Result<kube::Config, TestbedError> {
     let kubeconfig =
         kube::config::Kubeconfig::read_from(path).map_err(|e| TestbedError::Kubeconfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    let config = kube::Config::from_custom_kubeconfig(
-        kubeconfig,
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .map_err(|e| TestbedError::Kubeconfig {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Ok(kube::Client::try_from(config)?)
+    kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| TestbedError::Kubeconfig {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 async fn readyz(client: &kube::Client) -> bool {

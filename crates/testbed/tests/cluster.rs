@@ -181,4 +181,39 @@ async fn node_condition_patched_via_status_subresource_is_seen_by_a_watch() {
     .expect("the patched condition in a watch event");
     assert_eq!(seen.0, ("True".to_string(), Some("DockerHung".to_string())));
     assert_eq!(seen.1.unwrap().0, "True", "kwok's Ready condition is kept");
+
+    // A detached node keeps the NotReady the test gives it; reattached, kwok makes it Ready.
+    tb.detach_node("kwok-node-0").await.unwrap();
+    let not_ready = serde_json::json!({
+        "status": { "conditions": [{
+            "type": "Ready",
+            "status": "False",
+            "reason": "KubeletDown",
+            "message": "kubelet stopped posting node status",
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": now,
+        }]}
+    });
+    nodes
+        .patch_status(
+            "kwok-node-0",
+            &PatchParams::default(),
+            &Patch::Strategic(&not_ready),
+        )
+        .await
+        .unwrap();
+    let node = nodes.get("kwok-node-0").await.unwrap();
+    assert_eq!(node_condition(&node, "Ready").unwrap().0, "False");
+    tb.reattach_node("kwok-node-0").await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let node = nodes.get("kwok-node-0").await.unwrap();
+            if node_condition(&node, "Ready").unwrap().0 == "True" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("kwok makes a reattached node Ready again");
 }
