@@ -5,6 +5,8 @@
 # log buffer and rule matching (bench/npd, pinned Go module) into a cache outside the repo, builds
 # kubemedic's `rules` bench, runs both pinned to one core with NPD's kernel-monitor, docker-monitor
 # and readonly-monitor configs, and prints lines/s for each and the ratio.
+# NPD v0.8.20 recompiles every rule's regex on every line: its run takes several minutes.
+# Exits non-zero when the two disagree on the number of (line, rule) matches.
 # Env: LINES (default 1000000), CPU (default 0), KUBEMEDIC_BENCH_DIR (cache root).
 set -euo pipefail
 
@@ -65,4 +67,7 @@ km, npd, v = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 print(f"kubemedic:                  {km['lines_per_second']:>12,.0f} lines/s ({km['lines']} lines, {km['seconds']} s)")
 print(f"node-problem-detector {v}: {npd['lines_per_second']:>12,.0f} lines/s ({npd['lines']} lines, {npd['seconds']} s)")
 print(f"ratio: {km['lines_per_second'] / npd['lines_per_second']:.1f}x")
+same = km["matches"] == npd["matches"]
+print(f"rule matches: kubemedic {km['matches']}, node-problem-detector {npd['matches']}: {'identical' if same else 'DIFFERENT'}")
+sys.exit(0 if same else 1)
 PY
