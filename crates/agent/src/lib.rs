@@ -2,8 +2,17 @@
 
 pub mod devkmsg;
 pub mod health;
+pub mod http;
 pub mod journald;
+pub mod k8s;
 pub mod kmsg;
+pub mod metrics;
+pub mod output;
+pub mod pipeline;
+pub mod plugin;
+pub mod run;
+pub mod state;
+pub mod stats;
 pub mod tail;
 
 use jiff::Timestamp;

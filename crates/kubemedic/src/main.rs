@@ -1,5 +1,6 @@
 //! The `kubemedic` binary: wires the component crates into subcommands.
 
+mod agent;
 mod collect;
 mod diagnose;
 mod explain;
@@ -28,6 +29,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write a dump of a live cluster (kubectl cluster-info dump layout + previous logs + node facts).
     Collect(collect::CollectArgs),
+    /// Run the node agent: watch kernel log, journal, files, plugins and /proc; report NodeConditions, Events and metrics (node-problem-detector compatible).
+    Agent(Box<agent::AgentArgs>),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Collect(args) => collect::run(&args),
+        Command::Agent(args) => agent::run(&args),
     };
     match result {
         Ok(code) => code,

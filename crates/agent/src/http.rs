@@ -1,0 +1,78 @@
+//! HTTP endpoints: `/healthz`, `/conditions`, `/facts`, `/metrics`.
+//!
+//! The same router is served on every listening address (NPD's healthz port 20256 and its
+//! Prometheus port 20257), so scrapers and probes configured for NPD keep working.
+
+use crate::health::HealthRegistry;
+use crate::metrics::AgentCollector;
+use crate::state::AgentState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone)]
+struct App {
+    state: AgentState,
+    health: HealthRegistry,
+    registry: Arc<Registry>,
+}
+
+/// Builds the router.
+pub fn router(state: AgentState, health: HealthRegistry) -> Router {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(AgentCollector::new(state.clone(), health.clone())));
+    let app = App {
+        state,
+        health,
+        registry: Arc::new(registry),
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/conditions", get(conditions))
+        .route("/facts", get(facts))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    let dead = app.health.dead();
+    let body = serde_json::json!({
+        "status": if dead.is_empty() { "ok" } else { "unhealthy" },
+        "dead": dead,
+        "sources": app.health.reports(),
+    });
+    let code = if dead.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+async fn conditions(State(app): State<App>) -> Response {
+    let node = app.state.read(|s| s.node.clone());
+    Json(serde_json::json!({"node": node, "conditions": app.state.conditions()})).into_response()
+}
+
+async fn facts(State(app): State<App>) -> Response {
+    Json(app.state.read(|s| s.facts.clone())).into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &app.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}

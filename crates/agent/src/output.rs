@@ -1,0 +1,183 @@
+//! `--standalone` output: one line per problem event and condition change on stdout.
+
+use kubemedic_detect::{ConditionChange, ProblemEvent, Report, Severity};
+use serde::Serialize;
+use std::io::Write;
+
+/// How standalone lines are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text, coloured when `color` is set (stdout is a terminal).
+    Text {
+        /// Use ANSI colours.
+        color: bool,
+    },
+}
+
+/// The JSON form of one line (the schema documented in docs/agent.md).
+#[derive(Debug, Serialize)]
+pub struct OutputLine<'a> {
+    /// RFC 3339 time of the event or transition.
+    pub time: String,
+    /// Monitor source.
+    pub source: &'a str,
+    /// `event` or `condition`.
+    pub kind: &'static str,
+    /// Reason.
+    pub reason: &'a str,
+    /// Message.
+    pub message: &'a str,
+    /// Condition type (conditions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<&'a str>,
+    /// `True`, `False` or `Unknown` (conditions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+}
+
+impl<'a> OutputLine<'a> {
+    /// The line for a report.
+    pub fn from_report(report: &'a Report) -> Self {
+        match report {
+            Report::Event(ProblemEvent {
+                source,
+                reason,
+                message,
+                time,
+                ..
+            }) => OutputLine {
+                time: time.to_string(),
+                source,
+                kind: "event",
+                reason,
+                message,
+                condition: None,
+                status: None,
+            },
+            Report::Condition(ConditionChange {
+                source,
+                condition_type,
+                status,
+                reason,
+                message,
+                transition,
+            }) => OutputLine {
+                time: transition.to_string(),
+                source,
+                kind: "condition",
+                reason,
+                message,
+                condition: Some(condition_type),
+                status: Some(status.as_str()),
+            },
+        }
+    }
+}
+
+/// Formats one report as a line (without newline).
+pub fn format_report(report: &Report, format: OutputFormat) -> String {
+    let line = OutputLine::from_report(report);
+    match format {
+        OutputFormat::Json => serde_json::to_string(&line).unwrap_or_default(),
+        OutputFormat::Text { color } => {
+            let (tag, paint) = match report {
+                Report::Event(e) if e.severity == Severity::Warn => ("WARNING", "\x1b[33m"),
+                Report::Event(_) => ("EVENT", "\x1b[36m"),
+                Report::Condition(c) if c.status.as_str() == "True" => ("PROBLEM", "\x1b[31m"),
+                Report::Condition(c) if c.status.as_str() == "False" => ("HEALED", "\x1b[32m"),
+                Report::Condition(_) => ("UNKNOWN", "\x1b[35m"),
+            };
+            let tag = if color {
+                format!("{paint}{tag:<7}\x1b[0m")
+            } else {
+                format!("{tag:<7}")
+            };
+            match (line.condition, line.status) {
+                (Some(condition), Some(status)) => format!(
+                    "{} {tag} {} {condition}={status} {}: {}",
+                    line.time, line.source, line.reason, line.message
+                ),
+                _ => format!(
+                    "{} {tag} {} {}: {}",
+                    line.time, line.source, line.reason, line.message
+                ),
+            }
+        }
+    }
+}
+
+/// Writes report lines to stdout, flushing after each so pipes see them at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    format: OutputFormat,
+}
+
+impl Printer {
+    /// A printer in the given format.
+    pub fn new(format: OutputFormat) -> Self {
+        Self { format }
+    }
+
+    /// Prints the reports.
+    pub fn print(&self, reports: &[Report]) {
+        if reports.is_empty() {
+            return;
+        }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for report in reports {
+            let line = format_report(report, self.format);
+            // A closed stdout (the reader went away) must not stop monitoring.
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use kubemedic_detect::ConditionStatus;
+
+    #[test]
+    fn json_schema_for_events_and_conditions() {
+        let t: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
+        let event = Report::Event(ProblemEvent {
+            source: "kernel-monitor".into(),
+            reason: "OOMKilling".into(),
+            message: "Killed process 1 (x)".into(),
+            severity: Severity::Warn,
+            time: t,
+        });
+        let v: serde_json::Value =
+            serde_json::from_str(&format_report(&event, OutputFormat::Json)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"time":"2026-11-23T09:00:00Z","source":"kernel-monitor","kind":"event","reason":"OOMKilling","message":"Killed process 1 (x)"})
+        );
+        let cond = Report::Condition(ConditionChange {
+            source: "kernel-monitor".into(),
+            condition_type: "KernelDeadlock".into(),
+            status: ConditionStatus::True,
+            reason: "DockerHung".into(),
+            message: "task docker:1 blocked".into(),
+            transition: t,
+        });
+        let v: serde_json::Value =
+            serde_json::from_str(&format_report(&cond, OutputFormat::Json)).unwrap();
+        assert_eq!(v["kind"], "condition");
+        assert_eq!(v["condition"], "KernelDeadlock");
+        assert_eq!(v["status"], "True");
+        let text = format_report(&cond, OutputFormat::Text { color: false });
+        assert!(
+            text.contains(
+                "PROBLEM kernel-monitor KernelDeadlock=True DockerHung: task docker:1 blocked"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
+    }
+}

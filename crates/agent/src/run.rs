@@ -1,0 +1,220 @@
+//! The agent as a whole: configs in, sources, monitors and exporters started, runs until stopped.
+
+use crate::health::{HealthRegistry, SourceState};
+use crate::http;
+use crate::k8s::{self, KubeExporterOptions};
+use crate::output::{OutputFormat, Printer};
+use crate::pipeline::{self, Sinks};
+use crate::state::AgentState;
+use crate::stats::{self, StatsOptions};
+use kubemedic_detect::config::{
+    CustomPluginMonitorConfig, SystemLogMonitorConfig, SystemStatsMonitorConfig,
+};
+use kubemedic_detect::{ConfigError, LogMonitor, NodeConditionSnapshot, PluginMonitor};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The monitors to run, already parsed and validated.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorSet {
+    /// system-log-monitors (kmsg, journald, filelog).
+    pub log: Vec<SystemLogMonitorConfig>,
+    /// custom-plugin-monitors.
+    pub plugin: Vec<CustomPluginMonitorConfig>,
+    /// system-stats-monitors.
+    pub stats: Vec<SystemStatsMonitorConfig>,
+}
+
+/// Everything the agent needs to run.
+#[derive(Debug)]
+pub struct AgentOptions {
+    /// Node name (conditions and events go to this Node).
+    pub node_name: String,
+    /// Monitors.
+    pub monitors: MonitorSet,
+    /// Standalone output (`--standalone`); `None` prints nothing.
+    pub output: Option<OutputFormat>,
+    /// Kubernetes exporter; `None` in standalone mode.
+    pub kube: Option<KubeExporterOptions>,
+    /// Addresses serving /healthz, /conditions, /facts and /metrics.
+    pub listen: Vec<SocketAddr>,
+    /// Host paths and stats/facts settings.
+    pub stats: StatsOptions,
+    /// `journalctl` to run for journald monitors.
+    pub journalctl: PathBuf,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A monitor config was refused by the detector.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// An HTTP listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A running agent's handles, for tests and the binary.
+#[derive(Debug, Clone)]
+pub struct AgentHandles {
+    /// Shared state.
+    pub state: AgentState,
+    /// Source health.
+    pub health: HealthRegistry,
+    /// Addresses actually bound (port 0 resolved).
+    pub listening: Vec<SocketAddr>,
+}
+
+/// Compiles every monitor (so a bad pattern is refused before anything starts).
+pub fn compile(
+    monitors: &MonitorSet,
+) -> Result<(Vec<LogMonitor>, Vec<PluginMonitor>), ConfigError> {
+    let log = monitors
+        .log
+        .iter()
+        .cloned()
+        .map(LogMonitor::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let plugin = monitors
+        .plugin
+        .iter()
+        .cloned()
+        .map(PluginMonitor::new)
+        .collect();
+    Ok((log, plugin))
+}
+
+/// Starts the agent; returns once it is running. It stops when `shutdown` completes (the
+/// returned future resolves then).
+pub async fn start(
+    options: AgentOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(AgentHandles, impl Future<Output = ()>), AgentError> {
+    let (log_monitors, plugin_monitors) = compile(&options.monitors)?;
+    let health = HealthRegistry::default();
+    let state = AgentState::new(&options.node_name);
+
+    // Bind the listeners first: a port clash is a start error, not a background warning.
+    let mut listeners = Vec::new();
+    let mut listening = Vec::new();
+    for address in &options.listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| AgentError::Listen {
+                address: *address,
+                source,
+            })?;
+        listening.push(listener.local_addr().unwrap_or(*address));
+        listeners.push(listener);
+    }
+
+    // Restart safety: learn what the Node says before the monitors set their initial state.
+    let owned_types: Vec<String> = options
+        .monitors
+        .log
+        .iter()
+        .flat_map(|m| m.conditions.iter().map(|c| c.condition_type.clone()))
+        .chain(
+            options
+                .monitors
+                .plugin
+                .iter()
+                .flat_map(|m| m.conditions.iter().map(|c| c.condition_type.clone())),
+        )
+        .collect();
+    let node_conditions: Vec<NodeConditionSnapshot> = match &options.kube {
+        Some(kube) => k8s::read_node_conditions(kube, &options.node_name, &owned_types).await,
+        None => Vec::new(),
+    };
+
+    let (updates_tx, updates_rx) = mpsc::channel(4096);
+    let exporter_health = health.register("kubernetes-exporter", "exporter");
+    let mut sinks = Sinks {
+        printer: options.output.map(Printer::new),
+        desired: None,
+        events: None,
+    };
+    if let Some(kube) = options.kube.clone() {
+        let (desired_tx, desired_rx) = watch::channel(Default::default());
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        sinks.desired = Some(desired_tx);
+        sinks.events = Some(events_tx);
+        tokio::spawn(k8s::export(
+            kube,
+            options.node_name.clone(),
+            owned_types.clone(),
+            desired_rx,
+            events_rx,
+            exporter_health.clone(),
+        ));
+    } else {
+        exporter_health.set(SourceState::Ok);
+    }
+    let dispatcher = tokio::spawn(pipeline::dispatch(
+        updates_rx,
+        state.clone(),
+        sinks,
+        exporter_health,
+    ));
+
+    for monitor in log_monitors {
+        let h = pipeline::log_health(&health, monitor.config());
+        let lines = pipeline::start_log_source(monitor.config(), h, &options.journalctl);
+        tokio::spawn(pipeline::run_log_monitor(
+            monitor,
+            lines,
+            node_conditions.clone(),
+            updates_tx.clone(),
+        ));
+    }
+    for monitor in plugin_monitors {
+        let h = health.register(&monitor.config().source, "custom");
+        tokio::spawn(pipeline::run_plugin_monitor(
+            monitor,
+            node_conditions.clone(),
+            updates_tx.clone(),
+            h,
+        ));
+    }
+    drop(updates_tx);
+
+    let stats_health = health.register("system-stats-monitor", "system-stats");
+    tokio::spawn(stats::run(
+        options.stats.clone(),
+        options.monitors.stats.clone(),
+        state.clone(),
+        stats_health,
+    ));
+
+    let app = http::router(state.clone(), health.clone());
+    for listener in listeners {
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(error = %err, "HTTP server stopped");
+            }
+        });
+    }
+
+    let handles = AgentHandles {
+        state,
+        health,
+        listening,
+    };
+    let running = async move {
+        shutdown.await;
+        dispatcher.abort();
+        // Give the exporter a moment to write the last state (best effort).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok((handles, running))
+}

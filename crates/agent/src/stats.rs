@@ -1,0 +1,886 @@
+//! system-stats: NPD's metric ids as Prometheus samples, and kubemedic's node facts.
+//!
+//! Everything is read from text files under a configurable `/proc` and `/sys` (the host's, mounted
+//! into the DaemonSet) plus `statvfs` on the configured directories, `iptables-save` when present
+//! and `adjtimex` for the clock. Each sample is best effort: a file that cannot be read leaves its
+//! metric or fact out and the rest is still reported.
+
+use crate::health::SourceHealth;
+use crate::state::{AgentState, StatSample};
+use jiff::Timestamp;
+use kubemedic_detect::SystemStatsMonitorConfig;
+use kubemedic_model::facts::{
+    BlockDeviceFacts, BuddyZone, ConntrackFacts, DiskFacts, DiskPurpose, LoadFacts, NodeFacts,
+    NtpFacts, TcpFacts,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where to read from and how often.
+#[derive(Debug, Clone)]
+pub struct StatsOptions {
+    /// The /proc to read (`--host-proc`).
+    pub proc: PathBuf,
+    /// The /sys to read (`--host-sys`).
+    pub sys: PathBuf,
+    /// Directories whose filesystem usage is a fact (kubelet, runtime, root, logs).
+    pub disk_paths: Vec<(PathBuf, DiskPurpose)>,
+    /// `iptables-save` to count rules with; `None` skips the fact.
+    pub iptables_save: Option<PathBuf>,
+    /// How often facts are collected (stats use their config's `invokeInterval`).
+    pub facts_interval: Duration,
+}
+
+impl Default for StatsOptions {
+    fn default() -> Self {
+        Self {
+            proc: PathBuf::from("/proc"),
+            sys: PathBuf::from("/sys"),
+            disk_paths: default_disk_paths(),
+            iptables_save: Some(PathBuf::from("iptables-save")),
+            facts_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// kubelet, runtime, root and log directories.
+pub fn default_disk_paths() -> Vec<(PathBuf, DiskPurpose)> {
+    vec![
+        ("/var/lib/kubelet".into(), DiskPurpose::Kubelet),
+        ("/var/lib/containerd".into(), DiskPurpose::Runtime),
+        ("/var/lib/docker".into(), DiskPurpose::Runtime),
+        ("/".into(), DiskPurpose::Root),
+        ("/var/log".into(), DiskPurpose::Logs),
+    ]
+}
+
+/// Counters remembered between samples to compute rates.
+#[derive(Debug, Default)]
+pub struct Previous {
+    cpu: Option<(Vec<u64>, Instant)>,
+    diskstats: BTreeMap<String, (u64, Instant)>,
+    listen_drops: Option<u64>,
+}
+
+/// Runs the stats and facts loop until the process ends.
+pub async fn run(
+    options: StatsOptions,
+    configs: Vec<SystemStatsMonitorConfig>,
+    state: AgentState,
+    health: Arc<SourceHealth>,
+) {
+    let interval = configs
+        .iter()
+        .map(|c| c.invoke_interval)
+        .filter(|d| !d.is_zero())
+        .min()
+        .unwrap_or(options.facts_interval)
+        .min(options.facts_interval)
+        .max(Duration::from_secs(1));
+    let wanted: BTreeSet<String> = configs
+        .iter()
+        .flat_map(|c| {
+            [
+                &c.cpu.metrics_configs,
+                &c.disk.metrics_configs,
+                &c.host.metrics_configs,
+                &c.memory.metrics_configs,
+                &c.os_feature.metrics_configs,
+                &c.net.metrics_configs,
+            ]
+            .into_iter()
+            .flat_map(|m| m.keys().cloned())
+        })
+        .collect();
+    let display: BTreeMap<String, String> = configs
+        .iter()
+        .flat_map(|c| {
+            [
+                &c.cpu.metrics_configs,
+                &c.disk.metrics_configs,
+                &c.host.metrics_configs,
+                &c.memory.metrics_configs,
+                &c.os_feature.metrics_configs,
+                &c.net.metrics_configs,
+            ]
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), v.display_name.clone())))
+        })
+        .collect();
+    let mut previous = Previous::default();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    health.ok();
+    loop {
+        tick.tick().await;
+        let node = state.read(|s| s.node.clone());
+        let opts = options.clone();
+        let iptables = match &opts.iptables_save {
+            Some(cmd) => count_iptables_rules(cmd).await,
+            None => None,
+        };
+        let mut facts = collect_facts(&opts, &node, &mut previous);
+        facts.iptables_rules = iptables;
+        let samples = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            collect_stats(&opts, &wanted, &display, &facts)
+        };
+        health.line();
+        state.write(|s| {
+            s.facts = facts;
+            s.stats = samples;
+        });
+    }
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    read(path)?.trim().parse().ok()
+}
+
+/// Collects the node facts (everything but the iptables count, which runs a process).
+pub fn collect_facts(options: &StatsOptions, node: &str, previous: &mut Previous) -> NodeFacts {
+    let proc = &options.proc;
+    let conntrack = match (
+        read_u64(&proc.join("sys/net/netfilter/nf_conntrack_count")),
+        read_u64(&proc.join("sys/net/netfilter/nf_conntrack_max")),
+    ) {
+        (Some(count), Some(max)) => Some(ConntrackFacts { count, max }),
+        _ => None,
+    };
+    let buddyinfo = read(&proc.join("buddyinfo"))
+        .map(|t| parse_buddyinfo(&t))
+        .unwrap_or_default();
+    let load = collect_load(proc, previous);
+    let tcp = read(&proc.join("net/netstat")).and_then(|t| {
+        let ext = parse_netstat(&t).remove("TcpExt")?;
+        let listen_drops = *ext.get("ListenDrops").unwrap_or(&0);
+        let delta = previous
+            .listen_drops
+            .map(|p| listen_drops.saturating_sub(p));
+        previous.listen_drops = Some(listen_drops);
+        Some(TcpFacts {
+            listen_drops,
+            listen_overflows: *ext.get("ListenOverflows").unwrap_or(&0),
+            backlog_drops: *ext.get("TCPBacklogDrop").unwrap_or(&0),
+            listen_drops_delta: delta,
+        })
+    });
+    let disks = options
+        .disk_paths
+        .iter()
+        .filter_map(|(path, purpose)| disk_facts(path, *purpose))
+        .collect();
+    let block_devices = collect_block_util(proc, previous);
+    NodeFacts {
+        node: node.to_string(),
+        collected_at: Some(Timestamp::now()),
+        iptables_rules: None,
+        conntrack,
+        buddyinfo,
+        load,
+        tcp,
+        disks,
+        block_devices,
+        ntp: ntp_state(),
+    }
+}
+
+/// Parses /proc/buddyinfo.
+pub fn parse_buddyinfo(text: &str) -> Vec<BuddyZone> {
+    text.lines()
+        .filter_map(|line| {
+            // "Node 0, zone   Normal   12 5 ..."
+            let (node_part, rest) = line.split_once(',')?;
+            let numa_node = node_part.trim().strip_prefix("Node")?.trim().parse().ok()?;
+            let mut fields = rest.split_whitespace();
+            if fields.next()? != "zone" {
+                return None;
+            }
+            let zone = fields.next()?.to_string();
+            let free_blocks = fields.filter_map(|f| f.parse().ok()).collect();
+            Some(BuddyZone {
+                numa_node,
+                zone,
+                free_blocks,
+            })
+        })
+        .collect()
+}
+
+/// Parses /proc/net/netstat (or snmp): header line and value line per prefix.
+pub fn parse_netstat(text: &str) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for pair in lines.chunks(2) {
+        let [header, values] = pair else { continue };
+        let (Some((prefix, names)), Some((_, nums))) =
+            (header.split_once(':'), values.split_once(':'))
+        else {
+            continue;
+        };
+        let map = names
+            .split_whitespace()
+            .zip(nums.split_whitespace())
+            .filter_map(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+            .collect();
+        out.insert(prefix.to_string(), map);
+    }
+    out
+}
+
+fn collect_load(proc: &Path, previous: &mut Previous) -> Option<LoadFacts> {
+    let loadavg = read(&proc.join("loadavg"))?;
+    let mut f = loadavg.split_whitespace();
+    let load1 = f.next()?.parse().ok()?;
+    let load5 = f.next()?.parse().ok()?;
+    let load15 = f.next()?.parse().ok()?;
+    let stat = read(&proc.join("stat"))?;
+    let cores = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count() as u32;
+    let procs_blocked = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("procs_blocked "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let cpu: Vec<u64> = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))?
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let now = Instant::now();
+    let (mut iowait, mut user, mut system) = (0.0, 0.0, 0.0);
+    if let Some((prev, _)) = &previous.cpu {
+        let delta: Vec<u64> = cpu
+            .iter()
+            .zip(prev.iter())
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let total: u64 = delta.iter().take(8).sum();
+        if total > 0 {
+            let pct = |i: usize| delta.get(i).copied().unwrap_or(0) as f64 * 100.0 / total as f64;
+            user = pct(0) + pct(1);
+            system = pct(2);
+            iowait = pct(4);
+        }
+    }
+    previous.cpu = Some((cpu, now));
+    Some(LoadFacts {
+        load1,
+        load5,
+        load15,
+        cores,
+        iowait_percent: iowait,
+        user_percent: user,
+        system_percent: system,
+        procs_blocked,
+    })
+}
+
+fn collect_block_util(proc: &Path, previous: &mut Previous) -> Vec<BlockDeviceFacts> {
+    let Some(text) = read(&proc.join("diskstats")) else {
+        return Vec::new();
+    };
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 14 || skip_device(f[2]) {
+            continue;
+        }
+        let device = f[2].to_string();
+        let io_ms: u64 = f[12].parse().unwrap_or(0);
+        if let Some((prev_ms, at)) = previous.diskstats.get(&device) {
+            let wall = now.duration_since(*at).as_millis() as f64;
+            if wall > 0.0 {
+                out.push(BlockDeviceFacts {
+                    device: device.clone(),
+                    util_percent: (io_ms.saturating_sub(*prev_ms) as f64 * 100.0 / wall).min(100.0),
+                });
+            }
+        }
+        previous.diskstats.insert(device, (io_ms, now));
+    }
+    out
+}
+
+fn skip_device(name: &str) -> bool {
+    name.starts_with("loop") || name.starts_with("ram") || name.starts_with("zram")
+}
+
+fn disk_facts(path: &Path, purpose: DiskPurpose) -> Option<DiskFacts> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    let frsize = if st.f_frsize > 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    };
+    let bytes_total = st.f_blocks.saturating_mul(frsize);
+    let bytes_used = st
+        .f_blocks
+        .saturating_sub(st.f_bfree)
+        .saturating_mul(frsize);
+    Some(DiskFacts {
+        path: path.display().to_string(),
+        purpose,
+        bytes_total,
+        bytes_used,
+        inodes_total: st.f_files,
+        inodes_used: st.f_files.saturating_sub(st.f_ffree),
+        read_only: st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
+    })
+}
+
+/// Counts `-A` rules in `iptables-save` output (all tables). `None` when it cannot run.
+pub async fn count_iptables_rules(cmd: &Path) -> Option<u64> {
+    let output = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::process::Command::new(cmd)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(
+        output
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"-A "))
+            .count() as u64,
+    )
+}
+
+/// Clock synchronisation from the kernel (adjtimex read-only query).
+pub fn ntp_state() -> Option<NtpFacts> {
+    let (status, maxerror_us) = adjtimex::query()?;
+    Some(NtpFacts {
+        synchronized: status & libc::STA_UNSYNC == 0,
+        max_error_seconds: Some(maxerror_us as f64 / 1e6),
+    })
+}
+
+mod adjtimex {
+    /// Reads the kernel clock status (`adjtimex` with `modes = 0` changes nothing).
+    /// Returns (status bits, maxerror in microseconds).
+    #[allow(unsafe_code)]
+    pub fn query() -> Option<(i32, i64)> {
+        // SAFETY: `timex` is plain data, zero is a valid value for every field, and with
+        // `modes == 0` the kernel only writes into the struct we own.
+        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+        // SAFETY: `tx` is a valid, exclusively borrowed `timex` for the duration of the call.
+        let rc = unsafe { libc::adjtimex(&mut tx) };
+        if rc < 0 {
+            None
+        } else {
+            Some((tx.status, tx.maxerror))
+        }
+    }
+}
+
+/// Builds the NPD metric samples that `wanted` (metric ids from the configs) asks for.
+pub fn collect_stats(
+    options: &StatsOptions,
+    wanted: &BTreeSet<String>,
+    display: &BTreeMap<String, String>,
+    facts: &NodeFacts,
+) -> Vec<StatSample> {
+    let proc = &options.proc;
+    let mut out = Vec::new();
+    let mut push =
+        |id: &str, help: &'static str, counter: bool, labels: Vec<(&str, String)>, value: f64| {
+            if !wanted.contains(id) {
+                return;
+            }
+            let name = display
+                .get(id)
+                .map(String::as_str)
+                .unwrap_or(id)
+                .replace(['/', '.', '-'], "_");
+            out.push(StatSample {
+                name,
+                help,
+                counter,
+                labels: labels
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                value,
+            });
+        };
+    if let Some(l) = &facts.load {
+        push(
+            "cpu/load_1m",
+            "CPU average load (1m)",
+            false,
+            vec![],
+            l.load1,
+        );
+        push(
+            "cpu/load_5m",
+            "CPU average load (5m)",
+            false,
+            vec![],
+            l.load5,
+        );
+        push(
+            "cpu/load_15m",
+            "CPU average load (15m)",
+            false,
+            vec![],
+            l.load15,
+        );
+        push(
+            "system/procs_blocked",
+            "Number of processes currently blocked",
+            false,
+            vec![],
+            l.procs_blocked as f64,
+        );
+    }
+    if let Some(loadavg) = read(&proc.join("loadavg"))
+        && let Some(running) = loadavg
+            .split_whitespace()
+            .nth(3)
+            .and_then(|f| f.split('/').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    {
+        push(
+            "cpu/runnable_task_count",
+            "CPU average runnable task count",
+            false,
+            vec![],
+            running,
+        );
+    }
+    // USER_HZ is 100 on every Linux architecture Kubernetes runs on.
+    const USER_HZ: f64 = 100.0;
+    const STAGES: [&str; 10] = [
+        "user",
+        "nice",
+        "system",
+        "idle",
+        "iowait",
+        "irq",
+        "softirq",
+        "steal",
+        "guest",
+        "guest_nice",
+    ];
+    if let Some(stat) = read(&proc.join("stat")) {
+        for line in stat.lines() {
+            let mut f = line.split_whitespace();
+            let Some(key) = f.next() else { continue };
+            let nums: Vec<u64> = f.filter_map(|v| v.parse().ok()).collect();
+            if key == "cpu" {
+                for (i, stage) in STAGES.iter().enumerate() {
+                    if let Some(v) = nums.get(i) {
+                        push(
+                            "cpu/usage_time",
+                            "CPU usage, in seconds",
+                            true,
+                            vec![("state", stage.to_string())],
+                            *v as f64 / USER_HZ,
+                        );
+                    }
+                }
+            } else if let Some(n) = key.strip_prefix("cpu") {
+                for (i, stage) in STAGES.iter().enumerate() {
+                    if let Some(v) = nums.get(i) {
+                        push(
+                            "system/cpu_stat",
+                            "Cumulative time each cpu spent in each stage, in seconds",
+                            true,
+                            vec![("cpu", format!("cpu{n}")), ("stage", stage.to_string())],
+                            *v as f64 / USER_HZ,
+                        );
+                    }
+                }
+            } else if key == "intr" {
+                if let Some(v) = nums.first() {
+                    push(
+                        "system/interrupts_total",
+                        "Total number of interrupts serviced (cumulative)",
+                        true,
+                        vec![],
+                        *v as f64,
+                    );
+                }
+            } else if key == "processes" {
+                if let Some(v) = nums.first() {
+                    push(
+                        "system/processes_total",
+                        "Number of forks since boot",
+                        true,
+                        vec![],
+                        *v as f64,
+                    );
+                }
+            } else if key == "procs_running"
+                && let Some(v) = nums.first()
+            {
+                push(
+                    "system/procs_running",
+                    "Number of processes currently running",
+                    false,
+                    vec![],
+                    *v as f64,
+                );
+            }
+        }
+    }
+    if let Some(text) = read(&proc.join("diskstats")) {
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 14 || skip_device(f[2]) {
+                continue;
+            }
+            let dev = f[2].to_string();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            let d = |dir: &str| vec![("device_name", dev.clone()), ("direction", dir.to_string())];
+            push(
+                "disk/operation_count",
+                "Disk operations count",
+                true,
+                d("read"),
+                n(3),
+            );
+            push(
+                "disk/operation_count",
+                "Disk operations count",
+                true,
+                d("write"),
+                n(7),
+            );
+            push(
+                "disk/merged_operation_count",
+                "Disk merged operations count",
+                true,
+                d("read"),
+                n(4),
+            );
+            push(
+                "disk/merged_operation_count",
+                "Disk merged operations count",
+                true,
+                d("write"),
+                n(8),
+            );
+            push(
+                "disk/operation_bytes_count",
+                "Bytes transferred in disk operations",
+                true,
+                d("read"),
+                n(5) * 512.0,
+            );
+            push(
+                "disk/operation_bytes_count",
+                "Bytes transferred in disk operations",
+                true,
+                d("write"),
+                n(9) * 512.0,
+            );
+            push(
+                "disk/operation_time",
+                "Time spent in disk operations, in ms",
+                true,
+                d("read"),
+                n(6),
+            );
+            push(
+                "disk/operation_time",
+                "Time spent in disk operations, in ms",
+                true,
+                d("write"),
+                n(10),
+            );
+            push(
+                "disk/io_time",
+                "IO time spent on the disk, in ms",
+                true,
+                vec![("device_name", dev.clone())],
+                n(12),
+            );
+            push(
+                "disk/weighted_io",
+                "Weighted IO on the disk, in ms",
+                true,
+                vec![("device_name", dev.clone())],
+                n(13),
+            );
+            push(
+                "disk/avg_queue_len",
+                "Average queue length on the disk (weighted io time / uptime)",
+                false,
+                vec![("device_name", dev.clone())],
+                n(13) / (uptime_seconds(proc).unwrap_or(1.0) * 1000.0).max(1.0),
+            );
+        }
+    }
+    if let Some(mounts) = read(&proc.join("mounts")) {
+        let mut seen = BTreeSet::new();
+        for line in mounts.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 4 || !f[0].starts_with("/dev/") || !seen.insert(f[0]) {
+                continue;
+            }
+            let Ok(st) = rustix::fs::statvfs(f[1]) else {
+                continue;
+            };
+            let frsize = st.f_frsize.max(1) as f64;
+            let used = st.f_blocks.saturating_sub(st.f_bfree) as f64 * frsize;
+            let free = st.f_bavail as f64 * frsize;
+            let dev = f[0].trim_start_matches("/dev/").to_string();
+            let base = |state: Option<&str>| {
+                let mut l = vec![
+                    ("device_name", dev.clone()),
+                    ("fs_type", f[2].to_string()),
+                    ("mount_option", f[3].to_string()),
+                ];
+                if let Some(s) = state {
+                    l.push(("state", s.to_string()));
+                }
+                l
+            };
+            push(
+                "disk/bytes_used",
+                "Disk bytes used, in Bytes",
+                false,
+                base(Some("used")),
+                used,
+            );
+            push(
+                "disk/bytes_used",
+                "Disk bytes used, in Bytes",
+                false,
+                base(Some("free")),
+                free,
+            );
+            if used + free > 0.0 {
+                push(
+                    "disk/percent_used",
+                    "Disk usage in percentage",
+                    false,
+                    base(None),
+                    used * 100.0 / (used + free),
+                );
+            }
+        }
+    }
+    if let Some(up) = uptime_seconds(proc) {
+        let kernel = read(&proc.join("sys/kernel/osrelease"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        push(
+            "host/uptime",
+            "The uptime of the operating system",
+            false,
+            vec![("kernel_version", kernel), ("os_version", os_version())],
+            up,
+        );
+    }
+    if let Some(meminfo) = read(&proc.join("meminfo")) {
+        let m: BTreeMap<&str, f64> = meminfo
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                let kb: f64 = v.split_whitespace().next()?.parse().ok()?;
+                Some((k, kb * 1024.0))
+            })
+            .collect();
+        let g = |k: &str| m.get(k).copied().unwrap_or(0.0);
+        let total = g("MemTotal");
+        let free = g("MemFree");
+        let buffers = g("Buffers");
+        let cached = g("Cached") + g("SReclaimable");
+        let used = (total - free - buffers - cached).max(0.0);
+        let s = |v: &str| vec![("state", v.to_string())];
+        push(
+            "memory/bytes_used",
+            "Memory usage by each memory state, in Bytes",
+            false,
+            s("free"),
+            free,
+        );
+        push(
+            "memory/bytes_used",
+            "Memory usage by each memory state, in Bytes",
+            false,
+            s("used"),
+            used,
+        );
+        push(
+            "memory/bytes_used",
+            "Memory usage by each memory state, in Bytes",
+            false,
+            s("buffered"),
+            buffers,
+        );
+        push(
+            "memory/bytes_used",
+            "Memory usage by each memory state, in Bytes",
+            false,
+            s("cached"),
+            cached,
+        );
+        push(
+            "memory/anonymous_used",
+            "Anonymous memory usage, in Bytes",
+            false,
+            s("active"),
+            g("Active(anon)"),
+        );
+        push(
+            "memory/anonymous_used",
+            "Anonymous memory usage, in Bytes",
+            false,
+            s("inactive"),
+            g("Inactive(anon)"),
+        );
+        push(
+            "memory/page_cache_used",
+            "Page cache memory usage, in Bytes",
+            false,
+            s("active"),
+            g("Active(file)"),
+        );
+        push(
+            "memory/page_cache_used",
+            "Page cache memory usage, in Bytes",
+            false,
+            s("inactive"),
+            g("Inactive(file)"),
+        );
+        push(
+            "memory/unevictable_used",
+            "Unevictable memory usage, in Bytes",
+            false,
+            vec![],
+            g("Unevictable"),
+        );
+        push(
+            "memory/dirty_used",
+            "Dirty pages usage, in Bytes",
+            false,
+            s("dirty"),
+            g("Dirty"),
+        );
+        push(
+            "memory/dirty_used",
+            "Dirty pages usage, in Bytes",
+            false,
+            s("writeback"),
+            g("Writeback"),
+        );
+        if total > 0.0 {
+            push(
+                "memory/percent_used",
+                "Memory usage in percentage",
+                false,
+                s("used"),
+                used * 100.0 / total,
+            );
+        }
+    }
+    // os_feature (best effort): the cgroup version and whether the kernel is tainted.
+    let cgroup = if options.sys.join("fs/cgroup/cgroup.controllers").exists() {
+        "cgroupv2"
+    } else {
+        "cgroupv1"
+    };
+    push(
+        "system/os_feature",
+        "OS features like GPU support, KTD kernel, third party modules as unknown modules",
+        false,
+        vec![("os_feature", "Cgroups".into()), ("value", cgroup.into())],
+        1.0,
+    );
+    if let Some(tainted) = read_u64(&proc.join("sys/kernel/tainted")) {
+        push(
+            "system/os_feature",
+            "OS features like GPU support, KTD kernel, third party modules as unknown modules",
+            false,
+            vec![
+                ("os_feature", "KernelTainted".into()),
+                ("value", tainted.to_string()),
+            ],
+            1.0,
+        );
+    }
+    out
+}
+
+fn uptime_seconds(proc: &Path) -> Option<f64> {
+    read(&proc.join("uptime"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn os_version() -> String {
+    let text = read(Path::new("/etc/os-release")).unwrap_or_default();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    format!("{} {}", field("ID"), field("VERSION_ID"))
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buddyinfo_and_netstat() {
+        let b = parse_buddyinfo(
+            "Node 0, zone      DMA      1      0      1\nNode 0, zone   Normal   120     33      0\n",
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[1].zone, "Normal");
+        assert_eq!(b[1].free_blocks, vec![120, 33, 0]);
+        let n = parse_netstat(
+            "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPBacklogDrop\nTcpExt: 0 5 7 2\nIpExt: InNoRoutes\nIpExt: 0\n",
+        );
+        assert_eq!(n["TcpExt"]["ListenDrops"], 7);
+        assert_eq!(n["TcpExt"]["TCPBacklogDrop"], 2);
+    }
+
+    #[test]
+    fn facts_from_this_host() {
+        let mut prev = Previous::default();
+        let opts = StatsOptions {
+            disk_paths: vec![("/".into(), DiskPurpose::Root)],
+            ..Default::default()
+        };
+        let _ = collect_facts(&opts, "n", &mut prev);
+        let f = collect_facts(&opts, "n", &mut prev);
+        let load = f.load.unwrap();
+        assert!(load.cores >= 1);
+        assert_eq!(f.disks.len(), 1);
+        assert!(f.disks[0].bytes_total > 0);
+        assert!(f.ntp.is_some());
+        assert!(!f.buddyinfo.is_empty());
+    }
+}
