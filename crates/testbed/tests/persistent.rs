@@ -1,0 +1,99 @@
+//! `testbed/up` / `testbed/down` logic: a detached serve process holds a ready cluster, and
+//! `down` leaves no process and no working directory behind. The serve process is this test
+//! binary re-run with only the ignored helper below (the `testbed` example does the same
+//! with its own binary).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use kubemedic_testbed::{Testbed, persistent};
+
+const STATE_ENV: &str = "KUBEMEDIC_TESTBED_TEST_STATE_DIR";
+
+#[tokio::test]
+#[ignore = "helper process for up_serves_a_cluster_and_down_leaves_nothing"]
+async fn helper_serve() {
+    let Some(state) = std::env::var_os(STATE_ENV) else {
+        return;
+    };
+    persistent::serve(Path::new(&state), 2).await.unwrap();
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .next();
+        !matches!(state, Some("Z") | Some("X"))
+    })
+}
+
+#[tokio::test]
+async fn up_serves_a_cluster_and_down_leaves_nothing() {
+    if Testbed::binaries().await.is_none() {
+        return;
+    }
+    let state: PathBuf =
+        std::env::temp_dir().join(format!("kubemedic-testbed-up-test-{}", std::process::id()));
+    let mut serve = Command::new(std::env::current_exe().unwrap());
+    serve
+        .args(["--exact", "helper_serve", "--ignored", "--nocapture"])
+        .env(STATE_ENV, &state);
+    let kubeconfig = persistent::up(&state, serve).await.unwrap();
+
+    let serve_pid = persistent::running_pid(&state).expect("serve process running");
+    let ready = std::fs::read_to_string(state.join("ready")).unwrap();
+    let workdir = PathBuf::from(ready.lines().nth(1).unwrap());
+    let component_pids: Vec<u32> = std::fs::read_to_string(workdir.join("pids"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(
+        component_pids.len(),
+        5,
+        "etcd, apiserver, kcm, scheduler, kwok"
+    );
+    assert!(component_pids.iter().all(|p| alive(*p)));
+
+    // The kubeconfig it hands out works, and the nodes are Ready.
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let nodes: Api<Node> = Api::all(kube::Client::try_from(config).unwrap());
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+
+    // A second `up` reuses the running cluster.
+    let mut again = Command::new("/bin/false");
+    again.env(STATE_ENV, &state);
+    assert_eq!(persistent::up(&state, again).await.unwrap(), kubeconfig);
+    assert_eq!(persistent::running_pid(&state), Some(serve_pid));
+
+    assert!(persistent::down(&state).await.unwrap());
+    assert!(!alive(serve_pid));
+    for pid in &component_pids {
+        // The serve process killed them before exiting; down waited for it.
+        assert!(!alive(*pid), "component {pid} survived down");
+    }
+    assert!(!workdir.exists(), "{} left behind", workdir.display());
+    assert!(!kubeconfig.exists());
+    assert!(
+        !persistent::down(&state).await.unwrap(),
+        "nothing left to stop"
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
