@@ -364,4 +364,102 @@ mod tests {
         let got: Vec<&str> = m.newest(5).map(|(_, l)| l).collect();
         assert_eq!(got, ["b", "c"]);
     }
+
+    /// NPD's algorithm written out literally (join every slot, run `pattern\z`, count lines back
+    /// from the newest), used as the reference for the fast paths.
+    fn npd_reference(patterns: &[&str], size: usize, lines: &[String]) -> Vec<Vec<PatternMatch>> {
+        let regexes: Vec<Regex> = patterns
+            .iter()
+            .map(|p| re2::compile_anchored(p).unwrap().1)
+            .collect();
+        let mut ring: Vec<Option<String>> = vec![None; size];
+        let mut current = 0usize;
+        let mut all = Vec::new();
+        for line in lines {
+            ring[current % size] = Some(line.clone());
+            current += 1;
+            let joined: Vec<&str> = (0..size)
+                .map(|k| ring[(current + k) % size].as_deref().unwrap_or(""))
+                .collect();
+            let joined = joined.join("\n");
+            let mut out = Vec::new();
+            for (i, re) in regexes.iter().enumerate() {
+                let Some(m) = re.find(&joined) else { continue };
+                let s = joined.len() as i64 - m.start() as i64 - 1;
+                let (mut total, mut n) = (0i64, 0usize);
+                let mut k = current + size - 1;
+                while k >= current {
+                    let Some(msg) = &ring[k % size] else { break };
+                    n += 1;
+                    total += msg.len() as i64 + 1;
+                    if total > s {
+                        break;
+                    }
+                    k -= 1;
+                }
+                out.push(PatternMatch {
+                    pattern: i,
+                    lines: n,
+                });
+            }
+            all.push(out);
+        }
+        all
+    }
+
+    #[test]
+    fn fast_paths_agree_with_npd_reference() {
+        let patterns = [
+            r"task [\S ]+:\w+ blocked for more than \w+ seconds\.",
+            r"Killed process \d+ (.+) total-vm:\d+kB.*",
+            r".*\[Hardware Error\]: event severity: fatal$",
+            r"b\na",
+            r"^a",
+            r"a|b",
+            r"(?m)^b+",
+            r"[^x]*b",
+            r"\bab\b",
+            r"é\d",
+        ];
+        let alphabet = [
+            "a",
+            "b",
+            "ab",
+            "x",
+            "é1",
+            "é١",
+            "task docker:1 blocked for more than 120 seconds.",
+            "Killed process 12 (java) total-vm:5kB, anon-rss:1kB",
+            "{1}[Hardware Error]: event severity: fatal",
+            "",
+        ];
+        // A small LCG keeps the test deterministic without extra dependencies.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize
+        };
+        for size in [1, 2, 3, 10] {
+            let lines: Vec<String> = (0..400)
+                .map(|_| {
+                    let parts = 1 + next() % 2;
+                    (0..parts)
+                        .map(|_| alphabet[next() % alphabet.len()])
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let reference = npd_reference(&patterns, size, &lines);
+            let flat: Vec<&PatternMatch> = reference.iter().flatten().collect();
+            assert!(flat.len() > 100, "the input exercises the rules");
+            assert!(
+                size == 1 || flat.iter().any(|m| m.lines > 1),
+                "and multi-line matches"
+            );
+            assert_eq!(run(&patterns, size, &refs), reference, "buffer size {size}");
+        }
+    }
 }
