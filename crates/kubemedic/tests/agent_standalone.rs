@@ -1,0 +1,187 @@
+//! End to end through the built binary: real /dev/kmsg lines become JSON lines on stdout in
+//! `kubemedic agent --standalone --output json`; a bad config is refused with exit 2.
+#![allow(clippy::unwrap_used)]
+
+use kubemedic_agent::devkmsg::{self, DevKmsgGuard};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const KERNEL_MONITOR: &str = "../../../shared/npd/kernel-monitor.json";
+
+fn kernel_monitor_config() -> std::path::PathBuf {
+    // The reference config from shared/ when present, else an equivalent copy of its rules we need.
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(KERNEL_MONITOR);
+    if shared.exists() {
+        return shared;
+    }
+    let path = std::env::temp_dir().join(format!(
+        "kubemedic-kernel-monitor-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, r#"{"plugin":"kmsg","logPath":"/dev/kmsg","lookback":"5m","bufferSize":10,"source":"kernel-monitor","metricsReporting":true,
+ "conditions":[{"type":"KernelDeadlock","reason":"KernelHasNoDeadlock","message":"kernel has no deadlock"}],
+ "rules":[{"type":"temporary","reason":"OOMKilling","pattern":"Killed process \\d+ (.+) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*"},
+ {"type":"permanent","condition":"KernelDeadlock","reason":"DockerHung","pattern":"task docker:\\w+ blocked for more than \\w+ seconds\\."}]}"#).unwrap();
+    path
+}
+
+struct Agent {
+    child: Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_agent(args: &[&str]) -> Agent {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .arg("agent")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    Agent { child, lines: rx }
+}
+
+impl Agent {
+    fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("timed out waiting for {what}"));
+            match self.lines.recv_timeout(left) {
+                Ok(v) if pred(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn kmsg_lines_become_json_events_and_conditions() {
+    if !devkmsg::available() {
+        eprintln!("skipping: /dev/kmsg not writable (not root?)");
+        return;
+    }
+    let _guard = DevKmsgGuard::acquire().unwrap();
+    let config = kernel_monitor_config();
+    let agent = spawn_agent(&[
+        "--standalone",
+        "--output",
+        "json",
+        &format!("--config.system-log-monitor={}", config.display()),
+        "--port",
+        "0",
+        "--prometheus-port",
+        "0",
+    ]);
+    // At start every declared condition is reported False.
+    let initial = agent.wait_for(
+        "initial KernelDeadlock=False",
+        Duration::from_secs(30),
+        |v| v["kind"] == "condition" && v["condition"] == "KernelDeadlock",
+    );
+    assert_eq!(initial["status"], "False");
+    assert_eq!(initial["source"], "kernel-monitor");
+    assert_eq!(initial["reason"], "KernelHasNoDeadlock");
+    let time = initial["time"].as_str().unwrap();
+    let _: jiff::Timestamp = time
+        .parse()
+        .unwrap_or_else(|e| panic!("time {time:?} is not RFC 3339: {e}"));
+
+    // The reader may open /dev/kmsg just after the first lines print: repeat the OOM line until
+    // one comes back (each copy unique), which also proves the kmsg path end to end.
+    let marker = devkmsg::unique_marker("e2e").replace('-', "_");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let event = loop {
+        assert!(Instant::now() < deadline, "OOM event never reported");
+        devkmsg::write_line(3, &format!("Killed process 4242 ({marker}) total-vm:1000kB, anon-rss:500kB, file-rss:0kB, shmem-rss:0kB")).unwrap();
+        if let Ok(v) = agent.lines.recv_timeout(Duration::from_millis(300))
+            && v["kind"] == "event"
+            && v["message"].as_str().unwrap_or("").contains(&marker)
+        {
+            break v;
+        }
+    };
+    assert_eq!(event["reason"], "OOMKilling");
+    assert_eq!(event["source"], "kernel-monitor");
+    assert!(event.get("condition").is_none() && event.get("status").is_none());
+
+    // A permanent rule: DockerHung sets KernelDeadlock True. The trailing space is trimmed as NPD does.
+    devkmsg::write_line(
+        3,
+        &format!("INFO: task docker:{marker} blocked for more than 120 seconds. "),
+    )
+    .unwrap();
+    let cond = agent.wait_for("KernelDeadlock=True", Duration::from_secs(10), |v| {
+        v["kind"] == "condition" && v["condition"] == "KernelDeadlock" && v["status"] == "True"
+    });
+    assert_eq!(cond["reason"], "DockerHung");
+    assert!(
+        cond["message"].as_str().unwrap().contains(&marker),
+        "{cond}"
+    );
+}
+
+#[test]
+fn bad_config_is_refused_with_file_path_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-monitor.json");
+    std::fs::write(&bad, r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .args([
+            "agent",
+            "--standalone",
+            "--port",
+            "0",
+            "--prometheus-port",
+            "0",
+        ])
+        .arg(format!("--config.system-log-monitor={}", bad.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad-monitor.json"), "{stderr}");
+    assert!(stderr.contains("rules[0].pattern"), "{stderr}");
+}
+
+#[test]
+fn missing_config_file_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .args([
+            "agent",
+            "--standalone",
+            "--config.custom-plugin-monitor=/nonexistent/x.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.json"));
+}
