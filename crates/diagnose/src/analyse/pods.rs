@@ -839,8 +839,16 @@ fn probe_too_early(
         (Some((secs, _)), _) if *secs > delay as f64 => {
             (0.85, format!("start-up takes {secs:.0}s"))
         }
+        // "connection refused" means nothing listens yet: the app is still starting.
         (None, true) => (
-            0.75,
+            if live_ev
+                .iter()
+                .any(|e| e.text.contains("connection refused"))
+            {
+                0.85
+            } else {
+                0.75
+            },
             format!(
                 "each instance is killed after {}s, the first moment the probe may kill it",
                 lifetime.unwrap_or(0)

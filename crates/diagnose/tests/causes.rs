@@ -1,0 +1,173 @@
+//! Every cause in CAUSES.md is produced by at least one fixture and by no healthy one; each
+//! fixture's first finding for its object is the expected cause.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use support::fixtures;
+
+use kubemedic_diagnose::{Cause, Severity, diagnose};
+use std::collections::BTreeSet;
+
+/// The IDs of CAUSES.md, copied verbatim (the contract).
+const CAUSES_MD_IDS: &[&str] = &[
+    "OOMKilled",
+    "NodeOOM",
+    "LivenessProbeFailure",
+    "ProbeTooEarly",
+    "AppPanic",
+    "AppError",
+    "ConfigError",
+    "DependencyDNSFailure",
+    "CommandNotFound",
+    "CommandNotExecutable",
+    "KilledBySignal",
+    "MissingConfigOrSecret",
+    "SubPathMountStale",
+    "InsufficientResources",
+    "NodeSelectorMismatch",
+    "UntoleratedTaint",
+    "VolumeZoneConflict",
+    "UnboundPVC",
+    "PodAffinityConflict",
+    "SchedulerUnavailable",
+    "NodeDiskFull",
+    "MemoryFragmentation",
+    "MemoryLimitTooLow",
+    "ImagePullFailure",
+    "VolumeAttachFailure",
+    "CNIFailure",
+    "ContainerNameConflict",
+    "RuntimeVersionConflict",
+    "RuntimeUnresponsive",
+    "ImageNotFound",
+    "RegistryAuthFailure",
+    "InsecureRegistry",
+    "RegistryCertUntrusted",
+    "ImagePullTimeout",
+    "RegistryUnreachable",
+    "InvalidImageName",
+    "FinalizerBlocked",
+    "ImmutableFile",
+    "NodeLost",
+    "IptablesLockContention",
+    "KubeletStopped",
+    "NodeDiskPressure",
+    "NodeMemoryPressure",
+    "NodePIDPressure",
+    "HighIOWait",
+    "KernelDeadlock",
+    "KernelOops",
+    "FilesystemReadOnly",
+    "ClockSkew",
+    "ConntrackTableFull",
+    "SYNBacklogOverflow",
+    "DNSPartialFailure",
+    "NodePodNetworkDown",
+    "ServiceNoEndpoints",
+    "HostPortConflict",
+    "LoadBalancerLoopback",
+];
+
+#[test]
+fn cause_enum_matches_causes_md() {
+    let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(ids, CAUSES_MD_IDS);
+    for id in CAUSES_MD_IDS {
+        let json = serde_json::to_string(&id.parse::<Cause>().unwrap()).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert!(
+            kubemedic_diagnose::catalog::cause(id).is_some(),
+            "no catalog entry for {id}"
+        );
+    }
+}
+
+#[test]
+fn every_fixture_gets_its_cause_first() {
+    let mut failures = Vec::new();
+    for fx in fixtures::positives() {
+        let report = diagnose(&fx.snap);
+        let got = support::findings_for(&report, &fx.object);
+        match got.first() {
+            Some(f) if f.cause == fx.cause => {
+                assert!(
+                    !f.summary.is_empty() && !f.evidence.is_empty() && !f.remediation.is_empty(),
+                    "{}: finding lacks summary/evidence/remediation: {f:#?}",
+                    fx.name
+                );
+                assert!((0.0..=1.0).contains(&f.confidence), "{}", fx.name);
+                assert!(
+                    f.severity >= Severity::Warning
+                        || matches!(f.cause, Cause::LoadBalancerLoopback),
+                    "{}: severity {:?}",
+                    fx.name,
+                    f.severity
+                );
+            }
+            other => failures.push(format!(
+                "{}: expected {} first for {}, got {:?}; all findings: {:?}",
+                fx.name,
+                fx.cause,
+                fx.object,
+                other.map(|f| f.cause),
+                report
+                    .findings
+                    .iter()
+                    .map(|f| format!("{} {} {:.2}", f.object, f.cause, f.confidence))
+                    .collect::<Vec<_>>()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_cause_has_a_fixture_and_no_healthy_fixture_produces_it() {
+    let covered: BTreeSet<&str> = fixtures::positives()
+        .iter()
+        .map(|f| f.cause.as_str())
+        .collect();
+    let missing: Vec<&&str> = CAUSES_MD_IDS
+        .iter()
+        .filter(|id| !covered.contains(**id))
+        .collect();
+    assert!(missing.is_empty(), "causes without a fixture: {missing:?}");
+    for (name, snap) in fixtures::healthy() {
+        let report = diagnose(&snap);
+        let loud: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .collect();
+        assert!(
+            loud.is_empty(),
+            "healthy fixture {name} produced: {loud:#?}"
+        );
+        for id in CAUSES_MD_IDS {
+            assert!(
+                report
+                    .findings
+                    .iter()
+                    .all(|f| f.cause.as_str() != *id || f.severity == Severity::Info),
+                "healthy fixture {name} produced {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn truly_healthy_snapshots_produce_nothing() {
+    for (name, snap) in fixtures::healthy()
+        .into_iter()
+        .filter(|(n, _)| *n != "restarted-long-ago")
+    {
+        let report = diagnose(&snap);
+        assert!(report.findings.is_empty(), "{name}: {:#?}", report.findings);
+    }
+}

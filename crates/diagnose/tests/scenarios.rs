@@ -1,0 +1,308 @@
+//! Whole-scenario tests: the seeds' stories end to end, grouping, pods pointing to their node,
+//! the JSON shape, filtering and determinism.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use kubemedic_diagnose::{Cause, ObjectRef, Severity, Target, diagnose, filter};
+use kubemedic_model::NodeLogSource;
+use serde_json::json;
+use support::fixtures::{merge_status, xtables_seed};
+use support::*;
+
+#[test]
+fn xtables_seed_names_iptables_lock_contention_on_the_node_with_kubelet_evidence() {
+    let report = diagnose(&xtables_seed());
+    let node = findings_for(&report, &node_ref("n1"));
+    let first = node.first().expect("a finding for n1");
+    assert_eq!(first.cause, Cause::IptablesLockContention);
+    assert_eq!(first.severity, Severity::Critical, "the node is NotReady");
+    let ev: Vec<String> = first
+        .evidence
+        .iter()
+        .map(|e| format!("{} | {}", e.source, e.text))
+        .collect();
+    let has =
+        |needle: &str, source: &str| ev.iter().any(|e| e.contains(needle) && e.contains(source));
+    assert!(
+        has("holding the xtables lock", "docker.log line"),
+        "{ev:#?}"
+    );
+    assert!(has("PLEG is not healthy", "kubelet.log line"), "{ev:#?}");
+    assert!(
+        has("Container garbage collection failed", "kubelet.log line")
+            || has("ContainerGCFailed", "kubelet.log line"),
+        "{ev:#?}"
+    );
+    assert!(
+        has("ContainerGCFailed", "event ContainerGCFailed"),
+        "{ev:#?}"
+    );
+    assert!(has("iptables rules: 31245", "facts"), "{ev:#?}");
+    assert!(has("hostPort", "pods"), "{ev:#?}");
+    // RuntimeUnresponsive is the consequence here, not a competing root cause.
+    assert!(
+        node.iter().all(|f| f.cause != Cause::RuntimeUnresponsive),
+        "{node:#?}"
+    );
+    // The stuck pods (3 replicas of deploy/api) point to the node's cause, grouped.
+    let deploy = findings_for(&report, &ObjectRef::namespaced("Deployment", "shop", "api"));
+    let f = deploy.first().expect("grouped finding on the deployment");
+    assert_eq!(f.cause, Cause::IptablesLockContention);
+    assert_eq!(f.caused_by, Some(node_ref("n1")));
+    assert_eq!(f.affected.len(), 3);
+    // The node comes before the pods in the report.
+    let pos = |o: &ObjectRef| report.findings.iter().position(|x| &x.object == o).unwrap();
+    assert!(pos(&node_ref("n1")) < pos(&ObjectRef::namespaced("Deployment", "shop", "api")));
+}
+
+#[test]
+fn pod_restarts_seed_recent_exit_2_is_a_go_panic_with_the_stack_as_evidence() {
+    let mut s = base();
+    let mut p = pod("pod1-deployment-56744f755c-hx2w7", json!({}));
+    merge_status(
+        &mut p,
+        json!({"name": "api", "ready": true, "restartCount": 140, "image": "img", "imageID": "",
+        "state": {"running": {"startedAt": ago(300)}},
+        "lastState": {"terminated": {"exitCode": 2, "reason": "Error", "startedAt": ago(4000), "finishedAt": ago(310)}}}),
+    );
+    p.status.as_mut().unwrap().conditions =
+        Some(serde_json::from_value(json!([{"type": "Ready", "status": "True"}])).unwrap());
+    s.pods.push(p);
+    logs(
+        &mut s,
+        "pod1-deployment-56744f755c-hx2w7",
+        Some(
+            "2021/12/31 23:36:40 serving\npanic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x7c3a1e]\n\ngoroutine 52 [running]:\nmain.handle(0x0)\n",
+        ),
+        Some("starting\n"),
+    );
+    let report = diagnose(&s);
+    let f = &findings_for(&report, &pod_ref("pod1-deployment-56744f755c-hx2w7"))[0];
+    assert_eq!(f.cause, Cause::AppPanic);
+    assert_eq!(
+        f.severity,
+        Severity::Warning,
+        "running and ready now, but crashed 5 minutes ago"
+    );
+    assert!(f.confidence >= 0.9);
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "logs api (previous) line 2"
+                && e.text.starts_with("panic: runtime error")),
+        "{:#?}",
+        f.evidence
+    );
+    assert!(
+        f.remediation.iter().any(|r| r
+            .contains("kubectl -n shop logs pod1-deployment-56744f755c-hx2w7 -c api --previous")),
+        "{:#?}",
+        f.remediation
+    );
+}
+
+#[test]
+fn replicas_with_the_same_cause_are_grouped_on_the_deployment() {
+    let mut s = base();
+    for i in 0..3 {
+        s.pods.push(failing_pod(
+            &format!("api-7d4f8b9c6d-o{i}"),
+            crashloop("api", 137, "OOMKilled", None, 600, 4 + i),
+        ));
+    }
+    // A fourth replica fails for another reason and stays on its own.
+    s.pods.push(failing_pod(
+        "api-7d4f8b9c6d-z9",
+        waiting(
+            "api",
+            "CreateContainerConfigError",
+            "secret \"db\" not found",
+        ),
+    ));
+    let report = diagnose(&s);
+    let deploy = ObjectRef::namespaced("Deployment", "shop", "api");
+    let f = &findings_for(&report, &deploy)[0];
+    assert_eq!(f.cause, Cause::OOMKilled);
+    assert_eq!(f.affected.len(), 3);
+    assert!(
+        f.summary.starts_with("3 pods of Deployment api"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r == "kubectl -n shop set resources deploy/api -c api --limits=memory=512Mi"),
+        "{:#?}",
+        f.remediation
+    );
+    assert!(findings_for(&report, &pod_ref("api-7d4f8b9c6d-o0")).is_empty());
+    assert_eq!(
+        first_cause(&report, &pod_ref("api-7d4f8b9c6d-z9")),
+        Some(Cause::MissingConfigOrSecret)
+    );
+    // Filtering by one of the grouped pods still finds the workload finding.
+    let t: Target = "pod/api-7d4f8b9c6d-o1".parse().unwrap();
+    let narrowed = filter(&report, &[t], Severity::Info);
+    assert_eq!(narrowed.findings.len(), 1);
+    assert_eq!(narrowed.findings[0].object, deploy);
+    let t: Target = "deploy/api".parse().unwrap();
+    assert!(
+        filter(&report, &[t], Severity::Critical)
+            .findings
+            .iter()
+            .all(|f| f.object == deploy)
+    );
+}
+
+#[test]
+fn pods_on_a_lost_node_point_to_the_node() {
+    let mut s = base();
+    s.nodes[0] = node_ready(
+        "n1",
+        "Unknown",
+        "NodeStatusUnknown",
+        "Kubelet stopped posting node status.",
+    );
+    let mut p = pod(
+        "db-0",
+        json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "uid": "s", "controller": true}]}}),
+    );
+    p.status.as_mut().unwrap().conditions =
+        Some(serde_json::from_value(json!([{"type": "Ready", "status": "Unknown"}])).unwrap());
+    p.status
+        .as_mut()
+        .unwrap()
+        .container_statuses
+        .as_mut()
+        .unwrap()[0]
+        .ready = false;
+    s.pods.push(p);
+    let report = diagnose(&s);
+    assert_eq!(
+        first_cause(&report, &node_ref("n1")),
+        Some(Cause::KubeletStopped)
+    );
+    let f = &findings_for(&report, &pod_ref("db-0"))[0];
+    assert_eq!(f.cause, Cause::KubeletStopped);
+    assert_eq!(f.caused_by, Some(node_ref("n1")));
+    let t: Target = "node/n1".parse().unwrap();
+    assert_eq!(filter(&report, &[t], Severity::Info).findings.len(), 2);
+}
+
+#[test]
+fn exit_137_without_node_logs_says_a_node_oom_cannot_be_ruled_out() {
+    let mut s = base();
+    s.pods.push(failing_pod(
+        "api-1",
+        crashloop("api", 137, "Error", None, 9000, 2),
+    ));
+    let report = diagnose(&s);
+    let f = &findings_for(&report, &pod_ref("api-1"))[0];
+    assert_eq!(f.cause, Cause::KilledBySignal);
+    assert!(
+        f.summary.contains("SIGKILL") && f.summary.contains("node OOM cannot be ruled out"),
+        "{}",
+        f.summary
+    );
+    assert!(f.confidence < 0.7, "honest confidence without kernel logs");
+}
+
+#[test]
+fn scheduler_breakdown_lists_the_other_reasons_as_evidence() {
+    let mut s = base();
+    s.pods.push(pending_pod("api-1", 600));
+    s.events.push(pod_event("api-1", "FailedScheduling", "0/4 nodes are available: 1 node(s) had no available volume zone, 2 Insufficient cpu, 3 Insufficient memory.", 106));
+    let report = diagnose(&s);
+    let f = &findings_for(&report, &pod_ref("api-1"))[0];
+    assert_eq!(f.cause, Cause::InsufficientResources);
+    assert!(f.summary.contains("0/4 nodes"), "{}", f.summary);
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.text.contains("had no available volume zone")),
+        "{:#?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "event FailedScheduling" && e.text.ends_with("(x106)"))
+    );
+}
+
+#[test]
+fn json_follows_the_findings_format() {
+    let mut s = base();
+    s.pods.push(failing_pod(
+        "api-1",
+        crashloop("api", 137, "OOMKilled", None, 600, 12),
+    ));
+    node_log(
+        &mut s,
+        "n2",
+        NodeLogSource::Kernel,
+        "kernel: nf_conntrack: table full, dropping packet\n",
+    );
+    let report = diagnose(&s);
+    let v = serde_json::to_value(&report).unwrap();
+    let f = &v["findings"][0];
+    for key in [
+        "cause",
+        "severity",
+        "object",
+        "summary",
+        "evidence",
+        "remediation",
+        "confidence",
+    ] {
+        assert!(f.get(key).is_some(), "missing {key} in {f}");
+    }
+    assert_eq!(f["cause"], "OOMKilled");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(
+        f["object"],
+        json!({"kind": "Pod", "namespace": "shop", "name": "api-1"})
+    );
+    assert!(f["evidence"][0].get("source").is_some() && f["evidence"][0].get("text").is_some());
+    let node = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["object"]["kind"] == "Node")
+        .unwrap();
+    assert!(
+        node["object"].get("namespace").is_none(),
+        "cluster-scoped objects carry no namespace"
+    );
+    assert_eq!(v["summary"]["critical"], 1);
+    assert_eq!(v["summary"]["warning"], 1);
+    // Round trip.
+    let back: kubemedic_diagnose::Report = serde_json::from_value(v).unwrap();
+    assert_eq!(back, report);
+}
+
+#[test]
+fn diagnosis_is_deterministic() {
+    for fx in support::fixtures::positives() {
+        let a = serde_json::to_string(&diagnose(&fx.snap)).unwrap();
+        let b = serde_json::to_string(&diagnose(&fx.snap)).unwrap();
+        assert_eq!(a, b, "{}", fx.name);
+    }
+}
+
+#[test]
+fn min_severity_filter_drops_lower_findings() {
+    let mut s = base();
+    facts(
+        &mut s,
+        "n1",
+        json!({"tcp": {"listenDrops": 200000, "listenOverflows": 0, "backlogDrops": 0}}),
+    );
+    let report = diagnose(&s);
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].severity, Severity::Info);
+    assert!(filter(&report, &[], Severity::Warning).findings.is_empty());
+    assert_eq!(filter(&report, &[], Severity::Warning).summary.info, 0);
+}
