@@ -166,43 +166,65 @@ pub async fn start(
         exporter_health,
     ));
 
+    let mut monitor_tasks = Vec::new();
     for monitor in log_monitors {
         let h = pipeline::log_health(&health, monitor.config());
-        let lines = pipeline::start_log_source(monitor.config(), h, &options.journalctl);
-        tokio::spawn(pipeline::run_log_monitor(
+        let lines = pipeline::start_log_source(monitor.config(), h.clone(), &options.journalctl);
+        let task = tokio::spawn(pipeline::run_log_monitor(
             monitor,
             lines,
             node_conditions.clone(),
             updates_tx.clone(),
         ));
+        monitor_tasks.push((h, task));
     }
     for monitor in plugin_monitors {
         let h = health.register(&monitor.config().source, "custom");
-        tokio::spawn(pipeline::run_plugin_monitor(
+        let task = tokio::spawn(pipeline::run_plugin_monitor(
             monitor,
             node_conditions.clone(),
             updates_tx.clone(),
-            h,
+            h.clone(),
         ));
+        monitor_tasks.push((h, task));
     }
+    // Kept only to tell "the agent is stopping" (dispatcher gone) from "a monitor died".
+    let updates_alive = updates_tx.clone();
     drop(updates_tx);
 
     let stats_health = health.register("system-stats-monitor", "system-stats");
-    tokio::spawn(stats::run(
+    let mut background = Vec::new();
+    // Supervision: a monitor task that ends while the agent runs (its source is gone for good,
+    // or it panicked) marks its source dead, which /healthz reports as 503.
+    for (h, task) in monitor_tasks {
+        let dispatcher_alive = updates_alive.clone();
+        background.push(tokio::spawn(async move {
+            let detail = match task.await {
+                Ok(()) => "monitor stopped: its source ended".to_string(),
+                Err(err) if err.is_panic() => format!("monitor panicked: {err}"),
+                Err(err) => format!("monitor task failed: {err}"),
+            };
+            if !dispatcher_alive.is_closed() {
+                tracing::error!(source = h.name(), detail, "monitor is dead");
+                h.set(SourceState::Dead(detail));
+            }
+        }));
+    }
+    background.push(tokio::spawn(stats::run(
         options.stats.clone(),
         options.monitors.stats.clone(),
         state.clone(),
         stats_health,
-    ));
+    )));
 
     let app = http::router(state.clone(), health.clone());
     for listener in listeners {
         let app = app.clone();
-        tokio::spawn(async move {
+        background.push(tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(error = %err, "HTTP server stopped");
             }
-        });
+        }));
     }
 
     let handles = AgentHandles {
@@ -212,7 +234,12 @@ pub async fn start(
     };
     let running = async move {
         shutdown.await;
+        // Stopping the dispatcher closes every channel behind it: monitors, sources, plugin
+        // schedulers and the Kubernetes exporter end on their own; the rest is aborted.
         dispatcher.abort();
+        for task in background {
+            task.abort();
+        }
         // Give the exporter a moment to write the last state (best effort).
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
