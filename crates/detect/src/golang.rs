@@ -653,6 +653,39 @@ mod tests {
         }
     }
 
+    /// Go's `Duration.String()` spelling of random durations parses back to the same value.
+    #[test]
+    fn durations_round_trip_go_spelling() {
+        let mut state: u64 = 42;
+        for _ in 0..10_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let nanos = (state >> 11) % 400_000_000_000_000; // up to ~4.6 days
+            let (h, rem) = (nanos / 3_600_000_000_000, nanos % 3_600_000_000_000);
+            let (m, rem) = (rem / 60_000_000_000, rem % 60_000_000_000);
+            let (s, frac) = (rem / 1_000_000_000, rem % 1_000_000_000);
+            let mut text = String::new();
+            if h > 0 {
+                text.push_str(&format!("{h}h"));
+            }
+            if h > 0 || m > 0 {
+                text.push_str(&format!("{m}m"));
+            }
+            let frac = format!("{frac:09}");
+            let frac = frac.trim_end_matches('0');
+            text.push_str(&format!(
+                "{s}{}{frac}s",
+                if frac.is_empty() { "" } else { "." }
+            ));
+            assert_eq!(
+                parse_go_duration(&text).unwrap(),
+                Duration::from_nanos(nanos),
+                "{text}"
+            );
+        }
+    }
+
     fn ctx() -> TimeContext {
         TimeContext {
             year: 2026,
