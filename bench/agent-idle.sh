@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Agent idle footprint: peak RSS (VmHWM) and CPU share of a core over DURATION seconds, with all
+# default monitors (no --config.* flag) in --standalone mode, HTTP and Prometheus ports on.
+# Also prints the RSS of the journalctl children the journald monitors run (a separate figure:
+# node-problem-detector reads the journal in-process instead).
+# If NPD_BIN points at a node-problem-detector binary, it is measured the same way with
+# NPD's reference configs (shared/npd) in its standalone-ish mode (--enable-k8s-exporter=false).
+# Env: DURATION (default 60), WARMUP (default 5), KUBEMEDIC_BIN (default: release build).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+duration=${DURATION:-60}
+warmup=${WARMUP:-5}
+bin=${KUBEMEDIC_BIN:-}
+if [ -z "$bin" ]; then
+    (cd "$repo" && cargo build --release -p kubemedic >&2)
+    bin="${CARGO_TARGET_DIR:-$repo/target}/release/kubemedic"
+fi
+hz=$(getconf CLK_TCK)
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+measure() { # name pid
+    local name=$1 pid=$2
+    sleep "$warmup"
+    local t0 c0 t1 c1
+    t0=$(date +%s.%N); c0=$(ticks "$pid")
+    sleep "$duration"
+    t1=$(date +%s.%N); c1=$(ticks "$pid")
+    local hwm rss kids_rss=0 kid
+    hwm=$(status_kb "$pid" VmHWM); rss=$(status_kb "$pid" VmRSS)
+    for kid in $(pgrep -P "$pid" || true); do
+        kids_rss=$(( kids_rss + $(status_kb "$kid" VmRSS || echo 0) ))
+    done
+    awk -v n="$name" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v hz="$hz" -v hwm="$hwm" -v rss="$rss" -v kids="$kids_rss" -v nk="$(pgrep -P "$pid" | wc -l)" 'BEGIN {
+        cpu = (c1 - c0) / hz / (t1 - t0) * 100
+        printf "%-22s peak RSS %.1f MiB, RSS now %.1f MiB, CPU %.3f%% of a core over %.0f s; %d child processes, %.1f MiB RSS\n", n, hwm/1024, rss/1024, cpu, t1 - t0, nk, kids/1024
+    }'
+}
+
+"$bin" agent --standalone --output json --port 29256 --prometheus-port 29257 >/dev/null 2>/tmp/kubemedic-agent-idle.log &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+measure "kubemedic agent" "$pid"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+if [ -n "${NPD_BIN:-}" ] && [ -x "$NPD_BIN" ]; then
+    npd=$repo/../shared/npd
+    "$NPD_BIN" --enable-k8s-exporter=false \
+        --config.system-log-monitor="$npd/kernel-monitor.json,$npd/docker-monitor.json,$npd/readonly-monitor.json" \
+        --config.system-stats-monitor="$npd/system-stats-monitor.json" \
+        --port 29258 --prometheus-port 29259 >/dev/null 2>&1 &
+    npid=$!
+    trap 'kill $npid 2>/dev/null || true' EXIT
+    measure "node-problem-detector" "$npid"
+    kill "$npid"; wait "$npid" 2>/dev/null || true
+else
+    echo "node-problem-detector: not measured (set NPD_BIN to a node-problem-detector binary)"
+fi
