@@ -27,6 +27,7 @@ printf 'testbed/build warm (cache current): median %.3fs  min %.3fs  max %.3fs  
 if [ "${1:-}" = "--cold" ]; then
     cache=$(mktemp -d) gocache=$(mktemp -d)
     trap 'rm -rf "$cache" "$gocache"' EXIT
+    trap 'exit 130' INT TERM
     t0=$(now)
     KUBEMEDIC_TESTBED_DIR=$cache GOCACHE=$gocache bash "$build" >/dev/null
     printf 'testbed/build cold (empty testbed cache and GOCACHE, modules cached): %.0fs\n' "$(elapsed "$t0" "$(now)")"

@@ -39,13 +39,16 @@ pub(crate) async fn bin_dir() -> Result<PathBuf, TestbedError> {
 }
 
 async fn resolve() -> Result<PathBuf, String> {
-    let dir = match std::env::var_os(BIN_DIR_ENV) {
-        Some(dir) => PathBuf::from(dir),
-        None => run_build().await?,
+    let (dir, source) = match std::env::var_os(BIN_DIR_ENV) {
+        Some(dir) => (PathBuf::from(dir), BIN_DIR_ENV),
+        None => (run_build().await?, "testbed/build"),
     };
     for name in REQUIRED {
         if !dir.join(name).is_file() {
-            return Err(format!("{} is missing from {}", name, dir.display()));
+            return Err(format!(
+                "{name} is missing from {} (from {source})",
+                dir.display()
+            ));
         }
     }
     Ok(dir)
