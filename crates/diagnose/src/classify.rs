@@ -427,6 +427,19 @@ pub(crate) fn log_line(line: &str) -> Option<LogSignal> {
     }
 }
 
+static IMAGE_IN_MSG: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r#"(?:image|reference|tag) \\?"([^"\\\s]+)\\?""#).unwrap()
+});
+
+/// The image reference a pull message names (`pulling image "x"`, `reference "x"`).
+pub(crate) fn image_in(msg: &str) -> Option<String> {
+    IMAGE_IN_MSG
+        .captures(msg)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+}
+
 /// Words that make a panic or error line about configuration.
 pub(crate) static CONFIG_HINT: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
@@ -463,6 +476,19 @@ mod tests {
         LazyLock::force(&PANIC_RE);
         LazyLock::force(&DNS_RE);
         LazyLock::force(&CONFIG_RE);
+        LazyLock::force(&CONFIG_HINT);
+        assert_eq!(
+            image_in(
+                r#"Failed to pull image "imroc/test:v0.2": manifest for imroc/test:v0.2 not found"#
+            )
+            .as_deref(),
+            Some("imroc/test:v0.2")
+        );
+        assert_eq!(
+            image_in(r#"couldn't parse image reference "Nginx:Latest": invalid reference format"#)
+                .as_deref(),
+            Some("Nginx:Latest")
+        );
     }
 
     #[test]

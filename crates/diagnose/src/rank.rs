@@ -70,6 +70,12 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
         by_object.into_iter().map(|(k, v)| (k, settle(v))).collect();
 
     // Group pods of one workload whose first (root) cause is the same.
+    // Only pods with findings are looked up; no allocation per pod of the snapshot.
+    let with_findings: std::collections::HashSet<(&str, &str)> = by_object
+        .keys()
+        .filter(|o| o.kind == "Pod")
+        .map(|o| (o.namespace.as_deref().unwrap_or(""), o.name.as_str()))
+        .collect();
     let pods: HashMap<(&str, &str), &k8s_openapi::api::core::v1::Pod> = ctx
         .snap
         .pods
@@ -83,7 +89,7 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
                 p,
             ))
         })
-        .filter(|(k, _)| by_object.contains_key(&ObjectRef::pod(k.0, k.1)))
+        .filter(|(k, _)| with_findings.contains(k))
         .collect();
     let mut groups: BTreeMap<(ObjectRef, crate::Cause), Vec<ObjectRef>> = BTreeMap::new();
     for (obj, list) in &by_object {

@@ -171,3 +171,68 @@ fn truly_healthy_snapshots_produce_nothing() {
         assert!(report.findings.is_empty(), "{name}: {:#?}", report.findings);
     }
 }
+
+/// docs/causes.md carries one worked example per cause, generated from the first fixture of
+/// each cause, so the documentation cannot drift from what the engine says.
+/// Regenerate with `KUBEMEDIC_UPDATE_DOCS=1 cargo test -p kubemedic-diagnose --test causes`.
+#[test]
+fn causes_doc_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/causes.md");
+    let (begin, end) = ("<!-- generated:causes -->\n", "<!-- /generated:causes -->");
+    let fixtures = fixtures::positives();
+    let mut out = String::new();
+    for cause in Cause::ALL {
+        let info = kubemedic_diagnose::catalog::info(*cause).unwrap();
+        let fx = fixtures.iter().find(|f| f.cause == *cause).unwrap();
+        let report = diagnose(&fx.snap);
+        let f = support::findings_for(&report, &fx.object)[0];
+        let cell = |s: &str| {
+            let s = s.replace('`', "'");
+            if s.chars().count() > 240 {
+                format!("{}…", s.chars().take(240).collect::<String>())
+            } else {
+                s
+            }
+        };
+        out.push_str(&format!(
+            "### `{}` — {}\n\n{}\n\n",
+            cause, info.title, info.meaning
+        ));
+        out.push_str(&format!("- Signals: {}\n", info.signals.join("; ")));
+        out.push_str(&format!(
+            "- Example input (fixture `{}`), `{}`: `{}`\n",
+            fx.name,
+            f.evidence[0].source,
+            cell(&f.evidence[0].text)
+        ));
+        out.push_str(&format!(
+            "- Finding: **{}** on {} {}{}: {} (confidence {:.2})\n",
+            f.severity,
+            f.object.kind,
+            f.object
+                .namespace
+                .as_deref()
+                .map_or(String::new(), |n| format!("{n}/")),
+            f.object.name,
+            cell(&f.summary),
+            f.confidence
+        ));
+        out.push_str(&format!("- Fix: `{}`\n", cell(&f.remediation[0])));
+        out.push_str(&format!("- Source: {}\n\n", info.source));
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        panic!("{} lacks the generated markers", path.display());
+    };
+    let current = &text[b + begin.len()..e];
+    if current != out {
+        if std::env::var_os("KUBEMEDIC_UPDATE_DOCS").is_some() {
+            let new = format!("{}{out}{}", &text[..b + begin.len()], &text[e..]);
+            std::fs::write(&path, new).unwrap();
+        } else {
+            panic!(
+                "docs/causes.md is out of date; run KUBEMEDIC_UPDATE_DOCS=1 cargo test -p kubemedic-diagnose --test causes"
+            );
+        }
+    }
+}

@@ -332,24 +332,24 @@ fn analyse_node(
     state.ipvs = hits.get(Sig::Ipvs).first().cloned();
 
     let rules = facts.and_then(|f| f.iptables_rules);
-    let host_port_pods = ctx
-        .pods_by_node
-        .get(name)
-        .map(|pods| {
-            pods.iter()
-                .filter(|p| {
-                    p.spec.as_ref().is_some_and(|s| {
-                        s.containers
-                            .iter()
-                            .any(|c| c.ports.iter().flatten().any(|p| p.host_port.is_some()))
-                    })
-                })
-                .count()
-        })
-        .unwrap_or(0);
 
     // 1. xtables lock contention: the seed's story. PLEG/GC lines are its consequences.
     if hits.count(Sig::Xtables) > 0 {
+        let host_port_pods = ctx
+            .pods_by_node
+            .get(name)
+            .map(|pods| {
+                pods.iter()
+                    .filter(|p| {
+                        p.spec.as_ref().is_some_and(|s| {
+                            s.containers
+                                .iter()
+                                .any(|c| c.ports.iter().flatten().any(|p| p.host_port.is_some()))
+                        })
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
         let mut conf: f64 = 0.75;
         let consequences =
             hits.count(Sig::Pleg) + hits.count(Sig::ContainerGc) + hits.count(Sig::RuntimeTimeout);

@@ -406,8 +406,8 @@ fn exit_code(
                     "container {c} was killed (exit 137) by the kernel OOM killer of node {node}, not by its own limit"
                 ),
             );
-            cand.evidence = vec![status_ev.clone()];
-            cand.evidence.extend(ns.system_oom.iter().take(2).cloned());
+            cand.evidence = ns.system_oom.iter().take(2).cloned().collect();
+            cand.evidence.push(status_ev.clone());
             cand.remediation = vec![
                 format!("ssh {node} 'journalctl -k | grep -iE \"out of memory|oom-kill\"'"),
                 format!("kubectl describe node {node} | grep -A8 'Allocated resources'"),
@@ -1118,13 +1118,44 @@ fn image(
             .clone()
             .unwrap_or_else(|| Evidence::new("pod status", reason)),
     ));
+    // The message names the image actually pulled (init containers, mutated specs).
+    let image = classify::image_in(&ev.text).unwrap_or(image);
     let k = v.kubectl();
-    let registry = image
-        .split('/')
-        .next()
-        .filter(|h| h.contains('.') || h.contains(':'))
-        .unwrap_or("docker.io")
-        .to_string();
+    let registry = match image.split_once('/') {
+        Some((host, _)) if host.contains('.') || host.contains(':') || host == "localhost" => host,
+        _ => "docker.io",
+    }
+    .to_string();
+    // Many pods pulling at once on one node queue behind each other (serial pulls).
+    let pulling_here = v
+        .node
+        .and_then(|n| v.ctx.pods_by_node.get(n))
+        .map_or(0, |pods| {
+            pods.iter()
+                .filter(|p| {
+                    p.status
+                        .as_ref()
+                        .and_then(|s| s.container_statuses.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| {
+                                c.state
+                                    .as_ref()
+                                    .and_then(|s| s.waiting.as_ref())
+                                    .is_some_and(|w| {
+                                        matches!(
+                                            w.reason.as_deref(),
+                                            Some(
+                                                "ErrImagePull"
+                                                    | "ImagePullBackOff"
+                                                    | "ContainerCreating"
+                                            )
+                                        )
+                                    })
+                            })
+                        })
+                })
+                .count()
+        });
     let node = v.node.unwrap_or("NODE");
     let (summary, fix): (String, Vec<String>) = match verdict.0 {
         Cause::ImageNotFound => (format!("image {image} does not exist (wrong name or tag)"), vec![
@@ -1168,6 +1199,12 @@ fn image(
         && !cand.evidence.contains(&w)
     {
         cand.evidence.push(w);
+    }
+    if verdict.0 == Cause::ImagePullTimeout && pulling_here >= 5 {
+        cand.evidence.push(Evidence::new(
+            "pods",
+            format!("{pulling_here} pods on node {node} are waiting for images at the same time"),
+        ));
     }
     cand.remediation = fix;
     cands.push(cand);
@@ -1213,6 +1250,21 @@ fn pod_events(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         }
         let mut cand = verdict_cand(v, verdict, container_of_event(e).unwrap_or("POD"), msg);
         cand.evidence = vec![event_evidence(e)];
+        // The node's own evidence for the same cause (kernel page allocation failures, a full
+        // runtime disk) confirms the pod's reading of its event.
+        if let (Some(ns), Some(node)) = (v.node_state, v.node)
+            && let Some((_, node_conf)) = ns.causes.iter().find(|(c, _)| *c == verdict.0)
+        {
+            cand.confidence = cand.confidence.max(*node_conf);
+            cand.evidence.push(Evidence::new(
+                "node",
+                format!(
+                    "node {node} has {} too (confidence {node_conf:.2})",
+                    verdict.0
+                ),
+            ));
+            cand.caused_by = v.node_ref();
+        }
         // A sandbox timeout or disk error on a node with a known root cause points to the node.
         if let Some(ns) = v.node_state
             && let Some((node_cause, node_conf)) = ns.primary()
