@@ -51,6 +51,10 @@ fn xtables_seed_names_iptables_lock_contention_on_the_node_with_kubelet_evidence
     assert_eq!(f.cause, Cause::IptablesLockContention);
     assert_eq!(f.caused_by, Some(node_ref("n1")));
     assert_eq!(f.affected.len(), 3);
+    assert!(
+        deploy.iter().all(|f| f.cause != Cause::RuntimeUnresponsive),
+        "the pods' CRI timeouts are the node cause's consequence: {deploy:#?}"
+    );
     // The node comes before the pods in the report.
     let pos = |o: &ObjectRef| report.findings.iter().position(|x| &x.object == o).unwrap();
     assert!(pos(&node_ref("n1")) < pos(&ObjectRef::namespaced("Deployment", "shop", "api")));

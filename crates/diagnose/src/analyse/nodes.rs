@@ -104,8 +104,22 @@ fn scan_line(line: &str, out: &mut Vec<(Sig, u32)>) {
     {
         out.push((Sig::ContainerGc, 1));
     }
-    if line.contains("DeadlineExceeded")
-        || line.contains("context deadline exceeded")
+    // Deadlines on apiserver or lease calls are common and harmless; only CRI calls count.
+    let runtime_call = line.contains("remote_runtime")
+        || line.contains("runtime service")
+        || line.contains("RuntimeService")
+        || line.contains("image service")
+        || line.contains("ImageService")
+        || line.contains("PodSandbox")
+        || line.contains("ContainerGC")
+        || line.contains("garbage collection")
+        || line.contains("dockerd")
+        || line.contains("docker")
+        || line.contains("containerd")
+        || line.contains("ListContainers")
+        || line.contains("ContainerStatus");
+    if (runtime_call
+        && (line.contains("DeadlineExceeded") || line.contains("context deadline exceeded")))
         || line.contains("Docker daemon not ready")
         || line.contains("container runtime is down")
         || line.contains("Cannot connect to the Docker daemon")
@@ -451,7 +465,13 @@ fn analyse_node(
         || ready_msg.contains("container runtime is down")
         || ready_msg.contains("container runtime not ready")
         || ready_msg.contains("ContainerRuntimeNotReady");
-    if (runtime_lines > 0 || ready_says_runtime || !ev_with(&["ContainerGCFailed"]).is_empty())
+    // A single timed-out CRI call is noise; PLEG, GC failures or repeated timeouts are not.
+    let runtime_evidence = hits.count(Sig::Pleg) > 0
+        || hits.count(Sig::ContainerGc) > 0
+        || hits.count(Sig::RuntimeTimeout) >= 3;
+    if (runtime_lines > 0 && runtime_evidence
+        || ready_says_runtime
+        || !ev_with(&["ContainerGCFailed"]).is_empty())
         && cands
             .iter()
             .all(|c| !matches!(c.cause, Cause::IptablesLockContention | Cause::NodeDiskFull))

@@ -1305,7 +1305,11 @@ fn pod_events(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             nc.remediation = vec![format!("kubemedic diagnose node/{node}")];
             nc.caused_by = v.node_ref();
             seen.push(node_cause);
+            // The pod's own reading (a CRI timeout) is the node cause's consequence: its event
+            // is already quoted, so it is not reported as a competing cause.
+            seen.push(verdict.0);
             cands.push(nc);
+            continue;
         }
         seen.push(verdict.0);
         cands.push(cand);
@@ -1857,10 +1861,31 @@ fn evicted(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     } else {
         return;
     };
+    // Old evictions are history: the replacement pods run elsewhere.
+    let when = v
+        .pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| {
+            cs.iter()
+                .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+                .max()
+        })
+        .or(v
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref().map(|t| t.0)));
+    let severity = if is_recent(v.ctx, when) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
     let node = v.node.unwrap_or("?");
     let mut cand = Cand::new(
         cause,
-        Severity::Warning,
+        severity,
         0.75,
         format!("pod {} was evicted from node {node}: {}", v.name, clip(msg)),
     );

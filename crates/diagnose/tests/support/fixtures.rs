@@ -1369,7 +1369,7 @@ pub fn healthy() -> Vec<(&'static str, Snapshot)> {
             &mut s,
             "n1",
             NodeLogSource::Kubelet,
-            "I1123 09:00:00.1 1 kubelet.go:2000] \"SyncLoop ADD\" source=\"api\" pods=[\"shop/api-7d4f8b9c6d-a\"]\n",
+            "I1123 09:00:00.1 1 kubelet.go:2000] \"SyncLoop ADD\" source=\"api\" pods=[\"shop/api-7d4f8b9c6d-a\"]\nE1123 09:10:00.1 1 controller.go:145] \"Failed to ensure lease exists, will retry\" err=\"Get \\\"https://10.0.0.1:6443/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1\\\": context deadline exceeded\"\n",
         );
         node_log(
             &mut s,
@@ -1425,6 +1425,14 @@ pub fn healthy() -> Vec<(&'static str, Snapshot)> {
             Some(serde_json::from_value(json!([{"type": "Ready", "status": "False"}])).unwrap());
         s.pods.push(p);
         v.push(("terminating-just-now", s));
+    }
+    {
+        // Evicted two days ago; its replacement runs elsewhere. At most an info note.
+        let mut s = base();
+        s.pods.push(pod("api-7d4f8b9c6d-ev", json!({"status": {"phase": "Failed", "reason": "Evicted", "startTime": ago(300_000),
+            "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 92Mi. ",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": ago(180_000)}], "containerStatuses": []}})));
+        v.push(("evicted-long-ago", s));
     }
     {
         // Creating for a few seconds: no events yet.
