@@ -26,8 +26,9 @@ pub struct JournaldOptions {
     pub journalctl: PathBuf,
     /// Journal directory (`logPath`); `None` reads the system journal.
     pub directory: Option<PathBuf>,
-    /// `SYSLOG_IDENTIFIER` to follow (`pluginConfig.source`); `None` follows everything.
-    pub identifier: Option<String>,
+    /// `SYSLOG_IDENTIFIER`s to follow (`pluginConfig.source` of each monitor sharing this
+    /// journalctl); empty follows everything.
+    pub identifiers: Vec<String>,
     /// Entries newer than now minus this are read at start; `None` starts at the end.
     pub lookback: Option<Duration>,
     /// Longest wait between restarts of a failing journalctl.
@@ -40,7 +41,7 @@ impl JournaldOptions {
         Self {
             journalctl: PathBuf::from("journalctl"),
             directory: None,
-            identifier: None,
+            identifiers: Vec::new(),
             lookback: None,
             max_backoff: Duration::from_secs(30),
         }
@@ -74,7 +75,8 @@ pub fn journalctl_args(options: &JournaldOptions, cursor: Option<&str>) -> Vec<S
         }
         (None, None) => args.push("--lines=0".to_string()),
     }
-    if let Some(id) = &options.identifier {
+    // Several matches on the same field are ORed by journalctl.
+    for id in &options.identifiers {
         args.push(format!("SYSLOG_IDENTIFIER={id}"));
     }
     args
@@ -85,6 +87,8 @@ pub fn journalctl_args(options: &JournaldOptions, cursor: Option<&str>) -> Vec<S
 pub struct JournalEntry {
     /// `__CURSOR`, to resume after this entry.
     pub cursor: Option<String>,
+    /// `SYSLOG_IDENTIFIER`, to route the entry to the monitors that follow it.
+    pub identifier: Option<String>,
     /// The line: timestamp and message.
     pub line: SourceLine,
 }
@@ -105,8 +109,10 @@ pub fn parse_entry(json: &str) -> Result<Option<JournalEntry>, serde_json::Error
         .and_then(|usec| usec.parse::<i64>().ok())
         .and_then(|usec| Timestamp::from_microsecond(usec).ok())
         .unwrap_or_else(Timestamp::now);
+    let identifier = value.get("SYSLOG_IDENTIFIER").and_then(field_text);
     Ok(Some(JournalEntry {
         cursor,
+        identifier,
         line: SourceLine { timestamp, message },
     }))
 }
@@ -130,17 +136,48 @@ fn field_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Runs journalctl (restarting it with backoff when it exits) and sends lines to `tx` until the
-/// receiver is dropped.
+/// One monitor reading from a (possibly shared) journalctl.
+#[derive(Debug)]
+pub struct JournalSubscriber {
+    /// `SYSLOG_IDENTIFIER` it wants; `None` wants everything.
+    pub identifier: Option<String>,
+    /// Entries older than this are not for it (its own lookback); `None` takes all.
+    pub cutoff: Option<Timestamp>,
+    /// Where its lines go.
+    pub tx: mpsc::Sender<SourceLine>,
+    /// Its health entry.
+    pub health: Arc<SourceHealth>,
+}
+
+/// Runs journalctl for one monitor (see [`follow_shared`]).
 pub async fn follow(
     options: JournaldOptions,
     tx: mpsc::Sender<SourceLine>,
     health: Arc<SourceHealth>,
 ) {
+    let identifier = options.identifiers.first().cloned();
+    follow_shared(
+        options,
+        vec![JournalSubscriber {
+            identifier,
+            cutoff: None,
+            tx,
+            health,
+        }],
+    )
+    .await
+}
+
+/// Runs one journalctl (restarting it with backoff when it exits) for several monitors reading
+/// the same journal, routing each entry by `SYSLOG_IDENTIFIER`: one process per journal instead
+/// of one per monitor. Ends when every subscriber's receiver is dropped.
+pub async fn follow_shared(options: JournaldOptions, mut subscribers: Vec<JournalSubscriber>) {
+    let health = Fanout(subscribers.iter().map(|s| s.health.clone()).collect());
     let mut cursor: Option<String> = None;
     let mut backoff = Duration::from_millis(500);
     loop {
-        if tx.is_closed() {
+        subscribers.retain(|s| !s.tx.is_closed());
+        if subscribers.is_empty() {
             return;
         }
         let args = journalctl_args(&options, cursor.as_deref());
@@ -154,7 +191,7 @@ pub async fn follow(
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
-                tracing::warn!(source = health.name(), error = %err, journalctl = %options.journalctl.display(), "cannot start journalctl; retrying");
+                tracing::warn!(source = %health.name(), error = %err, journalctl = %options.journalctl.display(), "cannot start journalctl; retrying");
                 health.error(format!(
                     "cannot start {}: {err}",
                     options.journalctl.display()
@@ -193,14 +230,27 @@ pub async fn follow(
                         if entry.cursor.is_some() {
                             cursor = entry.cursor;
                         }
-                        if tx.send(entry.line).await.is_err() {
+                        for sub in &subscribers {
+                            // journalctl already filtered: an entry without the field
+                            // (cannot happen with a real filter) goes to everyone.
+                            let wanted = sub.identifier.is_none()
+                                || entry.identifier.is_none()
+                                || sub.identifier == entry.identifier;
+                            if !wanted || sub.cutoff.is_some_and(|c| entry.line.timestamp < c) {
+                                continue;
+                            }
+                            // A gone subscriber is dropped at the next restart; the others go on.
+                            if sub.tx.send(entry.line.clone()).await.is_ok() {
+                                sub.health.line();
+                            }
+                        }
+                        if subscribers.iter().all(|s| s.tx.is_closed()) {
                             return;
                         }
-                        health.line();
                     }
                     Ok(None) => {}
                     Err(err) => {
-                        tracing::warn!(source = health.name(), error = %err, "skipping unparsable journalctl line");
+                        tracing::warn!(source = %health.name(), error = %err, "skipping unparsable journalctl line");
                         health.error(format!("unparsable journalctl output: {err}"));
                     }
                 }
@@ -218,13 +268,32 @@ pub async fn follow(
             Err(e) => format!("journalctl: {e}"),
         };
         tracing::warn!(
-            source = health.name(),
+            source = %health.name(),
             detail,
             "journalctl stopped; restarting"
         );
         health.error(detail);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(options.max_backoff);
+    }
+}
+
+/// Applies a health change to every subscriber of a shared journalctl.
+struct Fanout(Vec<Arc<SourceHealth>>);
+
+impl Fanout {
+    fn name(&self) -> String {
+        self.0
+            .iter()
+            .map(|h| h.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    fn ok(&self) {
+        self.0.iter().for_each(|h| h.ok());
+    }
+    fn error(&self, detail: String) {
+        self.0.iter().for_each(|h| h.error(detail.clone()));
     }
 }
 
@@ -259,11 +328,12 @@ mod tests {
     fn args_for_start_lookback_and_restart() {
         let mut o = JournaldOptions::new();
         o.directory = Some("/var/log/journal".into());
-        o.identifier = Some("dockerd".into());
+        o.identifiers = vec!["dockerd".into(), "containerd".into()];
         let a = journalctl_args(&o, None);
         assert!(a.contains(&"--lines=0".to_string()));
         assert!(a.contains(&"--directory=/var/log/journal".to_string()));
         assert!(a.contains(&"SYSLOG_IDENTIFIER=dockerd".to_string()));
+        assert!(a.contains(&"SYSLOG_IDENTIFIER=containerd".to_string()));
         o.lookback = Some(Duration::from_secs(300));
         assert!(
             journalctl_args(&o, None)

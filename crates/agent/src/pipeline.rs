@@ -8,7 +8,7 @@
 
 use crate::SourceLine;
 use crate::health::{HealthRegistry, SourceHealth, SourceState};
-use crate::journald::{self, JournaldOptions};
+use crate::journald::{self, JournalSubscriber, JournaldOptions};
 use crate::kmsg::{self, KmsgOptions};
 use crate::output::Printer;
 use crate::plugin::{self, PluginJob};
@@ -161,7 +161,7 @@ pub async fn run_log_monitor(
 pub fn start_log_source(
     config: &SystemLogMonitorConfig,
     health: Arc<SourceHealth>,
-    journalctl: &Path,
+    journals: &mut JournalGroups,
 ) -> mpsc::Receiver<SourceLine> {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let lookback = (!config.lookback.is_zero()).then_some(config.lookback);
@@ -183,14 +183,17 @@ pub fn start_log_source(
                 }
                 other => other,
             };
-            let options = JournaldOptions {
-                journalctl: journalctl.to_path_buf(),
-                directory,
-                identifier: config.journald_source().map(str::to_string),
-                lookback,
-                ..JournaldOptions::new()
+            let group = journals.entry(directory).or_default();
+            group.lookback = match (group.lookback, lookback) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
             };
-            tokio::spawn(journald::follow(options, tx, health));
+            group.subscribers.push(JournalSubscriber {
+                identifier: config.journald_source().map(str::to_string),
+                cutoff: Some(cutoff_for(lookback)),
+                tx,
+                health,
+            });
         }
         LogPlugin::Filelog => {
             let translator = match FilelogTranslator::new(config) {
@@ -245,6 +248,53 @@ pub fn start_log_source(
         }
     }
     rx
+}
+
+/// journald monitors grouped by journal directory (`None`: the system journal): each group
+/// shares one journalctl, started by [`start_journals`] once every monitor has subscribed.
+pub type JournalGroups = BTreeMap<Option<PathBuf>, JournalGroup>;
+
+/// The monitors reading one journal.
+#[derive(Debug, Default)]
+pub struct JournalGroup {
+    /// The longest lookback among them (journalctl starts there; each filters its own).
+    pub lookback: Option<Duration>,
+    /// The monitors.
+    pub subscribers: Vec<JournalSubscriber>,
+}
+
+/// Starts one journalctl per journal directory.
+pub fn start_journals(groups: JournalGroups, journalctl: &Path) {
+    for (directory, group) in groups {
+        let identifiers = if group.subscribers.iter().any(|s| s.identifier.is_none()) {
+            Vec::new()
+        } else {
+            let mut ids: Vec<String> = group
+                .subscribers
+                .iter()
+                .filter_map(|s| s.identifier.clone())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let options = JournaldOptions {
+            journalctl: journalctl.to_path_buf(),
+            directory,
+            identifiers,
+            lookback: group.lookback,
+            ..JournaldOptions::new()
+        };
+        tokio::spawn(journald::follow_shared(options, group.subscribers));
+    }
+}
+
+/// Entries before this are outside a monitor's lookback (none: only what comes after start).
+fn cutoff_for(lookback: Option<Duration>) -> Timestamp {
+    let lookback = lookback.unwrap_or_default();
+    Timestamp::now()
+        .checked_sub(SignedDuration::try_from(lookback).unwrap_or(SignedDuration::MAX))
+        .unwrap_or(Timestamp::MIN)
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -167,9 +167,10 @@ pub async fn start(
     ));
 
     let mut monitor_tasks = Vec::new();
+    let mut journals = pipeline::JournalGroups::new();
     for monitor in log_monitors {
         let h = pipeline::log_health(&health, monitor.config());
-        let lines = pipeline::start_log_source(monitor.config(), h.clone(), &options.journalctl);
+        let lines = pipeline::start_log_source(monitor.config(), h.clone(), &mut journals);
         let task = tokio::spawn(pipeline::run_log_monitor(
             monitor,
             lines,
@@ -178,6 +179,7 @@ pub async fn start(
         ));
         monitor_tasks.push((h, task));
     }
+    pipeline::start_journals(journals, &options.journalctl);
     for monitor in plugin_monitors {
         let h = health.register(&monitor.config().source, "custom");
         let task = tokio::spawn(pipeline::run_plugin_monitor(

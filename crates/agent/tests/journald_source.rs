@@ -86,7 +86,7 @@ async fn reads_journal_files_with_identifier_filter_and_lookback() {
     let (tx, mut rx) = mpsc::channel(100);
     let options = JournaldOptions {
         directory: Some(dir.path().to_path_buf()),
-        identifier: Some("dockerd".into()),
+        identifiers: vec!["dockerd".into()],
         lookback: Some(Duration::from_secs(300)),
         ..JournaldOptions::new()
     };
@@ -117,7 +117,7 @@ async fn missing_journal_directory_is_a_warning_and_is_retried() {
     let (tx, mut rx) = mpsc::channel(100);
     let options = JournaldOptions {
         directory: Some(journal_dir.clone()),
-        identifier: Some("dockerd".into()),
+        identifiers: vec!["dockerd".into()],
         lookback: Some(Duration::from_secs(300)),
         max_backoff: Duration::from_millis(200),
         ..JournaldOptions::new()
@@ -166,7 +166,7 @@ async fn dying_journalctl_is_restarted_after_the_last_cursor() {
     let (tx, mut rx) = mpsc::channel(100);
     let options = JournaldOptions {
         journalctl: script,
-        identifier: Some("dockerd".into()),
+        identifiers: vec!["dockerd".into()],
         max_backoff: Duration::from_millis(100),
         ..JournaldOptions::new()
     };
@@ -187,4 +187,67 @@ async fn dying_journalctl_is_restarted_after_the_last_cursor() {
     let second = calls.next().unwrap();
     assert!(second.contains("--after-cursor=cursor-1"), "{second}");
     assert!(health.errors_total() >= 1);
+}
+
+#[tokio::test]
+async fn one_journalctl_serves_several_monitors() {
+    use kubemedic_agent::journald::{JournalSubscriber, follow_shared};
+    let Some(tool) = journal_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().as_microsecond();
+    let export = [
+        export_entry(now - 2_000_000, 1, "dockerd", "docker line"),
+        export_entry(now - 1_000_000, 2, "kubelet", "kubelet line"),
+        export_entry(now, 3, "sshd", "nobody wants this"),
+    ]
+    .concat();
+    write_journal(&tool, &dir.path().join("a.journal"), &export);
+    let registry = HealthRegistry::default();
+    let (dtx, mut drx) = mpsc::channel(10);
+    let (ktx, mut krx) = mpsc::channel(10);
+    let options = JournaldOptions {
+        directory: Some(dir.path().to_path_buf()),
+        identifiers: vec!["dockerd".into(), "kubelet".into()],
+        lookback: Some(Duration::from_secs(300)),
+        ..JournaldOptions::new()
+    };
+    let subs = vec![
+        JournalSubscriber {
+            identifier: Some("dockerd".into()),
+            cutoff: None,
+            tx: dtx,
+            health: registry.register("docker-monitor", "journald"),
+        },
+        JournalSubscriber {
+            identifier: Some("kubelet".into()),
+            cutoff: None,
+            tx: ktx,
+            health: registry.register("kubelet-monitor", "journald"),
+        },
+    ];
+    tokio::spawn(follow_shared(options, subs));
+    assert_eq!(
+        next_line(&mut drx, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .message,
+        "docker line"
+    );
+    assert_eq!(
+        next_line(&mut krx, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .message,
+        "kubelet line"
+    );
+    assert!(
+        next_line(&mut drx, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    assert!(
+        next_line(&mut krx, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
 }
