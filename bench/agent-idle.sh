@@ -3,9 +3,12 @@
 # default monitors (no --config.* flag) in --standalone mode, HTTP and Prometheus ports on.
 # Also prints the RSS of the journalctl children the journald monitors run (a separate figure:
 # node-problem-detector reads the journal in-process instead).
-# If NPD_BIN points at a node-problem-detector binary, it is measured the same way with
-# NPD's reference configs (shared/npd) in its standalone-ish mode (--enable-k8s-exporter=false).
-# Env: DURATION (default 60), WARMUP (default 5), KUBEMEDIC_BIN (default: release build).
+# Then kubemedic and node-problem-detector are both measured under NPD's reference configs
+# (shared/npd: kernel, docker, readonly monitors + system-stats) with the exporter off.
+# NPD is built from its Go module (bench/agent-npd, pinned v0.8.20) into a cache outside the repo,
+# or taken from NPD_BIN; without Go that part is skipped.
+# Env: DURATION (default 60), WARMUP (default 5), KUBEMEDIC_BIN (default: release build),
+#      NPD_BIN, KUBEMEDIC_BENCH_DIR (cache root).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -45,16 +48,41 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 measure "kubemedic agent" "$pid"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
+npd=$repo/../shared/npd
+if [ ! -d "$npd" ]; then
+    echo "shared/npd not found next to the repository: NPD-config comparison skipped"
+    exit 0
+fi
+logs="$npd/kernel-monitor.json,$npd/docker-monitor.json,$npd/readonly-monitor.json"
+stats="$npd/system-stats-monitor.json"
+
+"$bin" agent --standalone --output json --port 29256 --prometheus-port 29257 \
+    --config.system-log-monitor="$logs" --config.system-stats-monitor="$stats" >/dev/null 2>>/tmp/kubemedic-agent-idle.log &
+pid=$!
+measure "kubemedic (NPD configs)" "$pid"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+root=${KUBEMEDIC_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubemedic/bench}
+if [ -z "${NPD_BIN:-}" ] && command -v go >/dev/null 2>&1; then
+    key=$( { go env GOVERSION GOOS GOARCH; cat "$here/agent-npd/go.mod" "$here/agent-npd/go.sum"; } | sha256sum | cut -c1-12)
+    NPD_BIN="$root/npd-daemon-$key/node-problem-detector"
+    if [ ! -x "$NPD_BIN" ]; then
+        echo "agent-idle.sh: building node-problem-detector into $NPD_BIN" >&2
+        mkdir -p "$(dirname "$NPD_BIN")"
+        # The checksum database does not list this module; go.sum (committed) pins its hash.
+        (cd "$here/agent-npd" && GONOSUMDB=k8s.io/node-problem-detector GOFLAGS=-mod=mod \
+            go build -o "$NPD_BIN.tmp" k8s.io/node-problem-detector/cmd/nodeproblemdetector)
+        mv "$NPD_BIN.tmp" "$NPD_BIN"
+    fi
+fi
 if [ -n "${NPD_BIN:-}" ] && [ -x "$NPD_BIN" ]; then
-    npd=$repo/../shared/npd
-    "$NPD_BIN" --enable-k8s-exporter=false \
-        --config.system-log-monitor="$npd/kernel-monitor.json,$npd/docker-monitor.json,$npd/readonly-monitor.json" \
-        --config.system-stats-monitor="$npd/system-stats-monitor.json" \
+    "$NPD_BIN" --enable-k8s-exporter=false --hostname-override=bench \
+        --config.system-log-monitor="$logs" --config.system-stats-monitor="$stats" \
         --port 29258 --prometheus-port 29259 >/dev/null 2>&1 &
     npid=$!
-    trap 'kill $npid 2>/dev/null || true' EXIT
+    trap 'kill $pid $npid 2>/dev/null || true' EXIT
     measure "node-problem-detector" "$npid"
     kill "$npid"; wait "$npid" 2>/dev/null || true
 else
-    echo "node-problem-detector: not measured (set NPD_BIN to a node-problem-detector binary)"
+    echo "node-problem-detector: not measured (no Go to build it; or set NPD_BIN)"
 fi
