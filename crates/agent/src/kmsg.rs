@@ -100,6 +100,15 @@ pub fn record_time(boot: Timestamp, monotonic_usec: u64) -> Timestamp {
     boot.checked_add(offset).unwrap_or(boot)
 }
 
+/// Records lost to an overrun: after `EPIPE` the next record read is the oldest one still in the
+/// ring buffer, and the gap to the last sequence number read is what was overwritten.
+pub fn lost_records(last_seq: Option<u64>, seq: u64, after_overrun: bool) -> Option<u64> {
+    match last_seq {
+        Some(prev) if after_overrun && seq > prev + 1 => Some(seq - prev - 1),
+        _ => None,
+    }
+}
+
 /// Settings of one kmsg reader.
 #[derive(Debug, Clone)]
 pub struct KmsgOptions {
@@ -178,11 +187,7 @@ fn read_loop(
                         continue;
                     }
                 };
-                if let Some(prev) = last_seq
-                    && record.seq > prev + 1
-                    && overrun_pending
-                {
-                    let lost = record.seq - prev - 1;
+                if let Some(lost) = lost_records(last_seq, record.seq, overrun_pending) {
                     tracing::warn!(
                         source = health.name(),
                         lost,
@@ -287,6 +292,18 @@ mod tests {
         assert_eq!(r.seq, 1234);
         assert_eq!(r.monotonic_usec, 5678901);
         assert_eq!(r.message, "EXT4-fs error (device sda1): bad");
+    }
+
+    #[test]
+    fn overrun_loss_from_sequence_gap() {
+        assert_eq!(lost_records(Some(10), 25, true), Some(14));
+        assert_eq!(lost_records(Some(10), 11, true), None);
+        assert_eq!(
+            lost_records(Some(10), 25, false),
+            None,
+            "only an EPIPE reports a loss"
+        );
+        assert_eq!(lost_records(None, 25, true), None);
     }
 
     #[test]
