@@ -6,7 +6,9 @@
 # Then kubemedic and node-problem-detector are both measured under NPD's reference configs
 # (shared/npd: kernel, docker, readonly monitors + system-stats) with the exporter off.
 # NPD is built from its Go module (bench/agent-npd, pinned v0.8.20) into a cache outside the repo,
-# or taken from NPD_BIN; without Go that part is skipped.
+# with its journald plugin (build tag `journald`, cgo: needs Debian's libsystemd-dev, which is
+# the point kubemedic avoids by driving journalctl), or taken from NPD_BIN; without Go that part
+# is skipped.
 # Env: DURATION (default 60), WARMUP (default 5), KUBEMEDIC_BIN (default: release build),
 #      NPD_BIN, KUBEMEDIC_BENCH_DIR (cache root).
 set -euo pipefail
@@ -64,14 +66,18 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 
 root=${KUBEMEDIC_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubemedic/bench}
 if [ -z "${NPD_BIN:-}" ] && command -v go >/dev/null 2>&1; then
-    key=$( { go env GOVERSION GOOS GOARCH; cat "$here/agent-npd/go.mod" "$here/agent-npd/go.sum"; } | sha256sum | cut -c1-12)
+    key=$( { echo journald; go env GOVERSION GOOS GOARCH; cat "$here/agent-npd/go.mod" "$here/agent-npd/go.sum"; } | sha256sum | cut -c1-12)
     NPD_BIN="$root/npd-daemon-$key/node-problem-detector"
     if [ ! -x "$NPD_BIN" ]; then
         echo "agent-idle.sh: building node-problem-detector into $NPD_BIN" >&2
         mkdir -p "$(dirname "$NPD_BIN")"
         # The checksum database does not list this module; go.sum (committed) pins its hash.
-        (cd "$here/agent-npd" && GONOSUMDB=k8s.io/node-problem-detector GOFLAGS=-mod=mod \
-            go build -o "$NPD_BIN.tmp" k8s.io/node-problem-detector/cmd/nodeproblemdetector)
+        if [ ! -f /usr/include/systemd/sd-journal.h ]; then
+            echo "agent-idle.sh: NPD's journald plugin needs libsystemd-dev (apt-get install libsystemd-dev)" >&2
+            exit 3
+        fi
+        (cd "$here/agent-npd" && GONOSUMDB=k8s.io/node-problem-detector GOFLAGS=-mod=mod CGO_ENABLED=1 \
+            go build -tags journald -o "$NPD_BIN.tmp" k8s.io/node-problem-detector/cmd/nodeproblemdetector)
         mv "$NPD_BIN.tmp" "$NPD_BIN"
     fi
 fi
