@@ -1,9 +1,9 @@
 //! Lookups built once per pass so that analysers never scan the whole snapshot per object.
 
+use crate::util::FxMap;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kubemedic_model::{ContainerLogs, ContainerRef, Snapshot};
-use std::collections::HashMap;
 
 /// Key of an event's involved object: kind, namespace ("" for cluster-scoped), name.
 type ObjKey<'a> = (&'a str, &'a str, &'a str);
@@ -17,13 +17,13 @@ pub(crate) struct Ctx<'a> {
     pub now: Option<Timestamp>,
     /// Events by a hash of their involved object; buckets keep the full key so a hash
     /// collision cannot mix objects up (lookups with short-lived keys need no allocation).
-    events: HashMap<u64, Vec<(ObjKey<'a>, Vec<&'a Event>)>>,
+    events: FxMap<u64, Vec<(ObjKey<'a>, Vec<&'a Event>)>>,
     /// Nodes by name.
-    pub nodes: HashMap<&'a str, &'a Node>,
+    pub nodes: FxMap<&'a str, &'a Node>,
     /// Pods by node name (pods without a node are not listed).
-    pub pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
+    pub pods_by_node: FxMap<&'a str, Vec<&'a Pod>>,
     /// ReplicaSet (namespace, name) -> owning Deployment name.
-    rs_owner: HashMap<(&'a str, &'a str), &'a str>,
+    rs_owner: FxMap<(&'a str, &'a str), &'a str>,
     /// Whether any event in the snapshot comes from a scheduler (FailedScheduling/Scheduled).
     pub scheduler_seen: bool,
     /// Whether the snapshot carries any events at all.
@@ -33,7 +33,7 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// Builds the indexes in one pass over events, nodes, pods and replica sets.
     pub fn new(snap: &'a Snapshot) -> Self {
-        let mut events: HashMap<u64, Vec<(ObjKey<'a>, Vec<&'a Event>)>> = HashMap::new();
+        let mut events: FxMap<u64, Vec<(ObjKey<'a>, Vec<&'a Event>)>> = FxMap::default();
         let mut newest: Option<Timestamp> = None;
         let mut scheduler_seen = false;
         for ev in &snap.events {
@@ -66,13 +66,13 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter_map(|n| n.metadata.name.as_deref().map(|name| (name, n)))
             .collect();
-        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        let mut pods_by_node: FxMap<&str, Vec<&Pod>> = FxMap::default();
         for pod in &snap.pods {
             if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
                 pods_by_node.entry(node).or_default().push(pod);
             }
         }
-        let mut rs_owner = HashMap::new();
+        let mut rs_owner = FxMap::default();
         for rs in &snap.replica_sets {
             let (Some(ns), Some(name)) = (
                 rs.metadata.namespace.as_deref(),
@@ -161,7 +161,7 @@ impl<'a> Ctx<'a> {
 
 fn key_hash(kind: &str, namespace: &str, name: &str) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::util::FxHasher::default();
     (kind, namespace, name).hash(&mut h);
     h.finish()
 }

@@ -3,13 +3,14 @@
 use super::nodes::NodeState;
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
+use crate::util::FxMap;
 use crate::util::{finding, pod_key};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use std::collections::{BTreeMap, HashMap};
 
 /// Pods of one namespace indexed by label pair, so a selector costs its shortest posting list.
 struct LabelIndex<'a> {
-    by_pair: HashMap<(&'a str, &'a str), Vec<&'a Pod>>,
+    by_pair: FxMap<(&'a str, &'a str), Vec<&'a Pod>>,
 }
 
 fn pod_ready(p: &Pod) -> bool {
@@ -52,25 +53,16 @@ fn matching<'a>(idx: Option<&LabelIndex<'a>>, selector: &BTreeMap<String, String
 /// Ready endpoint count for a service from EndpointSlices, else Endpoints; `None` when the
 /// snapshot carries neither for it.
 fn ready_endpoints(
-    ctx: &Ctx<'_>,
+    endpoints: &FxMap<(&str, &str), usize>,
     ns: &str,
     name: &str,
-    slices_by_svc: &HashMap<(&str, &str), usize>,
+    slices_by_svc: &FxMap<(&str, &str), usize>,
     have_slices: bool,
 ) -> Option<usize> {
     if have_slices && let Some(n) = slices_by_svc.get(&(ns, name)) {
         return Some(*n);
     }
-    let ep = ctx.snap.endpoints.iter().find(|e| {
-        e.metadata.namespace.as_deref() == Some(ns) && e.metadata.name.as_deref() == Some(name)
-    })?;
-    Some(
-        ep.subsets
-            .iter()
-            .flatten()
-            .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
-            .sum(),
-    )
+    endpoints.get(&(ns, name)).copied()
 }
 
 /// Analyses every service.
@@ -79,11 +71,11 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, nodes: &HashMap<&str, NodeState>, out: &mut
         return;
     }
     // Index pods by namespace and label pair once.
-    let mut by_ns: HashMap<&str, LabelIndex<'_>> = HashMap::new();
+    let mut by_ns: FxMap<&str, LabelIndex<'_>> = FxMap::default();
     for p in &ctx.snap.pods {
         let (ns, _) = pod_key(p);
         let idx = by_ns.entry(ns).or_insert_with(|| LabelIndex {
-            by_pair: HashMap::new(),
+            by_pair: FxMap::default(),
         });
         for (k, v) in p.metadata.labels.iter().flatten() {
             idx.by_pair
@@ -92,7 +84,7 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, nodes: &HashMap<&str, NodeState>, out: &mut
                 .push(p);
         }
     }
-    let mut slices_by_svc: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut slices_by_svc: FxMap<(&str, &str), usize> = FxMap::default();
     for s in &ctx.snap.endpoint_slices {
         let (Some(ns), Some(svc)) = (
             s.metadata.namespace.as_deref(),
@@ -112,17 +104,36 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, nodes: &HashMap<&str, NodeState>, out: &mut
         *slices_by_svc.entry((ns, svc.as_str())).or_default() += ready;
     }
     let have_slices = !ctx.snap.endpoint_slices.is_empty();
+    // Ready addresses per Endpoints object, indexed once (a scan per service is quadratic).
+    let endpoints: FxMap<(&str, &str), usize> = ctx
+        .snap
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let key = (
+                e.metadata.namespace.as_deref()?,
+                e.metadata.name.as_deref()?,
+            );
+            let ready = e
+                .subsets
+                .iter()
+                .flatten()
+                .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+                .sum();
+            Some((key, ready))
+        })
+        .collect();
     for svc in &ctx.snap.services {
-        no_endpoints(ctx, svc, &by_ns, &slices_by_svc, have_slices, out);
+        no_endpoints(svc, &by_ns, &endpoints, &slices_by_svc, have_slices, out);
         loopback(ctx, svc, nodes, out);
     }
 }
 
 fn no_endpoints(
-    ctx: &Ctx<'_>,
     svc: &Service,
-    by_ns: &HashMap<&str, LabelIndex<'_>>,
-    slices: &HashMap<(&str, &str), usize>,
+    by_ns: &FxMap<&str, LabelIndex<'_>>,
+    endpoints_idx: &FxMap<(&str, &str), usize>,
+    slices: &FxMap<(&str, &str), usize>,
     have_slices: bool,
     out: &mut Vec<Finding>,
 ) {
@@ -141,7 +152,7 @@ fn no_endpoints(
     let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) else {
         return;
     };
-    let endpoints = ready_endpoints(ctx, ns, name, slices, have_slices);
+    let endpoints = ready_endpoints(endpoints_idx, ns, name, slices, have_slices);
     if endpoints.is_some_and(|n| n > 0) {
         return;
     }
