@@ -253,15 +253,16 @@ fn read_loop(
     }
 }
 
-/// Waits up to half a second for data. Returns false when the receiver is gone.
+/// Waits up to two seconds for data; the timeout only serves to notice that the agent is
+/// stopping, so it is long to keep idle wake-ups rare. Returns false when the receiver is gone.
 fn wait_readable(file: &File, tx: &mpsc::Sender<SourceLine>) -> bool {
     if tx.is_closed() {
         return false;
     }
     let mut fds = [PollFd::new(file, PollFlags::IN)];
     let timeout = rustix::time::Timespec {
-        tv_sec: 0,
-        tv_nsec: 500_000_000,
+        tv_sec: 2,
+        tv_nsec: 0,
     };
     match poll(&mut fds, Some(&timeout)) {
         Ok(_) => {}
