@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Non-interactive shells (CI) may not have read the profile that puts these on PATH.
+for d in "$HOME/.cargo/bin" /usr/local/go/bin "$HOME/go/bin"; do
+    case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+done
+export PATH
+
 phase_start=$SECONDS
 phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SECONDS; }
 
