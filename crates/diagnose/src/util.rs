@@ -8,17 +8,28 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 /// Longest quoted text kept in evidence; long kubelet lines are cut with an ellipsis.
 const MAX_EVIDENCE_CHARS: usize = 400;
 
-/// Cuts a line for quoting (on a char boundary).
+/// How much of the start of a cut line is kept: enough for the timestamp, host and component.
+const HEAD_CHARS: usize = 120;
+
+/// Cuts a long line for quoting, keeping its start and its end (on char boundaries).
+///
+/// The start says when and who; the telling part of a log line or event message (the error
+/// after a long prefix, the "holding the xtables lock" after a docker request dump) is at its
+/// end, so a head-only cut would quote the prefix and lose the reason.
 pub(crate) fn clip(text: &str) -> String {
     let text = text.trim();
     if text.len() <= MAX_EVIDENCE_CHARS {
         return text.to_string();
     }
-    let mut end = MAX_EVIDENCE_CHARS;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let mut head_end = HEAD_CHARS;
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
     }
-    format!("{}…", &text[..end])
+    let mut tail_start = text.len() - (MAX_EVIDENCE_CHARS - HEAD_CHARS);
+    while !text.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    format!("{} … {}", &text[..head_end], &text[tail_start..])
 }
 
 /// Evidence quoting an event: `event <reason>` with the message and its repeat count.
@@ -193,6 +204,27 @@ pub(crate) type FxMap<K, V> =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_keeps_start_and_the_reason_at_the_end() {
+        let line = format!(
+            "May 13 10:27:47 node dockerd: {} Another app is currently holding the xtables lock; waiting (57s) for it to exit...",
+            "x".repeat(1000)
+        );
+        let c = clip(&line);
+        assert!(c.len() < line.len());
+        assert!(c.starts_with("May 13 10:27:47 node dockerd:"));
+        assert!(c.ends_with("holding the xtables lock; waiting (57s) for it to exit..."));
+        assert!(c.contains(" … "));
+        assert_eq!(clip("short line "), "short line");
+    }
+
+    #[test]
+    fn clip_never_splits_a_character() {
+        let c = clip(&"é".repeat(600));
+        assert!(c.contains(" … "));
+        assert!(c.chars().all(|ch| ch == 'é' || ch == ' ' || ch == '…'));
+    }
 
     #[test]
     fn quantities() {
