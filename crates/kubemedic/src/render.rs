@@ -140,6 +140,21 @@ fn wrap_limited(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
+/// The findings grouped by severity, most severe first, empty groups left out.
+fn by_severity(report: &Report) -> impl Iterator<Item = (Severity, Vec<&Finding>)> {
+    [Severity::Critical, Severity::Warning, Severity::Info]
+        .into_iter()
+        .map(|sev| {
+            let group: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == sev)
+                .collect();
+            (sev, group)
+        })
+        .filter(|(_, group)| !group.is_empty())
+}
+
 fn heading(sev: Severity) -> &'static str {
     match sev {
         Severity::Critical => "CRITICAL",
@@ -188,15 +203,7 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     }
-    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
-        let group: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == sev)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
+    for (sev, group) in by_severity(report) {
         let _ = writeln!(out, "\n{} ({})", p.severity(sev, heading(sev)), group.len());
         for f in group {
             finding_text(&mut out, f, &p, w);
@@ -348,15 +355,7 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     }
-    for sev in [Severity::Critical, Severity::Warning, Severity::Info] {
-        let group: Vec<&Finding> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == sev)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
+    for (sev, group) in by_severity(report) {
         let _ = writeln!(out, "\n## {} ({})", heading(sev), group.len());
         for f in group {
             let _ = writeln!(
