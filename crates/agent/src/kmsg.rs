@@ -125,11 +125,11 @@ pub fn spawn_reader(
     tx: mpsc::Sender<SourceLine>,
     health: Arc<SourceHealth>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
-    let file = open(&options.path, options.lookback.is_none())?;
+    let reader = KmsgReader::open(&options.path, options.lookback.is_none())?;
     let name = format!("kmsg-{}", health.name());
     std::thread::Builder::new()
         .name(name)
-        .spawn(move || read_loop(file, options, tx, health))
+        .spawn(move || read_loop(reader, options, tx, health))
 }
 
 fn open(path: &Path, from_end: bool) -> io::Result<File> {
@@ -151,8 +151,115 @@ fn open(path: &Path, from_end: bool) -> io::Result<File> {
     Ok(file)
 }
 
+/// What one non-blocking read of the device produced.
+#[derive(Debug)]
+pub enum KmsgRead {
+    /// A record; `lost` is how many records an overrun just before it overwrote.
+    Record {
+        /// The parsed record.
+        record: KmsgRecord,
+        /// Records lost to the ring buffer overrun reported by the previous read, if any.
+        lost: Option<u64>,
+    },
+    /// Nothing to read now (`EAGAIN`, or end of a regular file).
+    Idle,
+    /// The ring buffer overran the reader (`EPIPE`); the next record tells the loss.
+    Overrun,
+    /// A record that could not be parsed (skipped).
+    Unparsable(KmsgParseError),
+}
+
+/// The lowest-level reader: one `read()` per call, with the overrun bookkeeping. The reader
+/// thread drives it; tests use it directly to hold reading back while the kernel overwrites.
+#[derive(Debug)]
+pub struct KmsgReader {
+    file: File,
+    buf: Vec<u8>,
+    last_seq: Option<u64>,
+    overrun_pending: bool,
+}
+
+impl KmsgReader {
+    /// Opens the device non-blocking, after the newest record (`from_end`) or at the oldest.
+    pub fn open(path: &Path, from_end: bool) -> io::Result<Self> {
+        let mut reader = Self {
+            file: open(path, false)?,
+            buf: vec![0u8; READ_BUFFER],
+            last_seq: None,
+            overrun_pending: false,
+        };
+        if from_end {
+            reader.skip_to_end();
+        }
+        Ok(reader)
+    }
+
+    /// Positions after the newest record by reading up to it rather than seeking: `SEEK_END`
+    /// hides the newest sequence number, so an overrun before the first record read could not be
+    /// measured (found by the real-device overrun test: it reported 0 lost).
+    fn skip_to_end(&mut self) {
+        // More reads than any ring buffer holds records; reached only by a flood that never
+        // pauses, where seeking is the fallback (and an early overrun goes unmeasured).
+        const MAX_SKIP: usize = 1 << 20;
+        for _ in 0..MAX_SKIP {
+            match self.read() {
+                Ok(KmsgRead::Idle) => {
+                    self.overrun_pending = false;
+                    return;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        use std::io::Seek;
+        let _ = self.file.seek(io::SeekFrom::End(0));
+        self.last_seq = None;
+        self.overrun_pending = false;
+    }
+
+    /// Reads at most one record. I/O errors other than `EAGAIN`, `EINTR` and `EPIPE` are returned.
+    pub fn read(&mut self) -> io::Result<KmsgRead> {
+        loop {
+            match self.file.read(&mut self.buf) {
+                Ok(0) => return Ok(KmsgRead::Idle),
+                Ok(n) => {
+                    let record = match parse_record(&self.buf[..n]) {
+                        Ok(r) => r,
+                        Err(err) => return Ok(KmsgRead::Unparsable(err)),
+                    };
+                    let lost = lost_records(self.last_seq, record.seq, self.overrun_pending);
+                    self.overrun_pending = false;
+                    self.last_seq = Some(record.seq);
+                    return Ok(KmsgRead::Record { record, lost });
+                }
+                Err(err) => match err.raw_os_error() {
+                    Some(libc::EAGAIN) => return Ok(KmsgRead::Idle),
+                    Some(libc::EINTR) => {}
+                    Some(libc::EPIPE) => {
+                        // The record we were about to read was overwritten; the next read returns
+                        // the oldest record still available. The sequence gap tells the loss.
+                        self.overrun_pending = true;
+                        return Ok(KmsgRead::Overrun);
+                    }
+                    _ => return Err(err),
+                },
+            }
+        }
+    }
+
+    /// Sequence number of the last record read.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// The open device, to poll it for readability.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
 fn read_loop(
-    mut file: File,
+    mut reader: KmsgReader,
     options: KmsgOptions,
     tx: mpsc::Sender<SourceLine>,
     health: Arc<SourceHealth>,
@@ -164,30 +271,31 @@ fn read_loop(
             .unwrap_or(Timestamp::MIN),
         None => Timestamp::MIN,
     };
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut last_seq: Option<u64> = None;
-    let mut overrun_pending = false;
     let mut consecutive_errors = 0u32;
     health.ok();
     loop {
-        match file.read(&mut buf) {
-            Ok(0) => {
-                // A regular file (tests) reaches its end; wait like for EAGAIN.
-                if !wait_readable(&file, &tx) {
+        match reader.read() {
+            Ok(KmsgRead::Idle) => {
+                if !wait_readable(reader.file(), &tx) {
                     return;
                 }
             }
-            Ok(n) => {
+            Ok(KmsgRead::Unparsable(err)) => {
                 consecutive_errors = 0;
-                let record = match parse_record(&buf[..n]) {
-                    Ok(r) => r,
-                    Err(err) => {
-                        tracing::warn!(source = health.name(), error = %err, "skipping unparsable kmsg record");
-                        health.error(err.to_string());
-                        continue;
-                    }
-                };
-                if let Some(lost) = lost_records(last_seq, record.seq, overrun_pending) {
+                tracing::warn!(source = health.name(), error = %err, "skipping unparsable kmsg record");
+                health.error(err.to_string());
+            }
+            Ok(KmsgRead::Overrun) => {
+                if reader.last_seq().is_none() {
+                    tracing::warn!(
+                        source = health.name(),
+                        "kernel ring buffer overran before the first read"
+                    );
+                }
+            }
+            Ok(KmsgRead::Record { record, lost }) => {
+                consecutive_errors = 0;
+                if let Some(lost) = lost {
                     tracing::warn!(
                         source = health.name(),
                         lost,
@@ -195,8 +303,6 @@ fn read_loop(
                     );
                     health.lost(lost);
                 }
-                overrun_pending = false;
-                last_seq = Some(record.seq);
                 let timestamp = record_time(boot_time(), record.monotonic_usec);
                 if timestamp < cutoff {
                     continue;
@@ -211,44 +317,24 @@ fn read_loop(
                     Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
-            Err(err) => match err.raw_os_error() {
-                Some(libc::EAGAIN) => {
-                    if !wait_readable(&file, &tx) {
-                        return;
-                    }
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
+                // Our buffer was too small for a record (cannot happen with 16 KiB); skip it.
+                health.error("kmsg record larger than the read buffer");
+            }
+            Err(err) => {
+                consecutive_errors += 1;
+                tracing::warn!(source = health.name(), error = %err, "reading kmsg failed");
+                health.error(format!("read {}: {err}", options.path.display()));
+                if tx.is_closed() {
+                    return;
                 }
-                Some(libc::EINTR) => {}
-                Some(libc::EPIPE) => {
-                    // The record we were about to read was overwritten; the next read returns the
-                    // oldest record still available. The sequence gap tells the loss.
-                    overrun_pending = true;
-                    if last_seq.is_none() {
-                        tracing::warn!(
-                            source = health.name(),
-                            "kernel ring buffer overran before the first read"
-                        );
-                    }
+                std::thread::sleep(Duration::from_millis(
+                    (100u64 << consecutive_errors.min(6)).min(5_000),
+                ));
+                if let Ok(reopened) = KmsgReader::open(&options.path, true) {
+                    reader = reopened;
                 }
-                Some(libc::EINVAL) => {
-                    // Our buffer was too small for a record (cannot happen with 16 KiB); skip it.
-                    health.error("kmsg record larger than the read buffer");
-                }
-                _ => {
-                    consecutive_errors += 1;
-                    tracing::warn!(source = health.name(), error = %err, "reading kmsg failed");
-                    health.error(format!("read {}: {err}", options.path.display()));
-                    if tx.is_closed() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(
-                        (100u64 << consecutive_errors.min(6)).min(5_000),
-                    ));
-                    if let Ok(reopened) = open(&options.path, true) {
-                        file = reopened;
-                        last_seq = None;
-                    }
-                }
-            },
+            }
         }
     }
 }
