@@ -1,4 +1,4 @@
-//! HTTP endpoints: `/healthz`, `/conditions`, `/facts`, `/metrics`.
+//! HTTP endpoints: `/healthz`, `/conditions`, `/facts`, `/metrics`, `/logs/<source>`.
 //!
 //! The same router is served on every listening address (NPD's healthz port 20256 and its
 //! Prometheus port 20257), so scrapers and probes configured for NPD keep working.
@@ -7,11 +7,13 @@ use crate::health::HealthRegistry;
 use crate::metrics::AgentCollector;
 use crate::state::AgentState;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use kubemedic_model::NodeLogSource;
 use prometheus_client::registry::Registry;
+use serde::Deserialize;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -35,6 +37,7 @@ pub fn router(state: AgentState, health: HealthRegistry) -> Router {
         .route("/conditions", get(conditions))
         .route("/facts", get(facts))
         .route("/metrics", get(metrics))
+        .route("/logs/{source}", get(logs))
         .with_state(app)
 }
 
@@ -75,4 +78,35 @@ async fn metrics(State(app): State<App>) -> Response {
             .into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
     }
+}
+
+/// Query of `/logs/<source>`.
+#[derive(Debug, Deserialize)]
+struct LogsQuery {
+    /// Lines from the end; all kept lines when absent.
+    tail: Option<usize>,
+}
+
+async fn logs(
+    State(app): State<App>,
+    Path(source): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> Response {
+    let Ok(source) = source.parse::<NodeLogSource>() else {
+        let valid: Vec<&str> = NodeLogSource::ALL.iter().map(|s| s.as_str()).collect();
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown node log source {source:?}; valid sources: {}\n",
+                valid.join(", ")
+            ),
+        )
+            .into_response();
+    };
+    let mut body = String::new();
+    for line in app.state.logs().tail(source, query.tail) {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }

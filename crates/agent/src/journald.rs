@@ -9,6 +9,7 @@
 
 use crate::SourceLine;
 use crate::health::SourceHealth;
+use crate::nodelogs::{self, NodeLogs};
 use jiff::Timestamp;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -136,6 +137,22 @@ fn field_text(value: &Value) -> Option<String> {
     }
 }
 
+/// Keeps one entry as journal text (`<time> <identifier>: <message>`), one line per message line.
+fn record_entry(logs: &NodeLogs, entry: &JournalEntry) {
+    let identifier = entry.identifier.as_deref();
+    let source = nodelogs::source_for_journal(identifier);
+    for line in entry.line.message.lines() {
+        logs.push(
+            source,
+            &format!(
+                "{} {}: {line}",
+                entry.line.timestamp,
+                identifier.unwrap_or("-")
+            ),
+        );
+    }
+}
+
 /// One monitor reading from a (possibly shared) journalctl.
 #[derive(Debug)]
 pub struct JournalSubscriber {
@@ -171,7 +188,16 @@ pub async fn follow(
 /// Runs one journalctl (restarting it with backoff when it exits) for several monitors reading
 /// the same journal, routing each entry by `SYSLOG_IDENTIFIER`: one process per journal instead
 /// of one per monitor. Ends when every subscriber's receiver is dropped.
-pub async fn follow_shared(options: JournaldOptions, mut subscribers: Vec<JournalSubscriber>) {
+pub async fn follow_shared(options: JournaldOptions, subscribers: Vec<JournalSubscriber>) {
+    follow_shared_recorded(options, subscribers, None).await
+}
+
+/// [`follow_shared`], also keeping every entry read in `logs` (by `SYSLOG_IDENTIFIER`).
+pub async fn follow_shared_recorded(
+    options: JournaldOptions,
+    mut subscribers: Vec<JournalSubscriber>,
+    logs: Option<NodeLogs>,
+) {
     let health = Fanout(subscribers.iter().map(|s| s.health.clone()).collect());
     let mut cursor: Option<String> = None;
     let mut backoff = Duration::from_millis(500);
@@ -226,6 +252,9 @@ pub async fn follow_shared(options: JournaldOptions, mut subscribers: Vec<Journa
                             got_entries = true;
                             health.ok();
                             backoff = Duration::from_millis(500);
+                        }
+                        if let Some(logs) = &logs {
+                            record_entry(logs, &entry);
                         }
                         if entry.cursor.is_some() {
                             cursor = entry.cursor;
@@ -301,6 +330,29 @@ impl Fanout {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_are_kept_by_identifier_one_line_per_message_line() {
+        let logs = NodeLogs::default();
+        for json in [
+            r#"{"__REALTIME_TIMESTAMP":"1700000000000000","SYSLOG_IDENTIFIER":"dockerd","MESSAGE":"a\nb"}"#,
+            r#"{"__REALTIME_TIMESTAMP":"1700000000000000","SYSLOG_IDENTIFIER":"systemd","MESSAGE":"c"}"#,
+        ] {
+            record_entry(&logs, &parse_entry(json).unwrap().unwrap());
+        }
+        use kubemedic_model::NodeLogSource;
+        assert_eq!(
+            logs.tail(NodeLogSource::Docker, None),
+            [
+                "2023-11-14T22:13:20Z dockerd: a",
+                "2023-11-14T22:13:20Z dockerd: b"
+            ]
+        );
+        assert_eq!(
+            logs.tail(NodeLogSource::Syslog, None),
+            ["2023-11-14T22:13:20Z systemd: c"]
+        );
+    }
 
     #[test]
     fn message_as_string_bytes_or_array() {

@@ -7,6 +7,7 @@ pub mod journald;
 pub mod k8s;
 pub mod kmsg;
 pub mod metrics;
+pub mod nodelogs;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;

@@ -10,6 +10,7 @@ use crate::SourceLine;
 use crate::health::{HealthRegistry, SourceHealth, SourceState};
 use crate::journald::{self, JournalSubscriber, JournaldOptions};
 use crate::kmsg::{self, KmsgOptions};
+use crate::nodelogs::{self, NodeLogs};
 use crate::output::Printer;
 use crate::plugin::{self, PluginJob};
 use crate::state::{AgentState, OwnedCondition};
@@ -158,11 +159,14 @@ pub async fn run_log_monitor(
     }
 }
 
-/// Starts the source of a log monitor and returns the receiver of its lines.
+/// Starts the source of a log monitor and returns the receiver of its lines. The lines it reads
+/// are also kept in `logs` (kmsg as `kernel`, a file by its name; journald lines are kept by
+/// [`start_journals`]).
 pub fn start_log_source(
     config: &SystemLogMonitorConfig,
     health: Arc<SourceHealth>,
     journals: &mut JournalGroups,
+    logs: &NodeLogs,
 ) -> mpsc::Receiver<SourceLine> {
     let (tx, rx) = mpsc::channel(16 * 1024);
     let lookback = (!config.lookback.is_zero()).then_some(config.lookback);
@@ -172,6 +176,11 @@ pub fn start_log_source(
                 PathBuf::from("/dev/kmsg")
             } else {
                 PathBuf::from(&config.log_path)
+            };
+            let tx = if logs.claim(&format!("kmsg:{}", path.display())) {
+                record_kmsg(tx, logs.clone())
+            } else {
+                tx
             };
             tokio::spawn(keep_kmsg_reader(KmsgOptions { path, lookback }, tx, health));
         }
@@ -210,6 +219,10 @@ pub fn start_log_source(
                 ..TailOptions::new(&config.log_path)
             };
             let skip_list = config.skip_list.clone();
+            let path = PathBuf::from(&config.log_path);
+            let record = logs
+                .claim(&format!("file:{}", path.display()))
+                .then(|| (logs.clone(), nodelogs::source_for_file(&path)));
             let (raw_tx, mut raw_rx) = mpsc::channel::<String>(16 * 1024);
             tokio::spawn(tail::tail_file(options, raw_tx, health.clone()));
             let cutoff = lookback.map(|l| {
@@ -220,6 +233,10 @@ pub fn start_log_source(
             tokio::spawn(async move {
                 let mut warned = false;
                 while let Some(raw) = raw_rx.recv().await {
+                    // The file as it is on the node: before the monitor's skip list and lookback.
+                    if let Some((logs, source)) = &record {
+                        logs.push(*source, &raw);
+                    }
                     if skip_list.iter().any(|s| raw.contains(s.as_str())) {
                         continue;
                     }
@@ -264,8 +281,9 @@ pub struct JournalGroup {
     pub subscribers: Vec<JournalSubscriber>,
 }
 
-/// Starts one journalctl per journal directory.
-pub fn start_journals(groups: JournalGroups, journalctl: &Path) {
+/// Starts one journalctl per journal directory; the entries it reads are kept in `logs` by
+/// `SYSLOG_IDENTIFIER`.
+pub fn start_journals(groups: JournalGroups, journalctl: &Path, logs: &NodeLogs) {
     for (directory, group) in groups {
         let identifiers = if group.subscribers.iter().any(|s| s.identifier.is_none()) {
             Vec::new()
@@ -286,7 +304,11 @@ pub fn start_journals(groups: JournalGroups, journalctl: &Path) {
             lookback: group.lookback,
             ..JournaldOptions::new()
         };
-        tokio::spawn(journald::follow_shared(options, group.subscribers));
+        tokio::spawn(journald::follow_shared_recorded(
+            options,
+            group.subscribers,
+            Some(logs.clone()),
+        ));
     }
 }
 
@@ -303,6 +325,24 @@ fn truncate(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// Puts a recording hop in front of a kmsg monitor: the reader sends to the returned sender, each
+/// line is kept as `kernel` and passed on to `monitor`.
+fn record_kmsg(monitor: mpsc::Sender<SourceLine>, logs: NodeLogs) -> mpsc::Sender<SourceLine> {
+    let (tx, mut rx) = mpsc::channel::<SourceLine>(16 * 1024);
+    tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            logs.push(
+                kubemedic_model::NodeLogSource::Kernel,
+                &format!("{} kernel: {}", line.timestamp, line.message),
+            );
+            if monitor.send(line).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
 }
 
 /// Keeps a kmsg reader running: retries opening the device (a missing /dev/kmsg in a badly

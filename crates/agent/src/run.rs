@@ -39,7 +39,7 @@ pub struct AgentOptions {
     pub output: Option<OutputFormat>,
     /// Kubernetes exporter; `None` in standalone mode.
     pub kube: Option<KubeExporterOptions>,
-    /// Addresses serving /healthz, /conditions, /facts and /metrics.
+    /// Addresses serving /healthz, /conditions, /facts, /metrics and /logs/<source>.
     pub listen: Vec<SocketAddr>,
     /// Host paths and stats/facts settings.
     pub stats: StatsOptions,
@@ -170,7 +170,8 @@ pub async fn start(
     let mut journals = pipeline::JournalGroups::new();
     for monitor in log_monitors {
         let h = pipeline::log_health(&health, monitor.config());
-        let lines = pipeline::start_log_source(monitor.config(), h.clone(), &mut journals);
+        let lines =
+            pipeline::start_log_source(monitor.config(), h.clone(), &mut journals, state.logs());
         let task = tokio::spawn(pipeline::run_log_monitor(
             monitor,
             lines,
@@ -179,7 +180,7 @@ pub async fn start(
         ));
         monitor_tasks.push((h, task));
     }
-    pipeline::start_journals(journals, &options.journalctl);
+    pipeline::start_journals(journals, &options.journalctl, state.logs());
     for monitor in plugin_monitors {
         let h = health.register(&monitor.config().source, "custom");
         let task = tokio::spawn(pipeline::run_plugin_monitor(

@@ -1,5 +1,6 @@
 //! What the agent currently knows, shared by the exporters and the HTTP endpoints.
 
+use crate::nodelogs::NodeLogs;
 use kubemedic_detect::{ProblemMetrics, TrackedCondition};
 use kubemedic_model::NodeFacts;
 use serde::Serialize;
@@ -50,6 +51,8 @@ pub struct AgentStateInner {
 #[derive(Debug, Clone, Default)]
 pub struct AgentState {
     inner: Arc<RwLock<AgentStateInner>>,
+    /// Recent node log lines; its own lock, so sources never wait on readers of the state.
+    logs: NodeLogs,
 }
 
 impl AgentState {
@@ -71,6 +74,11 @@ impl AgentState {
     /// Changes the state.
     pub fn write<T>(&self, f: impl FnOnce(&mut AgentStateInner) -> T) -> T {
         f(&mut self.inner.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Recent node log lines by source.
+    pub fn logs(&self) -> &NodeLogs {
+        &self.logs
     }
 
     /// All conditions, sorted by type.
