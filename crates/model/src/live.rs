@@ -2,11 +2,12 @@
 //!
 //! Everything is listed in parallel (paged, managedFields stripped); container logs are fetched
 //! only for failing containers, tail-limited, with bounded concurrency; node facts come from the
-//! kubemedic agents through the apiserver's pod proxy when agents run. Anything optional that
+//! kubemedic agents through the apiserver's pod proxy when agents run, and so do node logs (each
+//! agent's `/logs/<source>`). Anything optional that
 //! fails (RBAC, a missing agent, a log that is gone) becomes a [`SkippedInput`], not an error.
 
 use crate::facts::NodeFacts;
-use crate::snapshot::{ContainerRef, SkippedInput, Snapshot};
+use crate::snapshot::{ContainerRef, NodeLogSource, SkippedInput, Snapshot};
 use futures::{AsyncReadExt, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -30,8 +31,10 @@ pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct AgentOptions {
     /// Label selector of the agent pods (all namespaces).
     pub selector: String,
-    /// Port of the agent's HTTP server (`/facts`).
+    /// Port of the agent's HTTP server (`/facts`, `/logs/<source>`).
     pub port: u16,
+    /// Lines asked for from the end of each node log (`/logs/<source>?tail=N`).
+    pub log_tail_lines: usize,
 }
 
 impl Default for AgentOptions {
@@ -39,6 +42,7 @@ impl Default for AgentOptions {
         Self {
             selector: "app.kubernetes.io/name=kubemedic-agent".to_string(),
             port: 20257,
+            log_tail_lines: 2_000,
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct LiveOptions {
     pub page_size: u32,
     /// Whether to fetch container logs at all.
     pub fetch_logs: bool,
-    /// Agent discovery; `None` disables the facts requests.
+    /// Agent discovery; `None` disables the facts and node log requests.
     pub agents: Option<AgentOptions>,
     /// Progress callback.
     pub progress: Option<ProgressFn>,
@@ -426,36 +430,222 @@ async fn fetch_facts(
         return;
     }
     if let Some(p) = &opts.progress {
-        p(&format!("asking {} node agents for facts", running.len()));
+        p(&format!(
+            "asking {} node agents for facts and node logs",
+            running.len()
+        ));
     }
     let port = agents.port;
+    let tail = agents.log_tail_lines;
     let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
         let client = client.clone();
         async move {
-            let path = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/facts");
-            let res = match http::Request::get(&path).body(Vec::new()) {
-                Ok(req) => client
-                    .request::<NodeFacts>(req)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            (node, path, res)
+            let base = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy");
+            let facts_path = format!("{base}/facts");
+            let facts = get_text(&client, &facts_path).await;
+            let mut logs = Vec::new();
+            for source in NodeLogSource::ALL {
+                let path = format!("{base}/logs/{source}?tail={tail}");
+                let text = get_text(&client, &path).await;
+                logs.push(AgentLogReply { source, path, text });
+            }
+            AgentReply {
+                node,
+                facts_path,
+                facts,
+                logs,
+            }
         }
     }))
     .buffer_unordered(opts.log_concurrency.max(1));
-    while let Some((node, path, res)) = results.next().await {
-        match res {
-            Ok(mut facts) => {
-                if facts.node.is_empty() {
-                    facts.node = node.clone();
-                }
-                snap.node_facts.insert(node, facts);
+    while let Some(reply) = results.next().await {
+        add_agent_reply(snap, reply);
+    }
+}
+
+/// GET through the apiserver (the agent pod proxy), the body as text.
+async fn get_text(client: &Client, path: &str) -> Result<String, String> {
+    let req = http::Request::get(path)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    client.request_text(req).await.map_err(|e| e.to_string())
+}
+
+/// What one node agent answered, as fetched (bodies not yet parsed).
+///
+/// The fetch itself goes through the apiserver's pod proxy, which cannot be exercised in tests
+/// here: the testbed's apiserver refuses to proxy to loopback pod IPs, and kwok nodes run no
+/// agent. So the fetch is kept minimal and everything after it ([`add_agent_reply`]) is a pure
+/// function tested with plain data.
+#[derive(Debug, Clone)]
+pub struct AgentReply {
+    /// The node the agent pod runs on.
+    pub node: String,
+    /// Request path of the facts, for notes.
+    pub facts_path: String,
+    /// `/facts` body (JSON) or the request error.
+    pub facts: Result<String, String>,
+    /// One reply per node log source.
+    pub logs: Vec<AgentLogReply>,
+}
+
+/// One `/logs/<source>` reply.
+#[derive(Debug, Clone)]
+pub struct AgentLogReply {
+    /// The source asked for.
+    pub source: NodeLogSource,
+    /// Request path, for notes.
+    pub path: String,
+    /// Body (text lines) or the request error.
+    pub text: Result<String, String>,
+}
+
+/// Puts one agent's reply into the snapshot: facts into `node_facts`, non-empty logs into
+/// `node_logs`; every failure (request error, facts that are not `NodeFacts` JSON) becomes a
+/// note in `skipped` and the rest of the reply is still used.
+pub fn add_agent_reply(snap: &mut Snapshot, reply: AgentReply) {
+    let AgentReply {
+        node,
+        facts_path,
+        facts,
+        logs,
+    } = reply;
+    let facts = facts.and_then(|body| {
+        serde_json::from_str::<NodeFacts>(&body).map_err(|e| {
+            format!(
+                "not node facts JSON: line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })
+    });
+    match facts {
+        Ok(mut facts) => {
+            if facts.node.is_empty() {
+                facts.node = node.clone();
             }
-            Err(e) => snap.skipped.push(SkippedInput {
-                input: format!("node facts of {node} ({path})"),
-                reason: e,
+            snap.node_facts.insert(node.clone(), facts);
+        }
+        Err(reason) => snap.skipped.push(SkippedInput {
+            input: format!("node facts of {node} ({facts_path})"),
+            reason,
+        }),
+    }
+    for log in logs {
+        match log.text {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(mut text) => {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                snap.node_logs
+                    .entry(node.clone())
+                    .or_default()
+                    .insert(log.source, text);
+            }
+            Err(reason) => snap.skipped.push(SkippedInput {
+                input: format!("{} log of node {node} ({})", log.source, log.path),
+                reason,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn log(source: NodeLogSource, text: Result<&str, &str>) -> AgentLogReply {
+        AgentLogReply {
+            source,
+            path: format!("/proxy/logs/{source}?tail=2000"),
+            text: text.map(str::to_string).map_err(str::to_string),
+        }
+    }
+
+    #[test]
+    fn reply_fills_facts_and_non_empty_logs() {
+        let mut snap = Snapshot::default();
+        add_agent_reply(
+            &mut snap,
+            AgentReply {
+                node: "node-a".into(),
+                facts_path: "/proxy/facts".into(),
+                facts: Ok(r#"{"iptablesRules": 12000}"#.into()),
+                logs: vec![
+                    log(
+                        NodeLogSource::Kubelet,
+                        Ok("t kubelet: PLEG is not healthy\nt kubelet: ContainerGCFailed"),
+                    ),
+                    log(NodeLogSource::Kernel, Ok("t kernel: Out of memory\n")),
+                    log(NodeLogSource::Docker, Ok("")),
+                ],
+            },
+        );
+        let facts = &snap.node_facts["node-a"];
+        assert_eq!(facts.node, "node-a", "an empty node name is filled in");
+        assert_eq!(facts.iptables_rules, Some(12000));
+        let logs = &snap.node_logs["node-a"];
+        assert_eq!(
+            logs[&NodeLogSource::Kubelet],
+            "t kubelet: PLEG is not healthy\nt kubelet: ContainerGCFailed\n"
+        );
+        assert_eq!(logs[&NodeLogSource::Kernel], "t kernel: Out of memory\n");
+        assert!(
+            !logs.contains_key(&NodeLogSource::Docker),
+            "empty is skipped"
+        );
+        assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+    }
+
+    #[test]
+    fn failures_are_notes_and_the_rest_is_kept() {
+        let mut snap = Snapshot::default();
+        add_agent_reply(
+            &mut snap,
+            AgentReply {
+                node: "node-b".into(),
+                facts_path: "/proxy/facts".into(),
+                facts: Ok("{\n  \"iptablesRules\": \"many\"\n}".into()),
+                logs: vec![
+                    log(NodeLogSource::Containerd, Err("503 Service Unavailable")),
+                    log(NodeLogSource::Syslog, Ok("t systemd: started")),
+                ],
+            },
+        );
+        assert!(snap.node_facts.is_empty());
+        assert_eq!(
+            snap.node_logs["node-b"][&NodeLogSource::Syslog],
+            "t systemd: started\n"
+        );
+        assert_eq!(snap.skipped.len(), 2, "{:?}", snap.skipped);
+        assert_eq!(snap.skipped[0].input, "node facts of node-b (/proxy/facts)");
+        assert!(
+            snap.skipped[0].reason.contains("line 2"),
+            "{}",
+            snap.skipped[0].reason
+        );
+        assert_eq!(
+            snap.skipped[1].input,
+            "containerd log of node node-b (/proxy/logs/containerd?tail=2000)"
+        );
+        assert_eq!(snap.skipped[1].reason, "503 Service Unavailable");
+    }
+
+    #[test]
+    fn request_errors_on_facts_are_notes() {
+        let mut snap = Snapshot::default();
+        add_agent_reply(
+            &mut snap,
+            AgentReply {
+                node: "node-c".into(),
+                facts_path: "/proxy/facts".into(),
+                facts: Err("connection refused".into()),
+                logs: Vec::new(),
+            },
+        );
+        assert!(snap.node_facts.is_empty() && snap.node_logs.is_empty());
+        assert_eq!(snap.skipped[0].reason, "connection refused");
     }
 }
