@@ -133,3 +133,118 @@ async fn logs_endpoint_serves_recent_lines_of_a_tailed_file() {
         "{body}"
     );
 }
+
+const JOURNAL_REMOTE: &str = "/usr/lib/systemd/systemd-journal-remote";
+
+/// Writes a real journal file from journal-export text (systemd-journal-remote).
+fn write_journal(file: &std::path::Path, export: &str) -> bool {
+    use std::process::{Command, Stdio};
+    if !std::path::Path::new(JOURNAL_REMOTE).exists() {
+        assert!(
+            std::env::var_os("KUBEMEDIC_REQUIRE_TESTBED").is_none(),
+            "{JOURNAL_REMOTE} missing: apt-get install systemd-journal-remote"
+        );
+        eprintln!("skipping: {JOURNAL_REMOTE} missing (apt-get install systemd-journal-remote)");
+        return false;
+    }
+    let mut child = Command::new(JOURNAL_REMOTE)
+        .arg(format!("--output={}", file.display()))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(export.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    true
+}
+
+#[tokio::test]
+async fn journal_entries_are_served_by_identifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = jiff::Timestamp::now().as_microsecond();
+    let entry = |seq: i64, id: &str, msg: &str| {
+        format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={seq}\n_BOOT_ID=0123456789abcdef0123456789abcdef\nSYSLOG_IDENTIFIER={id}\nMESSAGE={msg}\n\n",
+            now - 10_000_000 + seq
+        )
+    };
+    let export = [
+        entry(1, "dockerd", "waiting for xtables lock"),
+        entry(2, "kubelet", "PLEG is not healthy"),
+        entry(3, "dockerd", "xtables lock held by another app"),
+    ]
+    .concat();
+    if !write_journal(&dir.path().join("a.journal"), &export) {
+        return;
+    }
+    let monitor = |id: &str, source: &str| {
+        let config = format!(
+            r#"{{"plugin": "journald", "pluginConfig": {{"source": "{id}"}},
+  "logPath": "{}", "lookback": "5m", "source": "{source}",
+  "conditions": [],
+  "rules": [{{"type": "temporary", "reason": "Never", "pattern": "never matches this"}}]}}"#,
+            dir.path().display()
+        );
+        parse_system_log_monitor(&format!("{source}.json"), &config).unwrap()
+    };
+    let options = AgentOptions {
+        node_name: "journal-logs-node".into(),
+        monitors: MonitorSet {
+            log: vec![
+                monitor("dockerd", "docker-monitor"),
+                monitor("kubelet", "kubelet-monitor"),
+            ],
+            ..Default::default()
+        },
+        output: None,
+        kube: None,
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        stats: StatsOptions {
+            iptables_save: None,
+            ..Default::default()
+        },
+        journalctl: "journalctl".into(),
+    };
+    let (handles, running) = start(options, std::future::pending()).await.unwrap();
+    let _running = tokio::spawn(running);
+    let addr = handles.listening[0];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let docker = loop {
+        let (code, _, body) = get(addr, "/logs/docker").await;
+        assert_eq!(code, 200);
+        if body.lines().count() >= 2 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docker lines never served: {body:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let lines: Vec<&str> = docker.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].ends_with(" dockerd: waiting for xtables lock"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].ends_with(" dockerd: xtables lock held by another app"),
+        "{lines:?}"
+    );
+    // One shared journalctl: the kubelet entry is kept once, under kubelet.
+    let (_, _, kubelet) = get(addr, "/logs/kubelet").await;
+    assert_eq!(kubelet.lines().count(), 1, "{kubelet:?}");
+    assert!(
+        kubelet.ends_with(" kubelet: PLEG is not healthy\n"),
+        "{kubelet:?}"
+    );
+    let (_, _, syslog) = get(addr, "/logs/syslog").await;
+    assert_eq!(syslog, "");
+}
