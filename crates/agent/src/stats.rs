@@ -62,6 +62,8 @@ pub struct Previous {
     cpu: Option<(Vec<u64>, Instant)>,
     diskstats: BTreeMap<String, (u64, Instant)>,
     listen_drops: Option<u64>,
+    /// Weighted IO ms per device at the previous stats collection, for NPD's avg_queue_len.
+    weighted_io: BTreeMap<String, (u64, Instant)>,
 }
 
 /// Runs the stats and facts loop until the process ends.
@@ -126,7 +128,7 @@ pub async fn run(
         let samples = if wanted.is_empty() {
             Vec::new()
         } else {
-            collect_stats(&opts, &wanted, &display, &facts)
+            collect_stats(&opts, &wanted, &display, &facts, &mut previous)
         };
         health.line();
         state.write(|s| {
@@ -399,6 +401,7 @@ pub fn collect_stats(
     wanted: &BTreeSet<String>,
     display: &BTreeMap<String, String>,
     facts: &NodeFacts,
+    previous: &mut Previous,
 ) -> Vec<StatSample> {
     let proc = &options.proc;
     let mut out = Vec::new();
@@ -447,30 +450,25 @@ pub fn collect_stats(
         );
         push(
             "system/procs_blocked",
-            "Number of processes currently blocked",
+            "Number of processes currently blocked.",
             false,
             vec![],
             l.procs_blocked as f64,
         );
     }
-    if let Some(loadavg) = read(&proc.join("loadavg"))
-        && let Some(running) = loadavg
-            .split_whitespace()
-            .nth(3)
-            .and_then(|f| f.split('/').next())
-            .and_then(|v| v.parse::<f64>().ok())
-    {
+    if let Some(l) = &facts.load {
+        // NPD records the 1-minute load average under this name (not the instantaneous count).
         push(
             "cpu/runnable_task_count",
-            "CPU average runnable task count",
+            "The average number of runnable tasks in the run-queue during the last minute",
             false,
             vec![],
-            running,
+            l.load1,
         );
     }
     // USER_HZ is 100 on every Linux architecture Kubernetes runs on.
     const USER_HZ: f64 = 100.0;
-    const STAGES: [&str; 10] = [
+    const STATES: [&str; 10] = [
         "user",
         "nice",
         "system",
@@ -482,20 +480,34 @@ pub fn collect_stats(
         "guest",
         "guest_nice",
     ];
+    // NPD spells the per-cpu stages differently from the total's states.
+    const STAGES: [&str; 10] = [
+        "user",
+        "nice",
+        "system",
+        "idle",
+        "iowait",
+        "iRQ",
+        "softIRQ",
+        "steal",
+        "guest",
+        "guestNice",
+    ];
     if let Some(stat) = read(&proc.join("stat")) {
         for line in stat.lines() {
             let mut f = line.split_whitespace();
             let Some(key) = f.next() else { continue };
             let nums: Vec<u64> = f.filter_map(|v| v.parse().ok()).collect();
             if key == "cpu" {
-                for (i, stage) in STAGES.iter().enumerate() {
+                for (i, state) in STATES.iter().enumerate() {
                     if let Some(v) = nums.get(i) {
+                        // NPD's help says seconds, but it records USER_HZ ticks (seconds x 100).
                         push(
                             "cpu/usage_time",
                             "CPU usage, in seconds",
                             true,
-                            vec![("state", stage.to_string())],
-                            *v as f64 / USER_HZ,
+                            vec![("state", state.to_string())],
+                            *v as f64,
                         );
                     }
                 }
@@ -504,7 +516,7 @@ pub fn collect_stats(
                     if let Some(v) = nums.get(i) {
                         push(
                             "system/cpu_stat",
-                            "Cumulative time each cpu spent in each stage, in seconds",
+                            "Cumulative time each cpu spent in various stages.",
                             true,
                             vec![("cpu", format!("cpu{n}")), ("stage", stage.to_string())],
                             *v as f64 / USER_HZ,
@@ -515,7 +527,7 @@ pub fn collect_stats(
                 if let Some(v) = nums.first() {
                     push(
                         "system/interrupts_total",
-                        "Total number of interrupts serviced (cumulative)",
+                        "Total number of interrupts serviced (cumulative).",
                         true,
                         vec![],
                         *v as f64,
@@ -525,7 +537,7 @@ pub fn collect_stats(
                 if let Some(v) = nums.first() {
                     push(
                         "system/processes_total",
-                        "Number of forks since boot",
+                        "Number of forks since boot.",
                         true,
                         vec![],
                         *v as f64,
@@ -536,7 +548,7 @@ pub fn collect_stats(
             {
                 push(
                     "system/procs_running",
-                    "Number of processes currently running",
+                    "Number of processes currently running.",
                     false,
                     vec![],
                     *v as f64,
@@ -611,34 +623,57 @@ pub fn collect_stats(
             );
             push(
                 "disk/io_time",
-                "IO time spent on the disk, in ms",
+                "The IO time spent on the disk, in ms",
                 true,
                 vec![("device_name", dev.clone())],
                 n(12),
             );
             push(
                 "disk/weighted_io",
-                "Weighted IO on the disk, in ms",
+                "The weighted IO on the disk, in ms",
                 true,
                 vec![("device_name", dev.clone())],
                 n(13),
             );
-            push(
-                "disk/avg_queue_len",
-                "Average queue length on the disk (weighted io time / uptime)",
-                false,
-                vec![("device_name", dev.clone())],
-                n(13) / (uptime_seconds(proc).unwrap_or(1.0) * 1000.0).max(1.0),
-            );
+            // As NPD: weighted IO ms since the previous collection per elapsed ms; nothing
+            // on the first collection.
+            let weighted = n(13) as u64;
+            let now = Instant::now();
+            if let Some((last, at)) = previous.weighted_io.insert(dev.clone(), (weighted, now)) {
+                let elapsed_ms = now.duration_since(at).as_secs_f64() * 1000.0;
+                let queue = if weighted != last && elapsed_ms > 0.0 {
+                    weighted.saturating_sub(last) as f64 / elapsed_ms
+                } else {
+                    0.0
+                };
+                push(
+                    "disk/avg_queue_len",
+                    "The average queue length on the disk",
+                    false,
+                    vec![("device_name", dev.clone())],
+                    queue,
+                );
+            }
         }
     }
-    if let Some(mounts) = read(&proc.join("mounts")) {
+    // As NPD (gopsutil): /proc/1/mountinfo, the per-mount options (not the superblock's), plus
+    // "bind" for a mount of a subdirectory; one row per device.
+    let mountinfo = read(&proc.join("1/mountinfo")).or_else(|| read(&proc.join("self/mountinfo")));
+    if let Some(mountinfo) = mountinfo {
         let mut seen = BTreeSet::new();
-        for line in mounts.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 4 || !f[0].starts_with("/dev/") || !seen.insert(f[0]) {
+        for line in mountinfo.lines() {
+            let Some(mount) = parse_mountinfo_line(line) else {
+                continue;
+            };
+            if !mount.device.starts_with("/dev/") || !seen.insert(mount.device.clone()) {
                 continue;
             }
+            let f = [
+                mount.device.as_str(),
+                mount.mount_point.as_str(),
+                mount.fs_type.as_str(),
+                mount.options.as_str(),
+            ];
             let Ok(st) = rustix::fs::statvfs(f[1]) else {
                 continue;
             };
@@ -646,37 +681,35 @@ pub fn collect_stats(
             let used = st.f_blocks.saturating_sub(st.f_bfree) as f64 * frsize;
             let free = st.f_bavail as f64 * frsize;
             let dev = f[0].trim_start_matches("/dev/").to_string();
-            let base = |state: Option<&str>| {
-                let mut l = vec![
+            let base = |state: &str| {
+                vec![
                     ("device_name", dev.clone()),
                     ("fs_type", f[2].to_string()),
                     ("mount_option", f[3].to_string()),
-                ];
-                if let Some(s) = state {
-                    l.push(("state", s.to_string()));
-                }
-                l
+                    ("state", state.to_string()),
+                ]
             };
             push(
                 "disk/bytes_used",
                 "Disk bytes used, in Bytes",
                 false,
-                base(Some("used")),
+                base("used"),
                 used,
             );
+            let device = vec![("device_name", dev.clone())];
             push(
                 "disk/bytes_used",
                 "Disk bytes used, in Bytes",
                 false,
-                base(Some("free")),
+                base("free"),
                 free,
             );
             if used + free > 0.0 {
                 push(
                     "disk/percent_used",
-                    "Disk usage in percentage",
+                    "Disk usage in percentage of total space",
                     false,
-                    base(None),
+                    device,
                     used * 100.0 / (used + free),
                 );
             }
@@ -708,8 +741,10 @@ pub fn collect_stats(
         let total = g("MemTotal");
         let free = g("MemFree");
         let buffers = g("Buffers");
-        let cached = g("Cached") + g("SReclaimable");
-        let used = (total - free - buffers - cached).max(0.0);
+        // As NPD: "used" excludes buffers, page cache and all of slab (reported as "slab").
+        let cached = g("Cached");
+        let slab = g("Slab");
+        let used = (total - free - buffers - cached - slab).max(0.0);
         let s = |v: &str| vec![("state", v.to_string())];
         push(
             "memory/bytes_used",
@@ -738,6 +773,13 @@ pub fn collect_stats(
             false,
             s("cached"),
             cached,
+        );
+        push(
+            "memory/bytes_used",
+            "Memory usage by each memory state, in Bytes",
+            false,
+            s("slab"),
+            slab,
         );
         push(
             "memory/anonymous_used",
@@ -791,7 +833,7 @@ pub fn collect_stats(
         if total > 0.0 {
             push(
                 "memory/percent_used",
-                "Memory usage in percentage",
+                "Memory usage in percentage of total memory.",
                 false,
                 s("used"),
                 used * 100.0 / total,
@@ -842,9 +884,66 @@ fn os_version() -> String {
             .map(|v| v.trim_matches('"').to_string())
             .unwrap_or_default()
     };
-    format!("{} {}", field("ID"), field("VERSION_ID"))
-        .trim()
-        .to_string()
+    // As NPD (pkg/util getOSVersion): "ID VERSION" ("debian 12 (bookworm)"), COS adds its build.
+    let id = field("ID");
+    let version = if id == "cos" {
+        format!("{}-{}", field("VERSION"), field("BUILD_ID"))
+    } else {
+        field("VERSION")
+    };
+    format!("{id} {version}").trim().to_string()
+}
+
+/// One mount of /proc/<pid>/mountinfo, as NPD (gopsutil) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// Mount source (`/dev/vda1`).
+    pub device: String,
+    /// Where it is mounted, octal escapes undone.
+    pub mount_point: String,
+    /// Filesystem type.
+    pub fs_type: String,
+    /// Per-mount options, plus `bind` when a subdirectory is mounted.
+    pub options: String,
+}
+
+/// Parses one mountinfo line (`36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw`).
+pub fn parse_mountinfo_line(line: &str) -> Option<MountInfo> {
+    let (left, right) = line.split_once(" - ")?;
+    let left: Vec<&str> = left.split_whitespace().collect();
+    let mut right = right.split_whitespace();
+    let root = left.get(3)?;
+    let mut options = left.get(5)?.to_string();
+    if !root.is_empty() && *root != "/" {
+        options.push_str(",bind");
+    }
+    Some(MountInfo {
+        fs_type: right.next()?.to_string(),
+        device: right.next()?.to_string(),
+        mount_point: unescape_octal(left.get(4)?),
+        options,
+    })
+}
+
+/// Undoes the kernel's `\NNN` octal escapes of spaces, tabs, newlines and backslashes.
+fn unescape_octal(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && let Some(code) = text
+                .get(i + 1..i + 4)
+                .and_then(|o| u8::from_str_radix(o, 8).ok())
+        {
+            out.push(code);
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -865,6 +964,30 @@ mod tests {
         );
         assert_eq!(n["TcpExt"]["ListenDrops"], 7);
         assert_eq!(n["TcpExt"]["TCPBacklogDrop"], 2);
+    }
+
+    #[test]
+    fn mountinfo_options_are_per_mount_and_mark_binds() {
+        let m = parse_mountinfo_line(
+            "29 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard,resgid=65534",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                m.device.as_str(),
+                m.mount_point.as_str(),
+                m.fs_type.as_str()
+            ),
+            ("/dev/vda", "/", "ext4")
+        );
+        assert_eq!(m.options, "rw,relatime");
+        let b = parse_mountinfo_line(
+            "40 29 254:0 /var/lib/x /mnt/a\\040b ro,nosuid - ext4 /dev/vda rw",
+        )
+        .unwrap();
+        assert_eq!(b.options, "ro,nosuid,bind");
+        assert_eq!(b.mount_point, "/mnt/a b");
+        assert_eq!(parse_mountinfo_line("garbage"), None);
     }
 
     #[test]
