@@ -387,7 +387,10 @@ fn analyse_node(
         if let Some(r) = &ready_ev {
             ev.push(r.clone());
         }
-        let rules_txt = rules.map_or(String::new(), |r| format!(" ({r} iptables rules)"));
+        // 0 rules says nothing about contention (e.g. the rules live in another backend): keep it out of the headline.
+        let rules_txt = rules
+            .filter(|&r| r > 0)
+            .map_or(String::new(), |r| format!(" ({r} iptables rules)"));
         cands.push(Cand {
             cause: Cause::IptablesLockContention,
             severity: severity_if_down,
