@@ -3,7 +3,7 @@
 //! the progress line shared with `diagnose`.
 
 use anyhow::Context as _;
-use kubemedic_model::live::{LiveOptions, ProgressFn};
+use kubemedic_model::live::{AgentOptions, LiveOptions, ProgressFn};
 use kubemedic_model::{Snapshot, write_dump};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -35,6 +35,20 @@ pub struct ClusterArgs {
     /// Do not fetch container logs (faster; exit-code analysis loses its log evidence).
     #[arg(long)]
     pub no_logs: bool,
+    /// Label selector of the kubemedic agent pods asked for node facts and node logs.
+    #[arg(
+        long,
+        value_name = "SELECTOR",
+        default_value = "app.kubernetes.io/name=kubemedic-agent"
+    )]
+    pub agent_selector: String,
+    /// Port of the agents' HTTP server (`kubemedic agent --prometheus-port`), reached through the
+    /// apiserver's pod proxy.
+    #[arg(long, value_name = "PORT", default_value_t = 20257)]
+    pub agent_port: u16,
+    /// Do not ask node agents for facts and node logs.
+    #[arg(long)]
+    pub no_agents: bool,
 }
 
 impl ClusterArgs {
@@ -46,7 +60,7 @@ impl ClusterArgs {
             .as_ref()
             .filter(|p| !p.as_os_str().to_string_lossy().contains(':'));
         progress.set("connecting to the cluster");
-        let (client, default_ns) = kubemedic_model::live::client_for(
+        let clients = kubemedic_model::live::client_for(
             single_file.map(|p| p.as_path()),
             self.context.as_deref(),
         )
@@ -54,7 +68,11 @@ impl ClusterArgs {
         let namespace = if self.all_namespaces {
             None
         } else {
-            Some(self.namespace.clone().unwrap_or(default_ns))
+            Some(
+                self.namespace
+                    .clone()
+                    .unwrap_or_else(|| clients.default_namespace.clone()),
+            )
         };
         let scope = match &namespace {
             Some(ns) => format!("namespace {ns}"),
@@ -63,10 +81,15 @@ impl ClusterArgs {
         let opts = LiveOptions {
             namespace,
             fetch_logs: !self.no_logs,
+            agents: (!self.no_agents).then(|| AgentOptions {
+                selector: self.agent_selector.clone(),
+                port: self.agent_port,
+                ..AgentOptions::default()
+            }),
             progress: Some(progress.callback()),
             ..LiveOptions::default()
         };
-        let snap = kubemedic_model::live::load_live(&client, &opts).await?;
+        let snap = kubemedic_model::live::load_live(&clients, &opts).await?;
         let source = format!(
             "cluster{} ({scope})",
             self.context

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Reports what the loader is doing, one short line at a time.
 pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
@@ -35,6 +36,8 @@ pub struct AgentOptions {
     pub port: u16,
     /// Lines asked for from the end of each node log (`/logs/<source>?tail=N`).
     pub log_tail_lines: usize,
+    /// How long one agent request may take.
+    pub request_timeout: Duration,
 }
 
 impl Default for AgentOptions {
@@ -43,6 +46,7 @@ impl Default for AgentOptions {
             selector: "app.kubernetes.io/name=kubemedic-agent".to_string(),
             port: 20257,
             log_tail_lines: 2_000,
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -121,7 +125,7 @@ pub enum LiveError {
 pub async fn client_for(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
-) -> Result<(Client, String), LiveError> {
+) -> Result<ClusterClients, LiveError> {
     let opts = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
@@ -141,9 +145,34 @@ pub async fn client_for(
             .await
             .map_err(|e| LiveError::Kubeconfig(e.to_string()))?,
     };
-    let ns = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(LiveError::Client)?;
-    Ok((client, ns))
+    let default_namespace = config.default_namespace.clone();
+    let mut proxy_config = config.clone();
+    proxy_config.default_retry = false;
+    Ok(ClusterClients {
+        api: Client::try_from(config).map_err(LiveError::Client)?,
+        proxy: Client::try_from(proxy_config).map_err(LiveError::Client)?,
+        default_namespace,
+    })
+}
+
+/// The clients [`load_live`] talks to one cluster with.
+#[derive(Clone)]
+pub struct ClusterClients {
+    /// Lists and logs; retries replies that mean "throttled, try again" (429, 503, 504).
+    pub api: Client,
+    /// Agent requests through the pod proxy, without retries: there a 503 means the agent is
+    /// down, and retrying it with kube's default backoff would stall the load for minutes.
+    pub proxy: Client,
+    /// The kubeconfig context's namespace.
+    pub default_namespace: String,
+}
+
+impl Debug for ClusterClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterClients")
+            .field("default_namespace", &self.default_namespace)
+            .finish_non_exhaustive()
+    }
 }
 
 fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
@@ -200,7 +229,11 @@ fn keep<T>(
 }
 
 /// Loads a snapshot from the cluster `client` talks to.
-pub async fn load_live(client: &Client, opts: &LiveOptions) -> Result<Snapshot, LiveError> {
+pub async fn load_live(
+    clients: &ClusterClients,
+    opts: &LiveOptions,
+) -> Result<Snapshot, LiveError> {
+    let client = &clients.api;
     let progress = |msg: &str| {
         if let Some(p) = &opts.progress {
             p(msg)
@@ -251,7 +284,7 @@ pub async fn load_live(client: &Client, opts: &LiveOptions) -> Result<Snapshot, 
         fetch_logs(client, opts, &mut snap).await;
     }
     if let Some(agents) = &opts.agents {
-        fetch_facts(client, agents, opts, &mut snap).await;
+        fetch_facts(clients, agents, opts, &mut snap).await;
     }
     snap.taken_at = Some(jiff::Timestamp::now());
     Ok(snap)
@@ -390,12 +423,12 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
 }
 
 async fn fetch_facts(
-    client: &Client,
+    clients: &ClusterClients,
     agents: &AgentOptions,
     opts: &LiveOptions,
     snap: &mut Snapshot,
 ) {
-    let api: Api<Pod> = Api::all(client.clone());
+    let api: Api<Pod> = Api::all(clients.api.clone());
     let pods = match api
         .list(&ListParams::default().labels(&agents.selector))
         .await
@@ -437,18 +470,27 @@ async fn fetch_facts(
     }
     let port = agents.port;
     let tail = agents.log_tail_lines;
+    let timeout = agents.request_timeout;
     let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
-        let client = client.clone();
+        let client = clients.proxy.clone();
         async move {
             let base = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy");
             let facts_path = format!("{base}/facts");
-            let facts = get_text(&client, &facts_path).await;
-            let mut logs = Vec::new();
-            for source in NodeLogSource::ALL {
-                let path = format!("{base}/logs/{source}?tail={tail}");
-                let text = get_text(&client, &path).await;
-                logs.push(AgentLogReply { source, path, text });
-            }
+            let facts = get_text(&client, &facts_path, timeout).await;
+            // An agent that did not answer /facts will not answer /logs either: asking would
+            // only multiply the wait and the notes.
+            let logs = if facts.is_ok() {
+                let mut logs = Vec::new();
+                for source in NodeLogSource::ALL {
+                    let path = format!("{base}/logs/{source}?tail={tail}");
+                    let text = get_text(&client, &path, timeout).await;
+                    logs.push(AgentLogReply { source, path, text });
+                }
+                logs
+            } else {
+                Vec::new()
+            };
+            let facts = facts.map_err(|e| format!("{e} (node logs not asked either)"));
             AgentReply {
                 node,
                 facts_path,
@@ -463,20 +505,22 @@ async fn fetch_facts(
     }
 }
 
-/// GET through the apiserver (the agent pod proxy), the body as text.
-async fn get_text(client: &Client, path: &str) -> Result<String, String> {
+/// GET through the apiserver (the agent pod proxy), the body as text, within `timeout`.
+async fn get_text(client: &Client, path: &str, timeout: Duration) -> Result<String, String> {
     let req = http::Request::get(path)
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
-    client.request_text(req).await.map_err(|e| e.to_string())
+    match tokio::time::timeout(timeout, client.request_text(req)).await {
+        Ok(reply) => reply.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", timeout.as_secs_f64())),
+    }
 }
 
 /// What one node agent answered, as fetched (bodies not yet parsed).
 ///
-/// The fetch itself goes through the apiserver's pod proxy, which cannot be exercised in tests
-/// here: the testbed's apiserver refuses to proxy to loopback pod IPs, and kwok nodes run no
-/// agent. So the fetch is kept minimal and everything after it ([`add_agent_reply`]) is a pure
-/// function tested with plain data.
+/// Fetched through the apiserver's pod proxy (exercised end to end by
+/// `crates/kubemedic/tests/agent_proxy_live.rs`); what happens after ([`add_agent_reply`]) is a
+/// pure function tested with plain data.
 #[derive(Debug, Clone)]
 pub struct AgentReply {
     /// The node the agent pod runs on.

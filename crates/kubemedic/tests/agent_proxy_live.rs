@@ -1,0 +1,379 @@
+//! Node facts and node logs reach `diagnose` and `collect` from a real `kubemedic agent` through
+//! the real apiserver's pod proxy: the agent tails the xtables-lock story of the node-notready
+//! seed from files, a pod labelled as an agent points at it, and the live diagnosis names
+//! `IptablesLockContention` on the node with the agent's log lines as evidence.
+//!
+//! The apiserver refuses to proxy to loopback pod IPs, so the agent listens on this host's own
+//! non-loopback address (an existing global IPv4 address, else a /32 added to `lo` for the test
+//! and removed afterwards). No kubelet runs: the Node and the agent pod's statuses are written
+//! through the status subresource.
+#![allow(clippy::unwrap_used)]
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NODE: &str = "paas-10-239-40-157";
+const SEED: &str = "../../examples/dumps/node-notready-xtables/_nodes/paas-10-239-40-157";
+
+/// A non-loopback IPv4 address of this host; removes the address on drop if it added one.
+struct HostAddress {
+    ip: Ipv4Addr,
+    added: bool,
+}
+
+impl HostAddress {
+    fn find_or_add() -> Self {
+        let out = Command::new("ip")
+            .args(["-j", "-4", "addr", "show", "scope", "global"])
+            .output()
+            .expect("`ip` (iproute2) is needed; scripts/setup.sh installs it");
+        let links: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let found = links
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["addr_info"].as_array().into_iter().flatten())
+            .filter_map(|a| a["local"].as_str()?.parse::<Ipv4Addr>().ok())
+            .find(|ip| !ip.is_loopback() && !ip.is_link_local());
+        if let Some(ip) = found {
+            return Self { ip, added: false };
+        }
+        // 198.18.0.0/15 is reserved for benchmarking: never routed, safe to borrow.
+        let ip = Ipv4Addr::new(198, 18, 0, 157);
+        let status = Command::new("ip")
+            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot add {ip}/32 to lo (root needed)");
+        Self { ip, added: true }
+    }
+}
+
+impl Drop for HostAddress {
+    fn drop(&mut self) {
+        if self.added {
+            let _ = Command::new("ip")
+                .args(["addr", "del", &format!("{}/32", self.ip), "dev", "lo"])
+                .status();
+        }
+    }
+}
+
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port(ip: Ipv4Addr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET over plain HTTP/1.0; the body, or None when the agent is not answering yet.
+fn http_get(ip: Ipv4Addr, port: u16, path: &str) -> Option<String> {
+    let mut s =
+        TcpStream::connect_timeout(&(IpAddr::V4(ip), port).into(), Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An NPD filelog monitor over one of the seed's node log files (syslog-style lines).
+fn filelog_monitor(dir: &Path, file: &str) -> String {
+    let config = json!({
+        "plugin": "filelog",
+        "pluginConfig": {
+            "timestamp": "^.{15}",
+            "message": "^\\S+\\s+\\d+\\s+[\\d:]+\\s+\\S+\\s+[^:]+: (.*)",
+            "timestampFormat": "Jan _2 15:04:05"
+        },
+        "logPath": dir.join(file).to_str().unwrap(),
+        "lookback": "8760h",
+        "bufferSize": 10,
+        "source": format!("{file}-monitor"),
+        "conditions": [],
+        "rules": [{"type": "temporary", "reason": "XtablesLockHeld",
+                   "pattern": ".*Another app is currently holding the xtables lock.*"}]
+    });
+    let path = dir.join(format!("{file}-monitor.json"));
+    std::fs::write(&path, config.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs the binary; a run that does not finish within a minute is a failure (an unreachable
+/// agent once stalled `diagnose` for minutes on kube's retries), not a hung test.
+fn kubemedic(args: &[&str]) -> (i32, Value, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kubemedic {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (status.code().unwrap_or(-1), value, stderr)
+}
+
+/// The node's first finding: its cause and the sources of its evidence.
+fn node_finding(report: &Value) -> (String, Vec<String>) {
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["object"]["kind"] == "Node" && f["object"]["name"] == NODE)
+        .unwrap_or_else(|| panic!("no finding for node {NODE}: {report:#}"));
+    let sources = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap().to_string())
+        .collect();
+    (f["cause"].as_str().unwrap().to_string(), sources)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
+    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
+        controllers: false,
+        kwok_nodes: 0,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let host = HostAddress::find_or_add();
+    let ip = host.ip;
+
+    // The agent tails the seed's node logs.
+    let dir = tempfile::tempdir().unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join(SEED);
+    let mut monitors = Vec::new();
+    for file in ["kubelet.log", "kube-proxy.log", "docker.log"] {
+        std::fs::copy(seed.join(file), dir.path().join(file)).unwrap();
+        monitors.push(filelog_monitor(dir.path(), file));
+    }
+    let port = free_port(ip);
+    let _agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(["agent", "--standalone", "--port", "0"])
+            .arg(format!(
+                "--config.system-log-monitor={}",
+                monitors.join(",")
+            ))
+            .args(["--prometheus-address", &ip.to_string()])
+            .args(["--prometheus-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(
+        "the agent serving the kube-proxy log",
+        Duration::from_secs(30),
+        || {
+            http_get(ip, port, "/logs/kube-proxy?tail=100")
+                .is_some_and(|b| b.contains("currently holding the xtables lock"))
+        },
+    );
+
+    // The NotReady node and the agent pod on it, as a kubelet would report them.
+    let client = tb.client();
+    let now = jiff::Timestamp::now();
+    let ago = |mins: i64| (now - jiff::SignedDuration::from_mins(mins)).to_string();
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NODE}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    nodes
+        .patch_status(
+            NODE,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                    "message": "PLEG is not healthy: pleg was last seen active 3m47.516278553s ago; threshold is 3m0s",
+                    "lastHeartbeatTime": ago(0), "lastTransitionTime": ago(12)}],
+                "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"}}})),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "kubemedic-agent-x7k2p", "namespace": "kube-system",
+                         "labels": {"app.kubernetes.io/name": "kubemedic-agent"}},
+            "spec": {"nodeName": NODE, "containers": [{"name": "agent",
+                     "image": "ghcr.io/kubemedic/kubemedic:dev",
+                     "ports": [{"name": "http", "containerPort": port}]}]}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    pods.patch_status(
+        "kubemedic-agent-x7k2p",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"phase": "Running", "hostIP": ip.to_string(),
+            "podIP": ip.to_string(), "podIPs": [{"ip": ip.to_string()}], "startTime": ago(30),
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ago(29)}],
+            "containerStatuses": [{"name": "agent", "image": "ghcr.io/kubemedic/kubemedic:dev",
+                "imageID": "", "ready": true, "restartCount": 0, "started": true,
+                "state": {"running": {"startedAt": ago(29)}}}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let kubeconfig = tb.kubeconfig_path().to_str().unwrap().to_string();
+    let port_arg = port.to_string();
+    let live_args = [
+        "--kubeconfig",
+        kubeconfig.as_str(),
+        "-A",
+        "--agent-port",
+        port_arg.as_str(),
+    ];
+
+    // Live: the node logs fetched from the agent explain the NotReady node.
+    let (code, live, err) = kubemedic(
+        &[
+            &["diagnose", "-o", "json"][..],
+            &live_args,
+            &[&format!("node/{NODE}")],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 1, "{live:#}\n{err}");
+    assert!(
+        live["summary"]["skipped"].is_null(),
+        "the agent's facts and logs were all read: {live:#}"
+    );
+    let (cause, sources) = node_finding(&live);
+    assert_eq!(cause, "IptablesLockContention", "{live:#}");
+    assert!(
+        sources
+            .iter()
+            .any(|s| s.starts_with(&format!("node {NODE} kubelet.log line"))),
+        "{sources:?}"
+    );
+    assert!(
+        sources
+            .iter()
+            .any(|s| s.starts_with(&format!("node {NODE} docker.log line"))),
+        "{sources:?}"
+    );
+
+    // collect writes what the agent served; the dump diagnoses the same.
+    let dump = dir.path().join("dump");
+    let (code, summary, err) = kubemedic(
+        &[
+            &["collect", dump.to_str().unwrap(), "-o", "json"][..],
+            &live_args,
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{summary:#}\n{err}");
+    let node_dir = dump.join("_nodes").join(NODE);
+    let proxy_log = std::fs::read_to_string(node_dir.join("kube-proxy.log")).unwrap();
+    assert!(proxy_log.contains("currently holding the xtables lock"));
+    let facts: Value =
+        serde_json::from_str(&std::fs::read_to_string(node_dir.join("facts.json")).unwrap())
+            .unwrap();
+    assert!(facts.is_object(), "{facts}");
+    let (code, from_dump, err) = kubemedic(&[
+        "diagnose",
+        "--dump",
+        dump.to_str().unwrap(),
+        "-o",
+        "json",
+        &format!("node/{NODE}"),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(node_finding(&from_dump), node_finding(&live));
+
+    // An agent that does not answer: the diagnosis still runs on what the apiserver has and
+    // says what it could not read.
+    let closed = free_port(ip).to_string();
+    let (code, degraded, err) = kubemedic(&[
+        "diagnose",
+        "-o",
+        "json",
+        "--kubeconfig",
+        &kubeconfig,
+        "-A",
+        "--agent-port",
+        &closed,
+        &format!("node/{NODE}"),
+    ]);
+    assert_eq!(code, 1, "{degraded:#}\n{err}");
+    let skipped = degraded["summary"]["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["input"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("node facts of {NODE}"))),
+        "{skipped:?}"
+    );
+    let (cause, _) = node_finding(&degraded);
+    assert_ne!(
+        cause, "IptablesLockContention",
+        "without the node logs the xtables story cannot be told"
+    );
+}
