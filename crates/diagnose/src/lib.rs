@@ -11,6 +11,7 @@ pub mod catalog;
 mod classify;
 mod finding;
 mod index;
+mod logtime;
 mod rank;
 pub mod target;
 mod util;

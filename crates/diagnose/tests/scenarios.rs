@@ -237,6 +237,46 @@ fn scheduler_breakdown_lists_the_other_reasons_as_evidence() {
 }
 
 #[test]
+fn a_node_down_for_days_keeps_the_log_lines_from_when_it_went_down() {
+    // NotReady for three days: its xtables lines are three days old, older than the usual window,
+    // yet they are the story of this outage.
+    let mut s = base();
+    s.nodes[0] = node_conditions(
+        "n1",
+        json!([{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                "message": "PLEG is not healthy: pleg was last seen active 72h3m0s ago; threshold is 3m0s",
+                "lastTransitionTime": ago(3 * 86_400)}]),
+    );
+    node_log(
+        &mut s,
+        "n1",
+        NodeLogSource::KubeProxy,
+        "2026-11-20T09:31:02Z kube-proxy: Failed to execute iptables-restore: exit status 4 (Another app is currently holding the xtables lock. Stopped waiting after 5s.)\n",
+    );
+    node_log(
+        &mut s,
+        "n1",
+        NodeLogSource::Kubelet,
+        "Nov 20 09:58:01 n1 kubelet: I1120 09:58:01.112 1841 kubelet.go:1775] skipping pod synchronization - [PLEG is not healthy: pleg was last seen active 3m5.3s ago; threshold is 3m0s]\n",
+    );
+    let report = diagnose(&s);
+    let down = findings_for(&report, &node_ref("n1"));
+    assert_eq!(
+        down.first().map(|f| f.cause),
+        Some(Cause::IptablesLockContention),
+        "{down:#?}"
+    );
+
+    // The same lines on a node that has been Ready all along are history: nothing to report.
+    s.nodes[0] = node("n1", json!({}));
+    let report = diagnose(&s);
+    assert!(
+        findings_for(&report, &node_ref("n1")).is_empty(),
+        "{report:#?}"
+    );
+}
+
+#[test]
 fn json_follows_the_findings_format() {
     let mut s = base();
     s.pods.push(failing_pod(

@@ -3,7 +3,9 @@
 
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::{Ctx, event_time};
+use crate::logtime;
 use crate::util::{clip, event_evidence, finding};
+use jiff::{SignedDuration, Timestamp};
 use kubemedic_model::NodeLogSource;
 use kubemedic_model::facts::{DiskPurpose, NodeFacts};
 use regex::Regex;
@@ -214,11 +216,47 @@ impl LogHits {
 /// How many quoted lines per signal to keep.
 const KEEP_LINES: usize = 3;
 
-fn scan_logs(ctx: &Ctx<'_>, node: &str) -> LogHits {
+/// Node log lines older than this before the snapshot no longer describe the node's present (an
+/// agent keeps its last 2,000 lines per source, which on a quiet node reach back weeks).
+const NODE_LOG_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
+/// The oldest node log line still read: [`NODE_LOG_WINDOW`] before the snapshot, or further back
+/// to an hour before a NotReady node went down, so its whole outage is in view.
+fn log_cutoff(
+    ctx: &Ctx<'_>,
+    not_ready: bool,
+    ready: Option<&k8s_openapi::api::core::v1::NodeCondition>,
+) -> Option<Timestamp> {
+    let now = ctx.now?;
+    let mut from = now.checked_sub(NODE_LOG_WINDOW).ok()?;
+    if not_ready
+        && let Some(down) = ready.and_then(|c| c.last_transition_time.as_ref())
+        && let Ok(before) = down.0.checked_sub(SignedDuration::from_hours(1))
+    {
+        from = from.min(before);
+    }
+    Some(from)
+}
+
+/// Whether a line's stamp puts it before `cutoff` (allowing a zone's offset for stamps without
+/// one). Lines without a stamp are kept.
+fn is_stale(line: &str, now: Timestamp, cutoff: Timestamp) -> bool {
+    logtime::line_time(line, now).is_some_and(|t| {
+        let slack = if t.zoned {
+            SignedDuration::ZERO
+        } else {
+            logtime::MAX_ZONE_OFFSET
+        };
+        t.at.checked_add(slack).is_ok_and(|latest| latest < cutoff)
+    })
+}
+
+fn scan_logs(ctx: &Ctx<'_>, node: &str, cutoff: Option<Timestamp>) -> LogHits {
     let mut hits = LogHits::default();
     let Some(sources) = ctx.snap.node_logs.get(node) else {
         return hits;
     };
+    let window = ctx.now.zip(cutoff);
     let mut sigs = Vec::new();
     for source in NodeLogSource::ALL {
         let Some(text) = sources.get(&source) else {
@@ -227,6 +265,10 @@ fn scan_logs(ctx: &Ctx<'_>, node: &str) -> LogHits {
         for (i, line) in text.lines().enumerate() {
             sigs.clear();
             scan_line(line, &mut sigs);
+            // Only lines that say something are dated: most lines match nothing.
+            if sigs.is_empty() || window.is_some_and(|(now, cutoff)| is_stale(line, now, cutoff)) {
+                continue;
+            }
             for &(sig, n) in &sigs {
                 *hits.counts.entry(sig).or_default() += n;
                 let kept = hits.lines.entry(sig).or_default();
@@ -310,7 +352,7 @@ fn analyse_node(
         )
     });
 
-    let hits = scan_logs(ctx, name);
+    let hits = scan_logs(ctx, name, log_cutoff(ctx, not_ready, ready));
     let facts = ctx.snap.node_facts.get(name);
     let events: Vec<_> = ctx
         .node_events(name)

@@ -596,7 +596,7 @@ pub fn positives() -> Vec<Fixture> {
             &mut s,
             "n1",
             NodeLogSource::Docker,
-            "Sep 18 10:19:49 n1 dockerd[4822]: time=\"2019-09-18T10:19:49.903943652+08:00\" level=error msg=\"Failed to log msg \\\"\\\" for logger json-file: write /opt/docker/containers/5492/5492-json.log: no space left on device\"\n",
+            "Nov 23 09:19:49 n1 dockerd[4822]: time=\"2026-11-23T09:19:49.903943652+08:00\" level=error msg=\"Failed to log msg \\\"\\\" for logger json-file: write /opt/docker/containers/5492/5492-json.log: no space left on device\"\n",
         );
         facts(
             &mut s,
@@ -815,7 +815,7 @@ pub fn positives() -> Vec<Fixture> {
             &mut s,
             "n1",
             NodeLogSource::Kubelet,
-            "Sep 27 14:37:21 n1 kubelet[14109]: E0927 14:37:21.922965 14109 remote_runtime.go:250] RemoveContainer \"19d837c77a3c\" from runtime service failed: rpc error: code = Unknown desc = failed to remove container \"19d837c77a3c\": Error response from daemon: container 19d837c77a3c: driver \"overlay2\" failed to remove root filesystem: remove /data/docker/overlay2/b1aea29c590a/diff/usr/bin/bash: operation not permitted\n",
+            "Nov 23 09:37:21 n1 kubelet[14109]: E1123 09:37:21.922965 14109 remote_runtime.go:250] RemoveContainer \"19d837c77a3c\" from runtime service failed: rpc error: code = Unknown desc = failed to remove container \"19d837c77a3c\": Error response from daemon: container 19d837c77a3c: driver \"overlay2\" failed to remove root filesystem: remove /data/docker/overlay2/b1aea29c590a/diff/usr/bin/bash: operation not permitted\n",
         );
         v.push(fx(
             "immutable-file-docker",
@@ -1212,19 +1212,19 @@ pub fn xtables_seed() -> Snapshot {
         &mut s,
         "n1",
         NodeLogSource::Docker,
-        "May 13 10:27:47 paas-10-239-40-157 dockerd: is currently holding the xtables lock; waiting (47s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (49s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (51s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (53s) for it to exit...\\n\"\nMay 13 10:27:49 paas-10-239-40-157 dockerd: time=\"2021-05-13T10:27:49+08:00\" level=error msg=\"Handler for POST /containers/4f1c/start returned error: driver failed programming external connectivity on endpoint k8s_api: iptables failed: Another app is currently holding the xtables lock; waiting (57s) for it to exit...\"\n",
+        "Nov 23 09:27:47 paas-10-239-40-157 dockerd: is currently holding the xtables lock; waiting (47s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (49s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (51s) for it to exit...\\nAnother app is currently holding the xtables lock; waiting (53s) for it to exit...\\n\"\nMay 13 10:27:49 paas-10-239-40-157 dockerd: time=\"2021-05-13T10:27:49+08:00\" level=error msg=\"Handler for POST /containers/4f1c/start returned error: driver failed programming external connectivity on endpoint k8s_api: iptables failed: Another app is currently holding the xtables lock; waiting (57s) for it to exit...\"\n",
     );
     node_log(
         &mut s,
         "n1",
         NodeLogSource::Kubelet,
-        "May 13 10:28:01 paas-10-239-40-157 kubelet: I0513 10:28:01.112 1841 kubelet.go:1775] skipping pod synchronization - [PLEG is not healthy: pleg was last seen active 3m5.3s ago; threshold is 3m0s]\nMay 13 10:28:05 paas-10-239-40-157 kubelet: E0513 10:28:05.402 1841 kubelet.go:1224] Container garbage collection failed: rpc error: code = DeadlineExceeded desc = context deadline exceeded\nMay 13 10:28:05 paas-10-239-40-157 kubelet: W0513 10:28:05.403 1841 event.go:200] Event(v1.ObjectReference{Kind:\"Node\", Name:\"paas-10-239-40-157\"}): type: 'Warning' reason: 'ContainerGCFailed' rpc error: code = DeadlineExceeded desc = context deadline exceeded\n",
+        "Nov 23 09:28:01 paas-10-239-40-157 kubelet: I1123 09:28:01.112 1841 kubelet.go:1775] skipping pod synchronization - [PLEG is not healthy: pleg was last seen active 3m5.3s ago; threshold is 3m0s]\nNov 23 09:28:05 paas-10-239-40-157 kubelet: E1123 09:28:05.402 1841 kubelet.go:1224] Container garbage collection failed: rpc error: code = DeadlineExceeded desc = context deadline exceeded\nNov 23 09:28:05 paas-10-239-40-157 kubelet: W1123 09:28:05.403 1841 event.go:200] Event(v1.ObjectReference{Kind:\"Node\", Name:\"paas-10-239-40-157\"}): type: 'Warning' reason: 'ContainerGCFailed' rpc error: code = DeadlineExceeded desc = context deadline exceeded\n",
     );
     node_log(
         &mut s,
         "n1",
         NodeLogSource::KubeProxy,
-        "E0513 10:27:30.1 2231 proxier.go:1402] Failed to execute iptables-restore: exit status 4 (Another app is currently holding the xtables lock. Stopped waiting after 5s.)\n",
+        "E1123 09:27:30.1 2231 proxier.go:1402] Failed to execute iptables-restore: exit status 4 (Another app is currently holding the xtables lock. Stopped waiting after 5s.)\n",
     );
     facts(
         &mut s,
@@ -1451,6 +1451,30 @@ pub fn healthy() -> Vec<(&'static str, Snapshot)> {
             1,
         ));
         v.push(("creating-normally", s));
+    }
+    {
+        // Ready now; the agent's log rings still hold last week's xtables storm and OOM kill in
+        // every stamp shape (syslog, klog, the agent's RFC 3339): history, not a present problem.
+        let mut s = base();
+        node_log(
+            &mut s,
+            "n1",
+            NodeLogSource::Docker,
+            "Nov 16 09:27:47 n1 dockerd: Another app is currently holding the xtables lock; waiting (49s) for it to exit...\n",
+        );
+        node_log(
+            &mut s,
+            "n1",
+            NodeLogSource::Kubelet,
+            "Nov 16 09:28:01 n1 kubelet: I1116 09:28:01.112 1841 kubelet.go:1775] skipping pod synchronization - [PLEG is not healthy: pleg was last seen active 3m5.3s ago; threshold is 3m0s]\nE1116 09:28:05.402 1841 kubelet.go:1224] Container garbage collection failed: rpc error: code = DeadlineExceeded desc = context deadline exceeded\n",
+        );
+        node_log(
+            &mut s,
+            "n1",
+            NodeLogSource::Kernel,
+            "2026-11-16T09:57:01.5Z kernel: Out of memory: Killed process 23121 (java) total-vm:8123456kB, anon-rss:6123456kB, file-rss:0kB\n",
+        );
+        v.push(("ready-node-storm-last-week", s));
     }
     v
 }
