@@ -44,7 +44,7 @@ fi
 phase "rust toolchain"
 
 if command -v go >/dev/null 2>&1; then
-    testbed/build >/dev/null
+    testbed/prune "$(testbed/build)"
 else
     echo "setup: Go not found: the integration tests will be skipped (they fail under KUBEMEDIC_REQUIRE_TESTBED=1)" >&2
 fi
