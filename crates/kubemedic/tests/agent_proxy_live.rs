@@ -1,7 +1,8 @@
 //! Node facts and node logs reach `diagnose` and `collect` from a real `kubemedic agent` through
 //! the real apiserver's pod proxy: the agent tails the xtables-lock story of the node-notready
 //! seed from files, a pod labelled as an agent points at it, and the live diagnosis names
-//! `IptablesLockContention` on the node with the agent's log lines as evidence.
+//! `IptablesLockContention` on the node with the agent's log lines as evidence (the seed's lines
+//! moved to today, as a node that went down minutes ago would have them).
 //!
 //! The apiserver refuses to proxy to loopback pod IPs, so the agent listens on this host's own
 //! non-loopback address (an existing global IPv4 address, else a /32 added to `lo` for the test
@@ -9,7 +10,9 @@
 //! through the status subresource.
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+mod support;
+
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -18,6 +21,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{control_plane, create_node, kubemedic, mins_ago};
 
 const NODE: &str = "paas-10-239-40-157";
 const SEED: &str = "../../examples/dumps/node-notready-xtables/_nodes/paas-10-239-40-157";
@@ -127,41 +131,12 @@ fn filelog_monitor(dir: &Path, file: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// Runs the binary; a run that does not finish within a minute is a failure (an unreachable
-/// agent once stalled `diagnose` for minutes on kube's retries), not a hung test.
-fn kubemedic(args: &[&str]) -> (i32, Value, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).unwrap();
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kubemedic {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = stdout.join().unwrap();
-    let stderr = stderr.join().unwrap();
+/// Runs the binary; stdout parsed as JSON.
+fn kubemedic_json(args: &[&str]) -> (i32, Value, String) {
+    let (code, stdout, stderr) = kubemedic(args);
     let value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
-    (status.code().unwrap_or(-1), value, stderr)
+    (code, value, stderr)
 }
 
 /// The node's first finding: its cause and the sources of its evidence.
@@ -183,13 +158,7 @@ fn node_finding(report: &Value) -> (String, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 0,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some(tb) = control_plane().await else {
         return;
     };
     let host = HostAddress::find_or_add();
@@ -200,7 +169,18 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join(SEED);
     let mut monitors = Vec::new();
     for file in ["kubelet.log", "kube-proxy.log", "docker.log"] {
-        std::fs::copy(seed.join(file), dir.path().join(file)).unwrap();
+        // The seed's lines are from May 13; moved to today so they fall in diagnose's node log
+        // window (older lines on a node that went down minutes ago are history, not its story).
+        let today = jiff::Timestamp::now().strftime("%b %e").to_string();
+        let text = std::fs::read_to_string(seed.join(file))
+            .unwrap()
+            .lines()
+            .map(|l| match l.strip_prefix("May 13") {
+                Some(rest) => format!("{today}{rest}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect::<String>();
+        std::fs::write(dir.path().join(file), text).unwrap();
         monitors.push(filelog_monitor(dir.path(), file));
     }
     let port = free_port(ip);
@@ -229,29 +209,18 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
 
     // The NotReady node and the agent pod on it, as a kubelet would report them.
     let client = tb.client();
-    let now = jiff::Timestamp::now();
-    let ago = |mins: i64| (now - jiff::SignedDuration::from_mins(mins)).to_string();
-    let nodes: Api<Node> = Api::all(client.clone());
-    nodes
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": NODE}})).unwrap(),
-        )
-        .await
-        .unwrap();
-    nodes
-        .patch_status(
-            NODE,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {
-                "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
-                    "message": "PLEG is not healthy: pleg was last seen active 3m47.516278553s ago; threshold is 3m0s",
-                    "lastHeartbeatTime": ago(0), "lastTransitionTime": ago(12)}],
-                "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"}}})),
-        )
-        .await
-        .unwrap();
+    let ago = mins_ago;
+    create_node(
+        &client,
+        NODE,
+        json!({
+            "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+                "message": "PLEG is not healthy: pleg was last seen active 3m47.516278553s ago; threshold is 3m0s",
+                "lastHeartbeatTime": ago(0), "lastTransitionTime": ago(12)}],
+            "capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+            "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"}}),
+    )
+    .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
     pods.create(
         &PostParams::default(),
@@ -292,7 +261,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
     ];
 
     // Live: the node logs fetched from the agent explain the NotReady node.
-    let (code, live, err) = kubemedic(
+    let (code, live, err) = kubemedic_json(
         &[
             &["diagnose", "-o", "json"][..],
             &live_args,
@@ -322,7 +291,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
 
     // collect writes what the agent served; the dump diagnoses the same.
     let dump = dir.path().join("dump");
-    let (code, summary, err) = kubemedic(
+    let (code, summary, err) = kubemedic_json(
         &[
             &["collect", dump.to_str().unwrap(), "-o", "json"][..],
             &live_args,
@@ -337,7 +306,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
         serde_json::from_str(&std::fs::read_to_string(node_dir.join("facts.json")).unwrap())
             .unwrap();
     assert!(facts.is_object(), "{facts}");
-    let (code, from_dump, err) = kubemedic(&[
+    let (code, from_dump, err) = kubemedic_json(&[
         "diagnose",
         "--dump",
         dump.to_str().unwrap(),
@@ -351,7 +320,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
     // An agent that does not answer: the diagnosis still runs on what the apiserver has and
     // says what it could not read.
     let closed = free_port(ip).to_string();
-    let (code, degraded, err) = kubemedic(&[
+    let (code, degraded, err) = kubemedic_json(&[
         "diagnose",
         "-o",
         "json",

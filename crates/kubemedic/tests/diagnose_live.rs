@@ -8,26 +8,15 @@
 //! the example dumps cover logs.
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+mod support;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::events::v1::Event as EventV1;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::process::Command;
-
-fn kubemedic(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use support::{control_plane, create_node, kubemedic, mins_ago};
 
 fn findings(json_text: &str) -> (Value, BTreeSet<(String, String, String)>) {
     let v: Value = serde_json::from_str(json_text).unwrap_or_else(|e| panic!("{e}: {json_text}"));
@@ -58,41 +47,24 @@ fn first_cause(v: &Value, pod: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_diagnosis_and_collect_round_trip() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 0,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some(tb) = control_plane().await else {
         return;
     };
     let client = tb.client();
-    let now = jiff::Timestamp::now();
-    let ago = |mins: i64| (now - jiff::SignedDuration::from_mins(mins)).to_string();
+    let ago = mins_ago;
 
     // A Ready node.
-    let nodes: Api<Node> = Api::all(client.clone());
-    nodes
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "worker-1"}})).unwrap(),
-        )
-        .await
-        .unwrap();
-    nodes
-        .patch_status(
-            "worker-1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                "message": "kubelet is posting ready status",
-                                "lastHeartbeatTime": ago(0), "lastTransitionTime": ago(600)}],
-                "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-                "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}}})),
-        )
-        .await
-        .unwrap();
+    create_node(
+        &client,
+        "worker-1",
+        json!({
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": ago(0), "lastTransitionTime": ago(600)}],
+            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+            "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}}),
+    )
+    .await;
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     namespaces
@@ -152,7 +124,7 @@ async fn live_diagnosis_and_collect_round_trip() {
     .await
     .unwrap();
     let events: Api<EventV1> = Api::namespaced(client.clone(), "shop");
-    let micro = now.to_string();
+    let micro = jiff::Timestamp::now().to_string();
     events
         .create(
             &PostParams::default(),
