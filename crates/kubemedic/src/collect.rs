@@ -3,7 +3,7 @@
 //! the progress line shared with `diagnose`.
 
 use anyhow::Context as _;
-use kubemedic_model::live::{AgentOptions, LiveOptions, ProgressFn};
+use kubemedic_model::live::{self, AgentOptions, LiveOptions, ProgressFn};
 use kubemedic_model::{Snapshot, write_dump};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -36,15 +36,11 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub no_logs: bool,
     /// Label selector of the kubemedic agent pods asked for node facts and node logs.
-    #[arg(
-        long,
-        value_name = "SELECTOR",
-        default_value = "app.kubernetes.io/name=kubemedic-agent"
-    )]
+    #[arg(long, value_name = "SELECTOR", default_value = live::DEFAULT_AGENT_SELECTOR)]
     pub agent_selector: String,
     /// Port of the agents' HTTP server (`kubemedic agent --prometheus-port`), reached through the
     /// apiserver's pod proxy.
-    #[arg(long, value_name = "PORT", default_value_t = 20257)]
+    #[arg(long, value_name = "PORT", default_value_t = live::DEFAULT_AGENT_PORT)]
     pub agent_port: u16,
     /// Do not ask node agents for facts and node logs.
     #[arg(long)]
@@ -60,11 +56,8 @@ impl ClusterArgs {
             .as_ref()
             .filter(|p| !p.as_os_str().to_string_lossy().contains(':'));
         progress.set("connecting to the cluster");
-        let clients = kubemedic_model::live::client_for(
-            single_file.map(|p| p.as_path()),
-            self.context.as_deref(),
-        )
-        .await?;
+        let clients =
+            live::client_for(single_file.map(|p| p.as_path()), self.context.as_deref()).await?;
         let namespace = if self.all_namespaces {
             None
         } else {
@@ -89,7 +82,7 @@ impl ClusterArgs {
             progress: Some(progress.callback()),
             ..LiveOptions::default()
         };
-        let snap = kubemedic_model::live::load_live(&clients, &opts).await?;
+        let snap = live::load_live(&clients, &opts).await?;
         let source = format!(
             "cluster{} ({scope})",
             self.context

@@ -27,6 +27,11 @@ use std::time::Duration;
 /// Reports what the loader is doing, one short line at a time.
 pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Label selector of the kubemedic agent pods unless told otherwise.
+pub const DEFAULT_AGENT_SELECTOR: &str = "app.kubernetes.io/name=kubemedic-agent";
+/// Port of the agents' HTTP server unless told otherwise (the agent's `--prometheus-port`).
+pub const DEFAULT_AGENT_PORT: u16 = 20257;
+
 /// How the kubemedic agents are found and asked for facts.
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
@@ -43,8 +48,8 @@ pub struct AgentOptions {
 impl Default for AgentOptions {
     fn default() -> Self {
         Self {
-            selector: "app.kubernetes.io/name=kubemedic-agent".to_string(),
-            port: 20257,
+            selector: DEFAULT_AGENT_SELECTOR.to_string(),
+            port: DEFAULT_AGENT_PORT,
             log_tail_lines: 2_000,
             request_timeout: Duration::from_secs(10),
         }
