@@ -3,31 +3,15 @@
 //! (/healthz, /conditions, /facts, /metrics) on a real socket.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use kubemedic_agent::health::{HealthRegistry, SourceState};
-use kubemedic_agent::run::{AgentOptions, MonitorSet, start};
+use kubemedic_agent::run::MonitorSet;
 use kubemedic_agent::state::AgentState;
-use kubemedic_agent::stats::StatsOptions;
 use kubemedic_detect::config::parse_system_log_monitor;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
+use support::{Reply, http_get, serve};
 
 fn syslog_time(t: jiff::Timestamp) -> String {
     t.to_zoned(jiff::tz::TimeZone::system())
@@ -73,26 +57,12 @@ async fn filelog_monitor_and_http_endpoints() {
         log: vec![parse_system_log_monitor("kern-file.json", &config).unwrap()],
         ..Default::default()
     };
-    let options = AgentOptions {
-        node_name: "http-test-node".into(),
-        monitors,
-        output: None,
-        kube: None,
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        stats: StatsOptions {
-            iptables_save: None,
-            ..Default::default()
-        },
-        journalctl: "journalctl".into(),
-    };
-    let (handles, running) = start(options, std::future::pending()).await.unwrap();
-    let _running = tokio::spawn(running);
-    let addr = handles.listening[0];
+    let addr = serve("http-test-node", monitors).await;
 
     // The recent line (lookback) counts, the old one does not.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, body) = get(addr, "/metrics").await;
+        let Reply { code, body, .. } = http_get(addr, "/metrics").await;
         assert_eq!(code, 200);
         if body.contains("problem_counter{reason=\"OOMKilling\"} 1") {
             break;
@@ -120,7 +90,7 @@ async fn filelog_monitor_and_http_endpoints() {
     drop(f);
     let deadline = Instant::now() + Duration::from_secs(20);
     let conditions = loop {
-        let (_, body) = get(addr, "/conditions").await;
+        let body = http_get(addr, "/conditions").await.body;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         let c = v["conditions"]
             .as_array()
@@ -149,7 +119,7 @@ async fn filelog_monitor_and_http_endpoints() {
         "the skipList line must not be what matched: {conditions}"
     );
 
-    let (_, metrics) = get(addr, "/metrics").await;
+    let metrics = http_get(addr, "/metrics").await.body;
     assert!(
         metrics.contains("problem_gauge{reason=\"DockerHung\",type=\"KernelDeadlock\"} 1"),
         "{metrics}"
@@ -161,13 +131,15 @@ async fn filelog_monitor_and_http_endpoints() {
         "{metrics}"
     );
 
-    let (code, health) = get(addr, "/healthz").await;
+    let Reply {
+        code, body: health, ..
+    } = http_get(addr, "/healthz").await;
     assert_eq!(code, 200, "{health}");
 
     // Facts are collected at start (first tick is immediate).
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, body) = get(addr, "/facts").await;
+        let body = http_get(addr, "/facts").await.body;
         let facts: kubemedic_model::NodeFacts = serde_json::from_str(&body).unwrap();
         if facts.collected_at.is_some() {
             assert_eq!(facts.node, "http-test-node");
@@ -193,12 +165,12 @@ async fn healthz_names_dead_sources() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let (code, _) = get(addr, "/healthz").await;
+    let code = http_get(addr, "/healthz").await.code;
     assert_eq!(code, 200, "a degraded source keeps the agent healthy");
     health
         .register("kernel-monitor", "kmsg")
         .set(SourceState::Dead("monitor stopped".into()));
-    let (code, body) = get(addr, "/healthz").await;
+    let Reply { code, body, .. } = http_get(addr, "/healthz").await;
     assert_eq!(code, 503);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["dead"], serde_json::json!(["kernel-monitor"]));

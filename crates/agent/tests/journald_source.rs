@@ -3,54 +3,14 @@
 //! a fake `journalctl` script (said so where used).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use kubemedic_agent::SourceLine;
 use kubemedic_agent::health::{HealthRegistry, SourceState};
 use kubemedic_agent::journald::{JournaldOptions, follow};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{export_entry, journal_remote, write_journal};
 use tokio::sync::mpsc;
-
-const JOURNAL_REMOTE: &str = "/usr/lib/systemd/systemd-journal-remote";
-
-fn journal_remote() -> Option<PathBuf> {
-    let p = PathBuf::from(JOURNAL_REMOTE);
-    if p.exists() {
-        Some(p)
-    } else {
-        assert!(
-            std::env::var_os("KUBEMEDIC_REQUIRE_TESTBED").is_none(),
-            "{JOURNAL_REMOTE} missing: apt-get install systemd-journal-remote"
-        );
-        eprintln!("skipping: {JOURNAL_REMOTE} missing (apt-get install systemd-journal-remote)");
-        None
-    }
-}
-
-fn export_entry(usec: i64, seq: u32, identifier: &str, message: &str) -> String {
-    format!(
-        "__REALTIME_TIMESTAMP={usec}\n__MONOTONIC_TIMESTAMP={seq}\n_BOOT_ID=0123456789abcdef0123456789abcdef\nSYSLOG_IDENTIFIER={identifier}\nMESSAGE={message}\n\n"
-    )
-}
-
-fn write_journal(tool: &Path, file: &Path, export: &str) {
-    use std::io::Write;
-    let mut child = Command::new(tool)
-        .arg(format!("--output={}", file.display()))
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(export.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
 
 async fn next_line(rx: &mut mpsc::Receiver<SourceLine>, timeout: Duration) -> Option<SourceLine> {
     tokio::time::timeout(timeout, rx.recv())

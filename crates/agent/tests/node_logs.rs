@@ -2,27 +2,15 @@
 //! lines come back in order, `tail` works, the per-source cap holds, unknown sources are 404.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use kubemedic_agent::nodelogs::DEFAULT_MAX_LINES;
-use kubemedic_agent::run::{AgentOptions, MonitorSet, start};
-use kubemedic_agent::stats::StatsOptions;
+use kubemedic_agent::run::MonitorSet;
 use kubemedic_detect::config::parse_system_log_monitor;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (code, head.to_lowercase(), body.to_string())
-}
+use support::{Reply, export_entry, http_get, journal_remote, serve, write_journal};
 
 fn kubelet_line(i: usize) -> String {
     let t = jiff::Timestamp::now()
@@ -36,7 +24,7 @@ fn kubelet_line(i: usize) -> String {
 async fn wait_for_last(addr: SocketAddr, last: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, _, body) = get(addr, "/logs/kubelet").await;
+        let Reply { code, body, .. } = http_get(addr, "/logs/kubelet").await;
         assert_eq!(code, 200);
         let lines: Vec<String> = body.lines().map(str::to_string).collect();
         if lines
@@ -68,24 +56,14 @@ async fn logs_endpoint_serves_recent_lines_of_a_tailed_file() {
   "rules": [{{"type": "temporary", "reason": "PLEGUnhealthy", "pattern": "PLEG is not healthy.*"}}]}}"#,
         log.display()
     );
-    let options = AgentOptions {
-        node_name: "logs-test-node".into(),
-        monitors: MonitorSet {
+    let addr = serve(
+        "logs-test-node",
+        MonitorSet {
             log: vec![parse_system_log_monitor("kubelet-file.json", &config).unwrap()],
             ..Default::default()
         },
-        output: None,
-        kube: None,
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        stats: StatsOptions {
-            iptables_save: None,
-            ..Default::default()
-        },
-        journalctl: "journalctl".into(),
-    };
-    let (handles, running) = start(options, std::future::pending()).await.unwrap();
-    let _running = tokio::spawn(running);
-    let addr = handles.listening[0];
+    )
+    .await;
 
     // The lines already in the file (lookback reads from the start), in order, verbatim.
     let lines = wait_for_last(addr, 9).await;
@@ -95,7 +73,9 @@ async fn logs_endpoint_serves_recent_lines_of_a_tailed_file() {
         assert!(line.contains(want), "{line:?} should contain {want:?}");
         assert!(line.contains("node kubelet[42]: "), "{line:?}");
     }
-    let (code, head, body) = get(addr, "/logs/kubelet?tail=3").await;
+    let Reply {
+        code, head, body, ..
+    } = http_get(addr, "/logs/kubelet?tail=3").await;
     assert_eq!(code, 200);
     assert!(head.contains("content-type: text/plain"), "{head}");
     let tail: Vec<&str> = body.lines().collect();
@@ -124,9 +104,9 @@ async fn logs_endpoint_serves_recent_lines_of_a_tailed_file() {
     }
 
     // A source nothing read is empty; an unknown one is 404 naming the valid ones.
-    let (code, _, body) = get(addr, "/logs/docker").await;
+    let Reply { code, body, .. } = http_get(addr, "/logs/docker").await;
     assert_eq!((code, body.as_str()), (200, ""));
-    let (code, _, body) = get(addr, "/logs/nginx").await;
+    let Reply { code, body, .. } = http_get(addr, "/logs/nginx").await;
     assert_eq!(code, 404);
     assert!(
         body.contains("kernel, kubelet, containerd, docker, kube-proxy, syslog"),
@@ -134,46 +114,13 @@ async fn logs_endpoint_serves_recent_lines_of_a_tailed_file() {
     );
 }
 
-const JOURNAL_REMOTE: &str = "/usr/lib/systemd/systemd-journal-remote";
-
 /// Writes a real journal file from journal-export text (systemd-journal-remote).
-fn write_journal(file: &std::path::Path, export: &str) -> bool {
-    use std::process::{Command, Stdio};
-    if !std::path::Path::new(JOURNAL_REMOTE).exists() {
-        assert!(
-            std::env::var_os("KUBEMEDIC_REQUIRE_TESTBED").is_none(),
-            "{JOURNAL_REMOTE} missing: apt-get install systemd-journal-remote"
-        );
-        eprintln!("skipping: {JOURNAL_REMOTE} missing (apt-get install systemd-journal-remote)");
-        return false;
-    }
-    let mut child = Command::new(JOURNAL_REMOTE)
-        .arg(format!("--output={}", file.display()))
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(export.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    true
-}
-
 #[tokio::test]
 async fn journal_entries_are_served_by_identifier() {
     let dir = tempfile::tempdir().unwrap();
     let now = jiff::Timestamp::now().as_microsecond();
-    let entry = |seq: i64, id: &str, msg: &str| {
-        format!(
-            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={seq}\n_BOOT_ID=0123456789abcdef0123456789abcdef\nSYSLOG_IDENTIFIER={id}\nMESSAGE={msg}\n\n",
-            now - 10_000_000 + seq
-        )
+    let entry = |seq: u32, id: &str, msg: &str| {
+        export_entry(now - 10_000_000 + i64::from(seq), seq, id, msg)
     };
     let export = [
         entry(1, "dockerd", "waiting for xtables lock"),
@@ -181,9 +128,10 @@ async fn journal_entries_are_served_by_identifier() {
         entry(3, "dockerd", "xtables lock held by another app"),
     ]
     .concat();
-    if !write_journal(&dir.path().join("a.journal"), &export) {
+    let Some(tool) = journal_remote() else {
         return;
-    }
+    };
+    write_journal(&tool, &dir.path().join("a.journal"), &export);
     let monitor = |id: &str, source: &str| {
         let config = format!(
             r#"{{"plugin": "journald", "pluginConfig": {{"source": "{id}"}},
@@ -194,30 +142,20 @@ async fn journal_entries_are_served_by_identifier() {
         );
         parse_system_log_monitor(&format!("{source}.json"), &config).unwrap()
     };
-    let options = AgentOptions {
-        node_name: "journal-logs-node".into(),
-        monitors: MonitorSet {
+    let addr = serve(
+        "journal-logs-node",
+        MonitorSet {
             log: vec![
                 monitor("dockerd", "docker-monitor"),
                 monitor("kubelet", "kubelet-monitor"),
             ],
             ..Default::default()
         },
-        output: None,
-        kube: None,
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        stats: StatsOptions {
-            iptables_save: None,
-            ..Default::default()
-        },
-        journalctl: "journalctl".into(),
-    };
-    let (handles, running) = start(options, std::future::pending()).await.unwrap();
-    let _running = tokio::spawn(running);
-    let addr = handles.listening[0];
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let docker = loop {
-        let (code, _, body) = get(addr, "/logs/docker").await;
+        let Reply { code, body, .. } = http_get(addr, "/logs/docker").await;
         assert_eq!(code, 200);
         if body.lines().count() >= 2 {
             break body;
@@ -239,12 +177,12 @@ async fn journal_entries_are_served_by_identifier() {
         "{lines:?}"
     );
     // One shared journalctl: the kubelet entry is kept once, under kubelet.
-    let (_, _, kubelet) = get(addr, "/logs/kubelet").await;
+    let kubelet = http_get(addr, "/logs/kubelet").await.body;
     assert_eq!(kubelet.lines().count(), 1, "{kubelet:?}");
     assert!(
         kubelet.ends_with(" kubelet: PLEG is not healthy\n"),
         "{kubelet:?}"
     );
-    let (_, _, syslog) = get(addr, "/logs/syslog").await;
+    let syslog = http_get(addr, "/logs/syslog").await.body;
     assert_eq!(syslog, "");
 }

@@ -5,13 +5,13 @@
 //! how it was produced); host-specific labels (device, cpu, kernel) are compared by name only.
 #![allow(clippy::unwrap_used)]
 
-use kubemedic_agent::run::{AgentOptions, MonitorSet, start};
-use kubemedic_agent::stats::StatsOptions;
+mod support;
+
+use kubemedic_agent::run::MonitorSet;
 use kubemedic_detect::config::parse_system_stats_monitor;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{http_get, serve};
 
 const NPD_OUTPUT: &str = include_str!("fixtures/npd-v0.8.20-system-stats.prom");
 const CONFIG: &str = include_str!("fixtures/system-stats-monitor-no-osfeature.json");
@@ -44,17 +44,6 @@ fn families(exposition: &str) -> Families {
     out
 }
 
-async fn get(addr: SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    text.split_once("\r\n\r\n").unwrap().1.to_string()
-}
-
 #[tokio::test]
 async fn stats_metrics_match_npd_names_and_labels() {
     let expected = families(NPD_OUTPUT);
@@ -70,28 +59,18 @@ async fn stats_metrics_match_npd_names_and_labels() {
     config["disk"]["lsblkTimeout"] = "1s".into();
     let stats =
         parse_system_stats_monitor("system-stats-monitor.json", &config.to_string()).unwrap();
-    let options = AgentOptions {
-        node_name: "parity-node".into(),
-        monitors: MonitorSet {
+    let addr = serve(
+        "parity-node",
+        MonitorSet {
             stats: vec![stats],
             ..Default::default()
         },
-        output: None,
-        kube: None,
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        stats: StatsOptions {
-            iptables_save: None,
-            ..Default::default()
-        },
-        journalctl: "journalctl".into(),
-    };
-    let (handles, running) = start(options, std::future::pending()).await.unwrap();
-    let _running = tokio::spawn(running);
-    let addr = handles.listening[0];
+    )
+    .await;
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let (body, actual) = loop {
-        let body = get(addr, "/metrics").await;
+        let body = http_get(addr, "/metrics").await.body;
         let actual = families(&body);
         if expected.keys().all(|k| actual.contains_key(k)) {
             break (body, actual);
