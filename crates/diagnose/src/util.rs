@@ -3,7 +3,7 @@
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::event_count;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Pod, PodCondition};
 
 /// Longest quoted text kept in evidence; long kubelet lines are cut with an ellipsis.
 const MAX_EVIDENCE_CHARS: usize = 400;
@@ -51,6 +51,14 @@ pub(crate) fn pod_key(pod: &Pod) -> (&str, &str) {
         pod.metadata.namespace.as_deref().unwrap_or(""),
         pod.metadata.name.as_deref().unwrap_or(""),
     )
+}
+
+/// A pod's status conditions (none when the status has not been written yet).
+pub(crate) fn pod_conditions(pod: &Pod) -> &[PodCondition] {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or(&[])
 }
 
 /// Builds a finding with the common fields.

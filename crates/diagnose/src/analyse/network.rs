@@ -9,7 +9,7 @@
 
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
-use crate::util::{clip, event_evidence, finding, pod_key};
+use crate::util::{clip, event_evidence, finding, pod_conditions, pod_key};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, HashMap};
 
@@ -197,11 +197,9 @@ fn dns_replicas(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     }
                 }
             }
-            let ready = p
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let ready = pod_conditions(p)
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
             match bad {
                 Some(ev) => failing.push((p, ev)),
                 None if ready => healthy += 1,

@@ -8,7 +8,8 @@ use crate::classify::{self, LogSignal, Verdict};
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::{Ctx, event_count};
 use crate::util::{
-    clip, event_evidence, finding, human_secs, pod_key, quantity_bytes, tail_lines, ts,
+    clip, event_evidence, finding, human_secs, pod_conditions, pod_key, quantity_bytes, tail_lines,
+    ts,
 };
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
@@ -1470,15 +1471,9 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     if age.is_some_and(|a| a < PENDING_GRACE_SECS) {
         return;
     }
-    let cond = v
-        .pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        });
+    let cond = pod_conditions(v.pod)
+        .iter()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False");
     let sched_events: Vec<&Event> = v
         .events
         .iter()
@@ -1862,16 +1857,10 @@ fn evicted(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         return;
     };
     // Old evictions are history: the replacement pods run elsewhere.
-    let when = v
-        .pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| {
-            cs.iter()
-                .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
-                .max()
-        })
+    let when = pod_conditions(v.pod)
+        .iter()
+        .filter_map(|c| c.last_transition_time.as_ref().map(|t| t.0))
+        .max()
         .or(v
             .pod
             .status

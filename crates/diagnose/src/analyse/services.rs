@@ -4,7 +4,7 @@ use super::nodes::NodeState;
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
 use crate::util::FxMap;
-use crate::util::{finding, pod_key};
+use crate::util::{finding, pod_conditions, pod_key};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,10 +15,9 @@ struct LabelIndex<'a> {
 
 fn pod_ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
-        && p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        && pod_conditions(p)
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 fn matching<'a>(idx: Option<&LabelIndex<'a>>, selector: &BTreeMap<String, String>) -> Vec<&'a Pod> {
