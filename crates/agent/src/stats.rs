@@ -81,21 +81,6 @@ pub async fn run(
         .unwrap_or(options.facts_interval)
         .min(options.facts_interval)
         .max(Duration::from_secs(1));
-    let wanted: BTreeSet<String> = configs
-        .iter()
-        .flat_map(|c| {
-            [
-                &c.cpu.metrics_configs,
-                &c.disk.metrics_configs,
-                &c.host.metrics_configs,
-                &c.memory.metrics_configs,
-                &c.os_feature.metrics_configs,
-                &c.net.metrics_configs,
-            ]
-            .into_iter()
-            .flat_map(|m| m.keys().cloned())
-        })
-        .collect();
     let display: BTreeMap<String, String> = configs
         .iter()
         .flat_map(|c| {
@@ -111,6 +96,7 @@ pub async fn run(
             .flat_map(|m| m.iter().map(|(k, v)| (k.clone(), v.display_name.clone())))
         })
         .collect();
+    let wanted: BTreeSet<String> = display.keys().cloned().collect();
     let mut previous = Previous::default();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
