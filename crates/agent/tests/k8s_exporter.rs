@@ -10,7 +10,7 @@
 use k8s_openapi::api::core::v1::{Event, Node, NodeCondition};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kubemedic_agent::k8s::KubeExporterOptions;
-use kubemedic_agent::run::{AgentOptions, MonitorSet, start};
+use kubemedic_agent::run::{AgentHandles, AgentOptions, MonitorSet, start};
 use kubemedic_agent::stats::StatsOptions;
 use kubemedic_detect::config::parse_custom_plugin_monitor;
 use std::os::unix::fs::PermissionsExt;
@@ -129,6 +129,35 @@ fn agent_options(
     }
 }
 
+/// An agent running in the background until [`RunningAgent::stop`].
+struct RunningAgent {
+    handles: AgentHandles,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn run_agent(options: AgentOptions) -> RunningAgent {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (handles, running) = start(options, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
+    RunningAgent {
+        handles,
+        stop,
+        task: tokio::spawn(running),
+    }
+}
+
+impl RunningAgent {
+    /// Asks the agent to stop and waits until it has.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
 async fn assert_kubelet_ready_untouched(client: &kube::Client, node: &str) {
     let ready = condition(client, node, "Ready")
         .await
@@ -150,16 +179,13 @@ async fn conditions_events_outage_heartbeat_and_restart() {
     let script = write_script(dir.path());
     let state = dir.path().join("state");
 
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let (_handles, running) = start(
-        agent_options(&client, node, &script, Duration::from_secs(1)),
-        async {
-            let _ = stop_rx.await;
-        },
-    )
-    .await
-    .unwrap();
-    let agent = tokio::spawn(running);
+    let agent = run_agent(agent_options(
+        &client,
+        node,
+        &script,
+        Duration::from_secs(1),
+    ))
+    .await;
 
     // Initial state: False with the declared healthy reason; the kubelet's Ready is kept.
     let c = wait_condition(
@@ -243,7 +269,8 @@ async fn conditions_events_outage_heartbeat_and_restart() {
     // Let a few plugin runs and failed writes happen during the outage (observable: the
     // exporter's health records failed writes).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while _handles
+    while agent
+        .handles
         .health
         .sources()
         .iter()
@@ -281,19 +308,15 @@ async fn conditions_events_outage_heartbeat_and_restart() {
         Duration::from_secs(20),
     )
     .await;
-    stop_tx.send(()).unwrap();
-    agent.await.unwrap();
+    agent.stop().await;
     std::fs::write(dir.path().join("slow"), "").unwrap();
-    let (stop2_tx, stop2_rx) = oneshot::channel::<()>();
-    let (_h2, running2) = start(
-        agent_options(&client, node, &script, Duration::from_millis(500)),
-        async {
-            let _ = stop2_rx.await;
-        },
-    )
-    .await
-    .unwrap();
-    let agent2 = tokio::spawn(running2);
+    let agent2 = run_agent(agent_options(
+        &client,
+        node,
+        &script,
+        Duration::from_millis(500),
+    ))
+    .await;
     let until = Instant::now() + Duration::from_secs(4);
     let mut beats = 0;
     while Instant::now() < until {
@@ -307,6 +330,5 @@ async fn conditions_events_outage_heartbeat_and_restart() {
     }
     assert!(beats > 10);
     assert_kubelet_ready_untouched(&client, node).await;
-    stop2_tx.send(()).unwrap();
-    agent2.await.unwrap();
+    agent2.stop().await;
 }
