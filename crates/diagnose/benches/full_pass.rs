@@ -7,7 +7,7 @@
 //! The end-to-end benchmark with loading and rendering is the binary crate's `diagnose_scale`.
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::core::v1::{Endpoints, Event, Node, Pod, Service};
+use kubemedic_model::objects::{Endpoints, Event, Node, Pod, Service};
 use kubemedic_model::{ContainerLogs, ContainerRef, NodeLogSource, Snapshot};
 use serde_json::{Value, json};
 use std::time::Instant;

@@ -2,7 +2,7 @@
 
 use crate::util::FxMap;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kubemedic_model::objects::{Event, Node, Pod};
 use kubemedic_model::{ContainerLogs, ContainerRef, Snapshot};
 
 /// Key of an event's involved object: kind, namespace ("" for cluster-scoped), name.

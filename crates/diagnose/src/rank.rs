@@ -76,7 +76,7 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
         .filter(|o| o.kind == "Pod")
         .map(|o| (o.namespace.as_deref().unwrap_or(""), o.name.as_str()))
         .collect();
-    let pods: HashMap<(&str, &str), &k8s_openapi::api::core::v1::Pod> = ctx
+    let pods: HashMap<(&str, &str), &kubemedic_model::objects::Pod> = ctx
         .snap
         .pods
         .iter()

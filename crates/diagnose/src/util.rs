@@ -3,7 +3,7 @@
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::event_count;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, Pod, PodCondition};
+use kubemedic_model::objects::{Event, Pod, PodCondition};
 
 /// Longest quoted text kept in evidence; long kubelet lines are cut with an ellipsis.
 const MAX_EVIDENCE_CHARS: usize = 400;

@@ -8,8 +8,8 @@
 //! The generator is deterministic (no randomness: pod i's fate is a function of i).
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Endpoints, Event, Node, Pod, Service};
+use kubemedic_model::objects::{Deployment, ReplicaSet};
+use kubemedic_model::objects::{Endpoints, Event, Node, Pod, Service};
 use kubemedic_model::{ContainerLogs, ContainerRef, NodeFacts, NodeLogSource, Snapshot};
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -3,8 +3,9 @@
 //! the progress line shared with `diagnose`.
 
 use anyhow::Context as _;
-use kubemedic_model::live::{self, AgentOptions, LiveOptions, ProgressFn};
-use kubemedic_model::{Snapshot, write_dump};
+use kubemedic_cluster::live::{self, AgentOptions, LiveOptions, ProgressFn};
+use kubemedic_cluster::write_dump;
+use kubemedic_model::Snapshot;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

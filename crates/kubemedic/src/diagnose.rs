@@ -76,7 +76,7 @@ pub struct DiagnoseArgs {
 fn load(args: &DiagnoseArgs, progress: &Progress) -> anyhow::Result<(Snapshot, String)> {
     if let Some(dir) = &args.dump {
         progress.set("reading the dump");
-        let snap = kubemedic_model::load_dump(dir)?;
+        let snap = kubemedic_cluster::load_dump(dir)?;
         return Ok((snap, format!("dump {}", dir.display())));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -201,8 +201,8 @@ fn warn_unknown_targets(targets: &[Target], snap: &Snapshot) {
 /// Adds the pods a workload target owns (Deployment → ReplicaSets → Pods; StatefulSet,
 /// DaemonSet, Job → Pods), so `deploy/api` also shows findings reported on its pods.
 fn expand_workload_targets(targets: &[Target], snap: &Snapshot) -> Vec<Target> {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use kubemedic_diagnose::TargetKind;
+    use kubemedic_model::objects::ObjectMeta;
     let owned_by = |meta: &ObjectMeta, kind: &str, name: &str| {
         meta.owner_references
             .iter()

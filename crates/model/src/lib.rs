@@ -1,17 +1,14 @@
-//! Cluster snapshot types and loaders: live API, offline dump (kubectl cluster-info dump layout), dump writer.
+//! Cluster snapshot types: what the diagnosis engine reads, and nothing that fetches it.
 //!
-//! The [`Snapshot`] is the single input of the diagnosis engine; [`NodeFacts`] is what the node
-//! agent serves on `/facts` and what a dump keeps in `_nodes/<node>/facts.json`.
+//! The [`Snapshot`] is the single input of the diagnosis engine; [`objects`] are the slim
+//! Kubernetes kinds it holds (also what the controller's watch cache keeps); [`NodeFacts`] is what
+//! the node agent serves on `/facts` and what a dump keeps in `_nodes/<node>/facts.json`. No I/O,
+//! no async: the loaders that fill a snapshot (offline dump, live API) live in
+//! `kubemedic-cluster`.
 
-pub mod dump;
-pub mod events;
 pub mod facts;
-pub mod live;
-pub mod logs;
+pub mod objects;
 pub mod snapshot;
-pub mod writer;
 
-pub use dump::{DumpError, DumpMeta, DumpOptions, load_dump, load_dump_with};
 pub use facts::NodeFacts;
 pub use snapshot::{ContainerLogs, ContainerRef, NodeLogSource, SkippedInput, Snapshot};
-pub use writer::{DumpWriteError, WriteStats, write_dump};

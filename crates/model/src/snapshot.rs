@@ -1,13 +1,11 @@
 //! The cluster snapshot the diagnosis engine reads.
 
 use crate::facts::NodeFacts;
-use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    Endpoints, Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+use crate::objects::{
+    DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, PersistentVolume,
+    PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +45,8 @@ pub struct Snapshot {
     pub stateful_sets: Vec<StatefulSet>,
     /// Jobs.
     pub jobs: Vec<Job>,
+    /// ReplicationControllers.
+    pub replication_controllers: Vec<ReplicationController>,
     /// Container logs, current and previous instance, by container.
     pub container_logs: BTreeMap<ContainerRef, ContainerLogs>,
     /// Node logs by node name and source.
@@ -55,6 +55,65 @@ pub struct Snapshot {
     pub node_facts: BTreeMap<String, NodeFacts>,
     /// Inputs that could not be read; the rest of the snapshot is still complete.
     pub skipped: Vec<SkippedInput>,
+}
+
+impl Snapshot {
+    /// The newest time recorded anywhere in events or statuses: the best guess of when a
+    /// snapshot without a recorded time (a plain kubectl dump) was taken.
+    pub fn newest_timestamp(&self) -> Option<Timestamp> {
+        let mut newest: Option<Timestamp> = None;
+        let mut see = |t: Option<Timestamp>| {
+            if let Some(t) = t
+                && newest.is_none_or(|n| t > n)
+            {
+                newest = Some(t);
+            }
+        };
+        for e in &self.events {
+            see(e.last_timestamp.as_ref().map(|t| t.0));
+            see(e.first_timestamp.as_ref().map(|t| t.0));
+            see(e.event_time.as_ref().map(|t| t.0));
+            see(e
+                .series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref())
+                .map(|t| t.0));
+        }
+        for n in &self.nodes {
+            for c in n.status.iter().flat_map(|s| s.conditions.iter().flatten()) {
+                see(c.last_heartbeat_time.as_ref().map(|t| t.0));
+                see(c.last_transition_time.as_ref().map(|t| t.0));
+            }
+        }
+        for p in &self.pods {
+            let Some(status) = &p.status else { continue };
+            for c in status.conditions.iter().flatten() {
+                see(c.last_transition_time.as_ref().map(|t| t.0));
+            }
+            for cs in status
+                .container_statuses
+                .iter()
+                .flatten()
+                .chain(status.init_container_statuses.iter().flatten())
+            {
+                for st in [cs.state.as_ref(), cs.last_state.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    see(st
+                        .running
+                        .as_ref()
+                        .and_then(|r| r.started_at.as_ref())
+                        .map(|t| t.0));
+                    if let Some(t) = &st.terminated {
+                        see(t.finished_at.as_ref().map(|t| t.0));
+                        see(t.started_at.as_ref().map(|t| t.0));
+                    }
+                }
+            }
+        }
+        newest
+    }
 }
 
 /// Identifies one container of one pod.

@@ -10,7 +10,7 @@
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
 use crate::util::{clip, event_evidence, finding, pod_conditions, pod_key};
-use k8s_openapi::api::core::v1::Pod;
+use kubemedic_model::objects::Pod;
 use std::collections::{BTreeMap, HashMap};
 
 /// Runs the network analysers.

@@ -225,7 +225,7 @@ const NODE_LOG_WINDOW: SignedDuration = SignedDuration::from_hours(24);
 fn log_cutoff(
     ctx: &Ctx<'_>,
     not_ready: bool,
-    ready: Option<&k8s_openapi::api::core::v1::NodeCondition>,
+    ready: Option<&kubemedic_model::objects::NodeCondition>,
 ) -> Option<Timestamp> {
     let now = ctx.now?;
     let mut from = now.checked_sub(NODE_LOG_WINDOW).ok()?;
@@ -300,7 +300,7 @@ pub(crate) fn analyse<'a>(ctx: &Ctx<'a>, out: &mut Vec<Finding>) -> HashMap<&'a 
     // Nodes known only from logs/facts (no Node object) still get analysed.
     for name in ctx.snap.node_logs.keys().chain(ctx.snap.node_facts.keys()) {
         if !states.contains_key(name.as_str()) && !ctx.nodes.contains_key(name.as_str()) {
-            let empty = k8s_openapi::api::core::v1::Node::default();
+            let empty = kubemedic_model::objects::Node::default();
             let state = analyse_node(ctx, &empty, name, out);
             states.insert(name.as_str(), state);
         }
@@ -319,7 +319,7 @@ struct Cand {
 
 fn analyse_node(
     ctx: &Ctx<'_>,
-    node: &k8s_openapi::api::core::v1::Node,
+    node: &kubemedic_model::objects::Node,
     name: &str,
     out: &mut Vec<Finding>,
 ) -> NodeState {

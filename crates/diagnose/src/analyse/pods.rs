@@ -12,7 +12,7 @@ use crate::util::{
     ts,
 };
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{
+use kubemedic_model::objects::{
     Container, ContainerStateTerminated, ContainerStatus, Event, Pod, PodSpec,
 };
 use regex::Regex;
@@ -953,10 +953,10 @@ fn probe_fix(v: &PodView<'_, '_>, c: &str, spec: Option<&Container>) -> Vec<Stri
     ]
 }
 
-fn port_text(p: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> String {
+fn port_text(p: &kubemedic_model::objects::IntOrString) -> String {
     match p {
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+        kubemedic_model::objects::IntOrString::Int(i) => i.to_string(),
+        kubemedic_model::objects::IntOrString::String(s) => s.clone(),
     }
 }
 

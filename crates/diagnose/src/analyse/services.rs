@@ -5,7 +5,7 @@ use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
 use crate::util::FxMap;
 use crate::util::{finding, pod_conditions, pod_key};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use kubemedic_model::objects::{Pod, Service};
 use std::collections::{BTreeMap, HashMap};
 
 /// Pods of one namespace indexed by label pair, so a selector costs its shortest posting list.

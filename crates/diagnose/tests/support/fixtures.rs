@@ -660,7 +660,7 @@ pub fn positives() -> Vec<Fixture> {
             .unwrap()
             .insert(
                 "memory".into(),
-                k8s_openapi::apimachinery::pkg::api::resource::Quantity("1024m".into()),
+                kubemedic_model::objects::Quantity("1024m".into()),
             );
         v.push(fx(
             "memlimit-1024m-signal-killed",
@@ -681,7 +681,7 @@ pub fn positives() -> Vec<Fixture> {
             .unwrap()
             .insert(
                 "memory".into(),
-                k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Mi".into()),
+                kubemedic_model::objects::Quantity("2Mi".into()),
             );
         s.pods.push(pd);
         v.push(fx(
@@ -1190,7 +1190,7 @@ pub fn positives() -> Vec<Fixture> {
 }
 
 /// Replaces the single container status of a pod and marks it not ready.
-pub fn merge_status(p: &mut k8s_openapi::api::core::v1::Pod, status: serde_json::Value) {
+pub fn merge_status(p: &mut kubemedic_model::objects::Pod, status: serde_json::Value) {
     let st = p.status.as_mut().unwrap();
     st.container_statuses = Some(vec![serde_json::from_value(status).unwrap()]);
     st.conditions =

@@ -4,8 +4,8 @@
 pub mod fixtures;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kubemedic_diagnose::{Cause, Finding, ObjectRef, Report};
+use kubemedic_model::objects::{Event, Node, Pod};
 use kubemedic_model::{ContainerLogs, ContainerRef, NodeFacts, NodeLogSource, Snapshot};
 use serde_json::{Value, json};
 

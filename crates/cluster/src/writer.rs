@@ -2,8 +2,9 @@
 
 use crate::dump::{DumpMeta, META_DIR, META_FILE, NODES_DIR};
 use crate::logs::{end_marker, start_marker};
-use crate::snapshot::Snapshot;
 use k8s_openapi::Resource;
+use kubemedic_model::Snapshot;
+use kubemedic_model::objects::ObjectMeta;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -53,18 +54,16 @@ pub fn write_dump(
     let namespaces = namespaces_of(snap);
     w.stats.namespaces = namespaces.len();
     for ns in &namespaces {
-        let in_ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-            m.namespace.as_deref() == Some(ns.as_str())
-        };
+        let in_ns = |m: &ObjectMeta| m.namespace.as_deref() == Some(ns.as_str());
         let pods: Vec<_> = snap.pods.iter().filter(|o| in_ns(&o.metadata)).collect();
         // kubectl's seven files, always present (empty lists included).
         w.list(
             &format!("{ns}/events.json"),
             &filter(&snap.events, |o| in_ns(&o.metadata)),
         )?;
-        w.list::<k8s_openapi::api::core::v1::ReplicationController>(
+        w.list(
             &format!("{ns}/replication-controllers.json"),
-            &[],
+            &filter(&snap.replication_controllers, |o| in_ns(&o.metadata)),
         )?;
         w.list(
             &format!("{ns}/services.json"),
@@ -107,7 +106,8 @@ pub fn write_dump(
     }
 
     // Container logs: one logs.txt (and previous-logs.txt) per pod, blocks in container order.
-    let mut by_pod: BTreeMap<(&str, &str), Vec<(&str, &crate::ContainerLogs)>> = BTreeMap::new();
+    let mut by_pod: BTreeMap<(&str, &str), Vec<(&str, &kubemedic_model::ContainerLogs)>> =
+        BTreeMap::new();
     for (k, v) in &snap.container_logs {
         by_pod
             .entry((k.namespace.as_str(), k.pod.as_str()))
@@ -163,7 +163,7 @@ fn filter<T, F: Fn(&T) -> bool>(items: &[T], keep: F) -> Vec<&T> {
 
 fn namespaces_of(snap: &Snapshot) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
-    let mut add = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+    let mut add = |m: &ObjectMeta| {
         if let Some(ns) = &m.namespace {
             set.insert(ns.clone());
         }
@@ -181,6 +181,9 @@ fn namespaces_of(snap: &Snapshot) -> BTreeSet<String> {
     snap.daemon_sets.iter().for_each(|o| add(&o.metadata));
     snap.stateful_sets.iter().for_each(|o| add(&o.metadata));
     snap.jobs.iter().for_each(|o| add(&o.metadata));
+    snap.replication_controllers
+        .iter()
+        .for_each(|o| add(&o.metadata));
     for k in snap.container_logs.keys() {
         set.insert(k.namespace.clone());
     }

@@ -6,18 +6,16 @@
 //! agent's `/logs/<source>`). Anything optional that
 //! fails (RBAC, a missing agent, a log that is gone) becomes a [`SkippedInput`], not an error.
 
-use crate::facts::NodeFacts;
-use crate::snapshot::{ContainerRef, NodeLogSource, SkippedInput, Snapshot};
 use futures::{AsyncReadExt, StreamExt};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    ContainerStatus, Endpoints, Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, LogParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource, ResourceExt};
+use kubemedic_model::objects::{
+    ContainerState, ContainerStatus, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job,
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service,
+    StatefulSet,
+};
+use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::path::Path;
@@ -204,10 +202,8 @@ where
             lp = lp.continue_token(t);
         }
         let list = api.list(&lp).await?;
-        for mut item in list.items {
-            item.meta_mut().managed_fields = None;
-            out.push(item);
-        }
+        // The slim types never materialise managedFields: nothing to strip here.
+        out.extend(list.items);
         match list.metadata.continue_ {
             Some(t) if !t.is_empty() => token = Some(t),
             _ => break,
@@ -247,20 +243,32 @@ pub async fn load_live(
     let ns = opts.namespace.as_deref();
     let page = opts.page_size;
     progress("listing nodes, pods, events, services and workloads");
-    let (nodes, pods, events, services, endpoints, slices, pvcs, pvs, deps, rss, dss, stss, jobs) = futures::join!(
-        list_all(Api::<Node>::all(client.clone()), page),
-        list_all(api::<Pod>(client, ns), page),
-        list_all(api::<Event>(client, ns), page),
-        list_all(api::<Service>(client, ns), page),
-        list_all(api::<Endpoints>(client, ns), page),
-        list_all(api::<EndpointSlice>(client, ns), page),
-        list_all(api::<PersistentVolumeClaim>(client, ns), page),
-        list_all(Api::<PersistentVolume>::all(client.clone()), page),
-        list_all(api::<Deployment>(client, ns), page),
-        list_all(api::<ReplicaSet>(client, ns), page),
-        list_all(api::<DaemonSet>(client, ns), page),
-        list_all(api::<StatefulSet>(client, ns), page),
-        list_all(api::<Job>(client, ns), page),
+    let (
+        (nodes, pods, events, services, endpoints, slices, pvcs),
+        (pvs, deps, rss, dss, stss, jobs, rcs),
+    ) = futures::join!(
+        async {
+            futures::join!(
+                list_all(Api::<Node>::all(client.clone()), page),
+                list_all(api::<Pod>(client, ns), page),
+                list_all(api::<Event>(client, ns), page),
+                list_all(api::<Service>(client, ns), page),
+                list_all(api::<Endpoints>(client, ns), page),
+                list_all(api::<EndpointSlice>(client, ns), page),
+                list_all(api::<PersistentVolumeClaim>(client, ns), page),
+            )
+        },
+        async {
+            futures::join!(
+                list_all(Api::<PersistentVolume>::all(client.clone()), page),
+                list_all(api::<Deployment>(client, ns), page),
+                list_all(api::<ReplicaSet>(client, ns), page),
+                list_all(api::<DaemonSet>(client, ns), page),
+                list_all(api::<StatefulSet>(client, ns), page),
+                list_all(api::<Job>(client, ns), page),
+                list_all(api::<ReplicationController>(client, ns), page),
+            )
+        },
     );
     let pods = pods.map_err(|source| LiveError::List {
         what: match ns {
@@ -283,6 +291,7 @@ pub async fn load_live(
     snap.daemon_sets = keep(dss, "daemonsets", sk);
     snap.stateful_sets = keep(stss, "statefulsets", sk);
     snap.jobs = keep(jobs, "jobs", sk);
+    snap.replication_controllers = keep(rcs, "replicationcontrollers", sk);
     snap.pods = pods;
 
     if opts.fetch_logs {
@@ -297,7 +306,7 @@ pub async fn load_live(
 
 /// Whether a container's logs are worth fetching: it restarted or ended badly.
 pub fn is_failing(cs: &ContainerStatus) -> bool {
-    let bad_term = |s: &Option<k8s_openapi::api::core::v1::ContainerState>| {
+    let bad_term = |s: &Option<ContainerState>| {
         s.as_ref()
             .and_then(|s| s.terminated.as_ref())
             .is_some_and(|t| t.exit_code != 0)
@@ -381,7 +390,9 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
             ..Default::default()
         };
         async move {
-            let api: Api<Pod> = Api::namespaced(client, &job.namespace);
+            // kube's log subresource is implemented for k8s-openapi's Pod only; the body is
+            // plain text either way.
+            let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, &job.namespace);
             let res = async {
                 let mut stream = api.log_stream(&job.pod, &lp).await?;
                 let mut buf = Vec::new();

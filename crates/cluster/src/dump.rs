@@ -17,11 +17,10 @@
 //! dump directory is an error.
 
 use crate::events::events_v1_to_core;
-use crate::facts::NodeFacts;
 use crate::logs::{LogBlocks, TailBuffer, parse_log_blocks};
-use crate::snapshot::{ContainerRef, NodeLogSource, SkippedInput, Snapshot};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Event;
+use kubemedic_model::objects::Event;
+use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::fs;
@@ -133,7 +132,7 @@ pub fn load_dump_with(dir: &Path, opts: &DumpOptions) -> Result<Snapshot, DumpEr
     }
     let taken_at = loader
         .meta_time
-        .or_else(|| newest_timestamp(&loader.snap))
+        .or_else(|| loader.snap.newest_timestamp())
         .or_else(|| mtime(&dir.join("nodes.json")))
         .or_else(|| mtime(dir));
     loader.snap.taken_at = taken_at;
@@ -203,7 +202,7 @@ impl Loader<'_> {
         if is_v1 {
             let v1 = self.salvage(
                 path,
-                parse_list::<k8s_openapi::api::events::v1::Event>(&bytes),
+                parse_list::<kubemedic_model::objects::events_v1::Event>(&bytes),
             );
             return v1.into_iter().map(events_v1_to_core).collect();
         }
@@ -304,8 +303,10 @@ impl Loader<'_> {
                     let v = self.read_list(&entry);
                     self.snap.persistent_volume_claims.extend(v);
                 }
-                // kubectl writes it; the analysers have no use for ReplicationControllers.
-                "replication-controllers.json" => {}
+                "replication-controllers.json" => {
+                    let v = self.read_list(&entry);
+                    self.snap.replication_controllers.extend(v);
+                }
                 _ => {}
             }
         }
@@ -587,61 +588,4 @@ fn file_name(p: &Path) -> String {
 fn mtime(p: &Path) -> Option<Timestamp> {
     let modified = fs::metadata(p).ok()?.modified().ok()?;
     Timestamp::try_from(modified).ok()
-}
-
-/// The newest time recorded anywhere in events or statuses: the best guess of when a plain
-/// kubectl dump was taken.
-pub fn newest_timestamp(snap: &Snapshot) -> Option<Timestamp> {
-    let mut newest: Option<Timestamp> = None;
-    let mut see = |t: Option<Timestamp>| {
-        if let Some(t) = t
-            && newest.is_none_or(|n| t > n)
-        {
-            newest = Some(t);
-        }
-    };
-    for e in &snap.events {
-        see(e.last_timestamp.as_ref().map(|t| t.0));
-        see(e.first_timestamp.as_ref().map(|t| t.0));
-        see(e.event_time.as_ref().map(|t| t.0));
-        see(e
-            .series
-            .as_ref()
-            .and_then(|s| s.last_observed_time.as_ref())
-            .map(|t| t.0));
-    }
-    for n in &snap.nodes {
-        for c in n.status.iter().flat_map(|s| s.conditions.iter().flatten()) {
-            see(c.last_heartbeat_time.as_ref().map(|t| t.0));
-            see(c.last_transition_time.as_ref().map(|t| t.0));
-        }
-    }
-    for p in &snap.pods {
-        let Some(status) = &p.status else { continue };
-        for c in status.conditions.iter().flatten() {
-            see(c.last_transition_time.as_ref().map(|t| t.0));
-        }
-        for cs in status
-            .container_statuses
-            .iter()
-            .flatten()
-            .chain(status.init_container_statuses.iter().flatten())
-        {
-            for st in [cs.state.as_ref(), cs.last_state.as_ref()]
-                .into_iter()
-                .flatten()
-            {
-                see(st
-                    .running
-                    .as_ref()
-                    .and_then(|r| r.started_at.as_ref())
-                    .map(|t| t.0));
-                if let Some(t) = &st.terminated {
-                    see(t.finished_at.as_ref().map(|t| t.0));
-                    see(t.started_at.as_ref().map(|t| t.0));
-                }
-            }
-        }
-    }
-    newest
 }

@@ -1,8 +1,7 @@
 //! Converting events.k8s.io/v1 Events to the core/v1 form the analysers read.
 
-use k8s_openapi::api::core::v1::{Event, EventSeries, EventSource};
-use k8s_openapi::api::events::v1::Event as EventV1;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kubemedic_model::objects::events_v1::Event as EventV1;
+use kubemedic_model::objects::{Event, EventSeries, EventSource, Time};
 
 /// Maps an events.k8s.io/v1 Event onto core/v1 fields (`regarding` → `involvedObject`,
 /// `note` → `message`, series count → `count`, newest observation → `lastTimestamp`).
@@ -40,7 +39,6 @@ pub fn events_v1_to_core(e: EventV1) -> Event {
         message: e.note,
         metadata: e.metadata,
         reason: e.reason,
-        related: e.related,
         reporting_component: e.reporting_controller,
         reporting_instance: e.reporting_instance,
         series: e.series.map(|s| EventSeries {

@@ -1,10 +1,9 @@
 //! Dump reading and writing on real files: kubectl's layout, kubemedic's additions, bad input.
 #![allow(clippy::unwrap_used)]
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use kubemedic_model::{
-    ContainerLogs, ContainerRef, NodeFacts, NodeLogSource, Snapshot, load_dump, write_dump,
-};
+use kubemedic_cluster::{load_dump, write_dump};
+use kubemedic_model::objects::{Event, Node, Pod};
+use kubemedic_model::{ContainerLogs, ContainerRef, NodeFacts, NodeLogSource, Snapshot};
 use serde_json::json;
 use std::fs;
 
