@@ -34,6 +34,12 @@ pub(crate) struct Pki {
     pub(crate) controller_manager: ClientCert,
     /// system:kube-scheduler.
     pub(crate) scheduler: ClientCert,
+    /// The apiserver's client certificate for kubelets (group system:masters).
+    pub(crate) kubelet_client: ClientCert,
+    /// kube-proxy (`system:kube-proxy`).
+    pub(crate) kube_proxy: ClientCert,
+    /// Real nodes' kubelets (`system:node:<name>`, group system:nodes), by node name.
+    pub(crate) nodes: Vec<(String, ClientCert)>,
     /// Service-account token signing key (private, PKCS#8).
     pub(crate) sa_key: PathBuf,
     /// Its public half.
@@ -44,8 +50,9 @@ fn write(path: &Path, contents: &str) -> Result<(), TestbedError> {
     std::fs::write(path, contents).map_err(|e| TestbedError::io(path, e))
 }
 
-/// Generates all certificates and keys into `dir/pki`.
-pub(crate) fn generate(dir: &Path) -> Result<Pki, TestbedError> {
+/// Generates all certificates and keys into `dir/pki`, with client certificates for the
+/// kubelets of the real nodes `nodes`.
+pub(crate) fn generate(dir: &Path, nodes: &[String]) -> Result<Pki, TestbedError> {
     let pki = dir.join("pki");
     std::fs::create_dir_all(&pki).map_err(|e| TestbedError::io(&pki, e))?;
 
@@ -108,6 +115,8 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, TestbedError> {
             "kubernetes.default".into(),
             "kubernetes.default.svc".into(),
             "10.0.0.1".into(),
+            // Where real nodes and their pods reach the apiserver (see node::net).
+            crate::node::SERVICES_IP.to_string(),
         ],
         "kube-apiserver",
         None,
@@ -135,6 +144,32 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, TestbedError> {
         ExtendedKeyUsagePurpose::ClientAuth,
     )?;
 
+    let kubelet_client = leaf(
+        "apiserver-kubelet-client",
+        vec![],
+        "kube-apiserver-kubelet-client",
+        Some("system:masters"),
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    let kube_proxy = leaf(
+        "kube-proxy",
+        vec![],
+        "system:kube-proxy",
+        None,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    let mut node_certs = Vec::with_capacity(nodes.len());
+    for name in nodes {
+        let cert = leaf(
+            &format!("node-{name}"),
+            vec![],
+            &format!("system:node:{name}"),
+            Some("system:nodes"),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )?;
+        node_certs.push((name.clone(), cert));
+    }
+
     let sa = KeyPair::generate()?;
     let sa_key = pki.join("sa.key");
     let sa_pub = pki.join("sa.pub");
@@ -148,6 +183,9 @@ pub(crate) fn generate(dir: &Path) -> Result<Pki, TestbedError> {
         admin,
         controller_manager,
         scheduler,
+        kubelet_client,
+        kube_proxy,
+        nodes: node_certs,
         sa_key,
         sa_pub,
     })

@@ -1,6 +1,7 @@
 //! A real local Kubernetes control plane for tests: etcd and kube-apiserver on free
-//! 127.0.0.1 ports, optionally kube-controller-manager, kube-scheduler and kwok (fake nodes
-//! and pod lifecycles), all torn down on drop.
+//! 127.0.0.1 ports, optionally kube-controller-manager, kube-scheduler, kwok (fake nodes
+//! and pod lifecycles) and real nodes (containerd, kubelet, kube-proxy; see [`RealNode`]),
+//! all torn down on drop.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -21,6 +22,8 @@
 mod binaries;
 mod certs;
 mod error;
+pub mod images;
+mod node;
 pub mod persistent;
 mod process;
 mod sys;
@@ -39,6 +42,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub use binaries::{BIN_DIR_ENV, build_script};
 pub use error::TestbedError;
+pub use images::{Image, Packed, Workload};
+pub use node::{
+    CLUSTER_CIDR, NodeAddresses, NodeComponent, NodeTimings, PAUSE_IMAGE, RealNode, SERVICES_IP,
+};
 pub use workdir::{reap_orphans, root as workdir_root};
 
 use certs::{ClientCert, Pki};
@@ -75,6 +82,12 @@ pub struct Options {
     /// Extra kube-controller-manager flags (e.g. `--node-monitor-grace-period=10s`),
     /// appended last.
     pub controller_manager_args: Vec<String>,
+    /// Start this many real nodes `real-node-0..N-1` (containerd, kubelet, kube-proxy; needs
+    /// root and the packages `scripts/setup.sh` installs), Ready before `start` returns.
+    pub real_nodes: usize,
+    /// Images loaded into every real node before its kubelet starts (the pause image always
+    /// is). More can be loaded later with [`RealNode::load_image`].
+    pub node_images: Vec<Image>,
 }
 
 impl Default for Options {
@@ -85,6 +98,8 @@ impl Default for Options {
             start_timeout: Duration::from_secs(120),
             apiserver_args: Vec::new(),
             controller_manager_args: Vec::new(),
+            real_nodes: 0,
+            node_images: Vec::new(),
         }
     }
 }
@@ -103,6 +118,8 @@ pub struct StartTimings {
     pub controllers: Duration,
     /// kwok spawned and the fake nodes created until all are Ready (zero without nodes).
     pub nodes: Duration,
+    /// Real nodes started until all are Ready with kube-proxy's rules in place (zero without).
+    pub real_nodes: Duration,
     /// All of the above: first process spawned to everything ready.
     pub total: Duration,
 }
@@ -178,6 +195,8 @@ pub struct Testbed {
     /// Index of the next kwok node to create.
     next_node: Mutex<usize>,
     timings: StartTimings,
+    /// Real nodes; stopped first on drop.
+    real_nodes: Vec<RealNode>,
     // Declared last so the processes above are killed before their directory is removed.
     dir: WorkDir,
 }
@@ -219,6 +238,11 @@ impl Testbed {
     pub async fn try_start(opts: Options) -> Result<Testbed, TestbedError> {
         reap_orphans();
         let bin_dir = binaries::bin_dir().await?;
+        if opts.real_nodes > 0
+            && let Some(why) = node::unavailable(&bin_dir)
+        {
+            return Err(TestbedError::Unavailable(why));
+        }
         // Free ports are found by binding :0 and releasing; another process can grab one in
         // between, so a start that fails on a taken port is retried with new ports.
         let mut attempt = 0;
@@ -238,7 +262,10 @@ impl Testbed {
     async fn start_once(opts: &Options, bin_dir: &Path) -> Result<Testbed, TestbedError> {
         let begin = Instant::now();
         let dir = WorkDir::create()?;
-        let pki = certs::generate(dir.path())?;
+        let node_names: Vec<String> = (0..opts.real_nodes)
+            .map(|i| format!("real-node-{i}"))
+            .collect();
+        let pki = certs::generate(dir.path(), &node_names)?;
         let [apiserver_port, etcd_port, etcd_peer_port] = free_ports()?;
         let server = format!("https://127.0.0.1:{apiserver_port}");
         let kubeconfig = dir.path().join("kubeconfig");
@@ -270,6 +297,7 @@ impl Testbed {
             opts: opts.clone(),
             next_node: Mutex::new(0),
             timings: StartTimings::default(),
+            real_nodes: Vec::new(),
             dir,
         };
         let mut timings = StartTimings {
@@ -292,6 +320,11 @@ impl Testbed {
             phase = Instant::now();
             tb.add_nodes(opts.kwok_nodes).await?;
             timings.nodes = phase.elapsed();
+        }
+        if opts.real_nodes > 0 {
+            phase = Instant::now();
+            tb.start_real_nodes().await?;
+            timings.real_nodes = phase.elapsed();
         }
         timings.total = first_spawn.elapsed();
         tb.timings = timings;
@@ -366,12 +399,71 @@ impl Testbed {
         &self.pki.ca_cert
     }
 
-    /// Pids of the running control-plane processes, as (component, pid).
+    /// Pids of the running processes the testbed started, as (component, pid): the control
+    /// plane, then each real node's (see [`RealNode::pids`]).
     pub fn pids(&self) -> Vec<(String, u32)> {
-        self.lock()
+        let mut pids: Vec<(String, u32)> = self
+            .lock()
             .all()
             .map(|p| (p.name.clone(), p.pid()))
-            .collect()
+            .collect();
+        for node in &self.real_nodes {
+            pids.extend(node.pids());
+        }
+        pids
+    }
+
+    /// The real nodes, in start order.
+    pub fn real_nodes(&self) -> &[RealNode] {
+        &self.real_nodes
+    }
+
+    /// The first real node. Panics when the testbed was started without
+    /// `Options::real_nodes` (a mistake in the test, not a condition to handle).
+    pub fn real_node(&self) -> &RealNode {
+        match self.real_nodes.first() {
+            Some(node) => node,
+            None => panic!(
+                "kubemedic-testbed: no real node: start with Options {{ real_nodes: 1, .. }}"
+            ),
+        }
+    }
+
+    /// Starts the real nodes one after the other (each waits for Ready).
+    async fn start_real_nodes(&mut self) -> Result<(), TestbedError> {
+        let client = self.client();
+        for (name, cert) in self.pki.nodes.clone() {
+            // The apiserver authorizes with RBAC only: the node's user gets the system:node
+            // role (kube-proxy's user already has system:node-proxier by default).
+            let binding: k8s_openapi::api::rbac::v1::ClusterRoleBinding =
+                serde_json::from_value(serde_json::json!({
+                    "metadata": { "name": format!("kubemedic-testbed:node:{name}") },
+                    "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node" },
+                    "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("system:node:{name}") }],
+                }))
+                .map_err(|e| TestbedError::Usage(format!("node role binding: {e}")))?;
+            Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(client.clone())
+                .create(&PostParams::default(), &binding)
+                .await?;
+            let spec = node::NodeSpec {
+                name: name.clone(),
+                testbed_dir: self.dir.path().to_path_buf(),
+                bin_dir: self.bin_dir.clone(),
+                apiserver_port: self.apiserver_port,
+                ca_cert: self.pki.ca_cert.clone(),
+                node_cert: (cert.cert.clone(), cert.key.clone()),
+                proxy_cert: (
+                    self.pki.kube_proxy.cert.clone(),
+                    self.pki.kube_proxy.key.clone(),
+                ),
+                images: self.opts.node_images.clone(),
+                timeout: self.opts.start_timeout,
+            };
+            let node = node::RealNode::start(spec, client.clone()).await?;
+            self.real_nodes.push(node);
+            self.record_pids();
+        }
+        Ok(())
     }
 
     /// Kills kube-apiserver (SIGKILL, like a crash) and waits until it is gone; etcd and
@@ -513,7 +605,7 @@ impl Testbed {
     }
 
     fn record_pids(&self) {
-        let pids: Vec<u32> = self.lock().all().map(Process::pid).collect();
+        let pids: Vec<u32> = self.pids().into_iter().map(|(_, pid)| pid).collect();
         self.dir.record_pids(&pids);
     }
 
@@ -604,10 +696,6 @@ impl Testbed {
         let mut args = vec![
             format!("--etcd-servers={}", self.etcd_url()),
             "--bind-address=127.0.0.1".to_string(),
-            "--advertise-address=127.0.0.1".to_string(),
-            // The endpoint reconciler refuses a loopback advertise address; nothing in the
-            // testbed reaches the apiserver through the `kubernetes` Service anyway.
-            "--endpoint-reconciler-type=none".to_string(),
             format!("--secure-port={}", self.apiserver_port),
             format!(
                 "--cert-dir={}",
@@ -626,7 +714,23 @@ impl Testbed {
             "--authorization-mode=RBAC".to_string(),
             "--allow-privileged=true".to_string(),
             "--profiling=false".to_string(),
+            format!(
+                "--kubelet-client-certificate={}",
+                pki.kubelet_client.cert.display()
+            ),
+            format!("--kubelet-client-key={}", pki.kubelet_client.key.display()),
         ];
+        if self.opts.real_nodes > 0 {
+            // Real nodes and their pods reach the apiserver at SERVICES_IP inside each node
+            // (forwarded to 127.0.0.1), so that is what the `kubernetes` Service points at.
+            args.push(format!("--advertise-address={}", node::SERVICES_IP));
+            args.push("--kubelet-preferred-address-types=InternalIP,Hostname".to_string());
+        } else {
+            // The endpoint reconciler refuses a loopback advertise address; without real
+            // nodes nothing reaches the apiserver through the `kubernetes` Service anyway.
+            args.push("--advertise-address=127.0.0.1".to_string());
+            args.push("--endpoint-reconciler-type=none".to_string());
+        }
         if !self.opts.controllers {
             // The ServiceAccount admission plugin rejects pods until the controller-manager
             // has created the namespace's "default" ServiceAccount; without controllers it
@@ -721,6 +825,8 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
+        // Real nodes first: they depend on the control plane, nothing depends on them.
+        self.real_nodes.clear();
         // Kill in reverse dependency order so nothing logs a storm of connection errors.
         let mut procs = self.lock();
         for which in [
@@ -764,6 +870,17 @@ fn write_kubeconfig(
     ca: &Path,
     user: &ClientCert,
 ) -> Result<(), TestbedError> {
+    write_kubeconfig_files(path, server, ca, &user.cert, &user.key)
+}
+
+/// Writes a kubeconfig for `server` authenticating with the certificate and key files.
+pub(crate) fn write_kubeconfig_files(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<(), TestbedError> {
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",
@@ -773,7 +890,7 @@ fn write_kubeconfig(
         }],
         "users": [{
             "name": "testbed-user",
-            "user": { "client-certificate": user.cert, "client-key": user.key },
+            "user": { "client-certificate": cert, "client-key": key },
         }],
         "contexts": [{
             "name": "kubemedic-testbed",
@@ -829,7 +946,7 @@ async fn etcd_healthy(port: u16) -> bool {
     response.contains("\"health\":\"true\"")
 }
 
-async fn node_ready(nodes: &Api<Node>, name: &str) -> bool {
+pub(crate) async fn node_ready(nodes: &Api<Node>, name: &str) -> bool {
     let Ok(node) = nodes.get(name).await else {
         return false;
     };

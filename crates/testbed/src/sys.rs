@@ -92,3 +92,29 @@ pub(crate) fn detach(cmd: &mut Command) {
         });
     }
 }
+
+/// Moves the calling thread into the network namespace of process `pid` (only this thread:
+/// network namespaces are per thread).
+pub(crate) fn enter_netns_of(pid: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    // SAFETY: setns takes a file descriptor we own for the duration of the call and a flag.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether this process runs as root (real nodes need it).
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The parent of process `pid` (field 4 of /proc/PID/stat).
+pub(crate) fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.split_whitespace().nth(1)?.parse().ok()
+}

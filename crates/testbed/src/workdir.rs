@@ -72,9 +72,16 @@ fn owner(name: &str) -> Option<(u32, u64)> {
 
 /// Removes working directories whose owning process is gone, first killing any process
 /// listed in their pid file that still runs from that directory (in case PDEATHSIG could not
-/// do it). Returns the directories removed. Errors are ignored: another process may be
-/// reaping the same directory at the same time.
+/// do it), and the cgroups of their real nodes. Returns the directories removed. Errors are
+/// ignored: another process may be reaping the same directory at the same time.
 pub fn reap_orphans() -> Vec<PathBuf> {
+    let removed = reap_dirs();
+    // After the directories: their leftover processes are dead by now, so the cgroups empty.
+    crate::node::cgroup::reap();
+    removed
+}
+
+fn reap_dirs() -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(root()) else {
         return removed;

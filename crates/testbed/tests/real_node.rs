@@ -1,0 +1,104 @@
+//! A real node joins the testbed: containerd, kubelet and kube-proxy in the node's own
+//! namespaces register a Ready Node; pods from images packed without a registry run on it, get
+//! an IP from the node's pod network, reach the apiserver through the `kubernetes` Service and
+//! are reachable through the apiserver's pod proxy and `kubectl logs`.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, PostParams};
+use kubemedic_testbed::{Options, Testbed, images};
+
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_node_runs_pods_from_packed_images() {
+    let Some(tb) = Testbed::start(Options {
+        real_nodes: 1,
+        node_images: vec![images::busybox().unwrap()],
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let node = tb.real_node();
+    let t = node.start_timings();
+    eprintln!("real node up: {t:?}");
+    let client = tb.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let n = nodes.get(node.name()).await.unwrap();
+    let addresses = n.status.as_ref().unwrap().addresses.clone().unwrap();
+    assert!(
+        addresses
+            .iter()
+            .any(|a| a.type_ == "InternalIP" && a.address == node.internal_ip().to_string()),
+        "{addresses:?}"
+    );
+
+    // A pod that talks to the apiserver through the kubernetes Service (ClusterIP → kube-proxy
+    // → the node's forwarder → the apiserver) and then serves a line on :8080.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "hello"},
+        "spec": {
+            "nodeName": node.name(),
+            "containers": [{
+                "name": "main", "image": "busybox:1.36",
+                "command": ["sh", "-c",
+                    "echo hello from $(hostname); \
+                     if echo | nc -w 3 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT; then echo apiserver reachable; fi; \
+                     while true; do echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nserved' | nc -l -p 8080; done"],
+                "ports": [{"containerPort": 8080}],
+            }],
+        },
+    }))
+    .unwrap();
+    let created = Instant::now();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let ip = wait_for("pod hello Running", Duration::from_secs(60), || async {
+        let p = pods.get("hello").await.ok()?;
+        let status = p.status?;
+        (status.phase.as_deref() == Some("Running")).then_some(status.pod_ip?)
+    })
+    .await;
+    eprintln!("pod create → Running: {:?}", created.elapsed());
+    assert!(
+        ip.starts_with(&format!("10.214.{}.", node.addresses().slot)),
+        "{ip}"
+    );
+
+    let logs = wait_for("the pod's logs", Duration::from_secs(30), || async {
+        let logs = pods.logs("hello", &Default::default()).await.ok()?;
+        logs.contains("apiserver reachable").then_some(logs)
+    })
+    .await;
+    assert!(logs.contains("hello from hello"), "{logs}");
+
+    // The apiserver's pod proxy reaches the pod's IP through the node's link.
+    let body = wait_for("the pod proxy", Duration::from_secs(30), || async {
+        let req = http::Request::get("/api/v1/namespaces/default/pods/hello:8080/proxy/")
+            .body(Vec::new())
+            .ok()?;
+        client.request_text(req).await.ok()
+    })
+    .await;
+    assert!(body.contains("served"), "{body}");
+}

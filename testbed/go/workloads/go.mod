@@ -1,0 +1,3 @@
+module kubemedic.local/testbed/workloads
+
+go 1.22
