@@ -14,8 +14,13 @@ phase_start=$SECONDS
 phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SECONDS; }
 
 # Debian packages the tests use: journal files for the journald source (systemd-journal-remote,
-# journalctl), iptables-save for node facts, flock/ss from util-linux/iproute2.
-apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps)
+# journalctl), iptables-save for node facts, flock/ss from util-linux/iproute2; the testbed's real
+# node: containerd, runc, the CNI plugins, conntrack and nftables (kube-proxy), busybox-static (the
+# busybox image), gcc + libc6-dev (the static pause program); musl-tools for the static kubemedic
+# binary packed into the node's kubemedic image (ring compiles C with musl-gcc).
+apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps
+    containerd runc containernetworking-plugins conntrack nftables busybox-static
+    gcc libc6-dev musl-tools)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,6 +45,9 @@ fi
 if command -v rustup >/dev/null 2>&1; then
     rustup show active-toolchain >/dev/null
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
+    # The real node's kubemedic image is a static musl build.
+    rustup target list --installed | grep -qx x86_64-unknown-linux-musl \
+        || rustup target add x86_64-unknown-linux-musl >&2
 fi
 phase "rust toolchain"
 

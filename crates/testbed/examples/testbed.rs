@@ -2,9 +2,11 @@
 //! `testbed/down` (see `kubemedic_testbed::persistent`).
 //!
 //! ```text
-//! testbed up [--nodes N] [--state-dir DIR]   start in the background, print `export KUBECONFIG=...`
+//! testbed up [--nodes N] [--real-node | --real-nodes N] [--state-dir DIR]
+//!                                             start in the background, print `export KUBECONFIG=...`
 //! testbed down [--state-dir DIR]             stop it, leaving no process behind
-//! testbed serve --nodes N --state-dir DIR    (internal) hold the cluster in the foreground
+//! testbed serve --nodes N --real-nodes N --state-dir DIR
+//!                                             (internal) hold the cluster in the foreground
 //! ```
 
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use kubemedic_testbed::persistent;
 struct Args {
     command: String,
     nodes: usize,
+    real_nodes: usize,
     state_dir: PathBuf,
 }
 
@@ -25,6 +28,7 @@ fn parse() -> anyhow::Result<Args> {
     let mut parsed = Args {
         command,
         nodes: 3,
+        real_nodes: 0,
         state_dir: persistent::default_state_dir(),
     };
     while let Some(flag) = args.next() {
@@ -35,6 +39,13 @@ fn parse() -> anyhow::Result<Args> {
                 parsed.nodes = v
                     .parse()
                     .with_context(|| format!("--nodes: {v:?} is not a number"))?;
+            }
+            "--real-node" => parsed.real_nodes = 1,
+            "--real-nodes" => {
+                let v = value()?;
+                parsed.real_nodes = v
+                    .parse()
+                    .with_context(|| format!("--real-nodes: {v:?} is not a number"))?;
             }
             "--state-dir" => parsed.state_dir = PathBuf::from(value()?),
             other => bail!("unknown argument {other:?}"),
@@ -52,11 +63,14 @@ async fn run() -> anyhow::Result<()> {
                 .arg("serve")
                 .arg("--nodes")
                 .arg(args.nodes.to_string())
+                .arg("--real-nodes")
+                .arg(args.real_nodes.to_string())
                 .arg("--state-dir")
                 .arg(&args.state_dir);
             eprintln!(
-                "testbed: starting etcd, kube-apiserver, controller-manager, scheduler and kwok with {} nodes (state in {})",
+                "testbed: starting etcd, kube-apiserver, controller-manager, scheduler, kwok with {} nodes and {} real nodes (state in {})",
                 args.nodes,
+                args.real_nodes,
                 args.state_dir.display()
             );
             let kubeconfig = persistent::up(&args.state_dir, serve).await?;
@@ -70,9 +84,9 @@ async fn run() -> anyhow::Result<()> {
                 eprintln!("testbed: was not running");
             }
         }
-        "serve" => persistent::serve(&args.state_dir, args.nodes).await?,
+        "serve" => persistent::serve(&args.state_dir, args.nodes, args.real_nodes).await?,
         other => bail!(
-            "unknown command {other:?}; usage: testbed up [--nodes N] [--state-dir DIR] | down [--state-dir DIR]"
+            "unknown command {other:?}; usage: testbed up [--nodes N] [--real-node | --real-nodes N] [--state-dir DIR] | down [--state-dir DIR]"
         ),
     }
     Ok(())

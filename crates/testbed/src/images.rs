@@ -367,6 +367,14 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// Every workload.
+    pub const ALL: [Workload; 4] = [
+        Workload::Panic,
+        Workload::BadConfig,
+        Workload::Oom,
+        Workload::Serve,
+    ];
+
     /// The image's name; each mode looks like its own application.
     pub fn image_name(self) -> &'static str {
         match self {

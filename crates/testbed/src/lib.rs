@@ -357,6 +357,31 @@ impl Testbed {
         }
     }
 
+    /// Whether a real node can run here (root, the packages, the built binaries); when not,
+    /// prints one line saying why and returns false, or panics under
+    /// `KUBEMEDIC_REQUIRE_TESTBED=1`. For tests that check real nodes without starting one
+    /// through [`Testbed::start`] (which applies the same rule itself).
+    pub async fn real_nodes_supported() -> bool {
+        let Some(bin_dir) = Self::binaries().await else {
+            return false;
+        };
+        match node::unavailable(&bin_dir) {
+            None => true,
+            Some(why) if required() => {
+                panic!(
+                    "kubemedic-testbed: testbed required ({REQUIRE_ENV}=1) but unavailable: {why}"
+                )
+            }
+            Some(why) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "kubemedic-testbed: testbed unavailable ({why}); skipping"
+                );
+                false
+            }
+        }
+    }
+
     /// A new client authenticated as cluster admin (group `system:masters`). Call it inside
     /// the tokio runtime that will use the client: a `kube::Client` runs a background task
     /// on the runtime it was created in and stops working when that runtime ends, so a

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::TestbedError;
-use crate::{Options, Testbed, sys};
+use crate::{Options, RealNode, Testbed, sys};
 
 const PID_FILE: &str = "pid";
 const KUBECONFIG_FILE: &str = "kubeconfig";
@@ -111,18 +111,29 @@ pub async fn up(state_dir: &Path, mut serve: Command) -> Result<PathBuf, Testbed
     }
 }
 
-/// Runs the cluster in this process until SIGTERM, SIGINT or SIGHUP, or until a component
-/// dies; then tears it down and removes the state files.
-pub async fn serve(state_dir: &Path, nodes: usize) -> Result<(), TestbedError> {
+/// Runs the cluster (controllers, `nodes` kwok nodes, `real_nodes` real nodes with busybox
+/// and the workload images loaded) in this process until SIGTERM, SIGINT or SIGHUP, or until a
+/// component dies; then tears it down and removes the state files.
+pub async fn serve(state_dir: &Path, nodes: usize, real_nodes: usize) -> Result<(), TestbedError> {
     use tokio::signal::unix::{SignalKind, signal};
     let signal_err = |e| TestbedError::io("signal handler", e);
     let mut term = signal(SignalKind::terminate()).map_err(signal_err)?;
     let mut int = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut hup = signal(SignalKind::hangup()).map_err(signal_err)?;
 
+    let mut node_images = Vec::new();
+    if real_nodes > 0 {
+        let bin_dir = crate::binaries::bin_dir().await?;
+        node_images.push(crate::images::busybox()?);
+        for which in crate::Workload::ALL {
+            node_images.push(crate::images::workload(&bin_dir, which)?);
+        }
+    }
     let tb = Testbed::try_start(Options {
         controllers: true,
         kwok_nodes: nodes,
+        real_nodes,
+        node_images,
         ..Options::default()
     })
     .await?;
@@ -141,6 +152,21 @@ pub async fn serve(state_dir: &Path, nodes: usize) -> Result<(), TestbedError> {
         t.nodes.as_secs_f64(),
         tb.dir().display()
     );
+    for node in tb.real_nodes() {
+        let n = node.start_timings();
+        eprintln!(
+            "kubemedic-testbed: real node {} ({}) Ready in {:.1}s (namespaces {:.1}s, containerd {:.1}s, images {:.1}s, kubelet to Ready {:.1}s, kube-proxy {:.1}s); logs in {}",
+            node.name(),
+            node.internal_ip(),
+            n.total.as_secs_f64(),
+            n.namespaces.as_secs_f64(),
+            n.containerd.as_secs_f64(),
+            n.images.as_secs_f64(),
+            n.kubelet_ready.as_secs_f64(),
+            n.kube_proxy.as_secs_f64(),
+            node.dir().join("root/var/log").display()
+        );
+    }
     write_atomically(
         &state_dir.join(READY_FILE),
         &format!("{}\n{}\n", tb.server_url(), tb.dir().display()),
@@ -154,6 +180,9 @@ pub async fn serve(state_dir: &Path, nodes: usize) -> Result<(), TestbedError> {
             _ = hup.recv() => break Ok(()),
             _ = health.tick() => {
                 if let Err(e) = tb.check_running() {
+                    break Err(e);
+                }
+                if let Some(Err(e)) = tb.real_nodes().iter().map(RealNode::check_running).find(Result::is_err) {
                     break Err(e);
                 }
             }

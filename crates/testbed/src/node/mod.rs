@@ -696,6 +696,47 @@ impl RealNode {
         self.init_pid
     }
 
+    /// Every process of the node now, as host pids: those in the node's PID namespace (its
+    /// init, containerd, the kubelet, kube-proxy, the shims) and their descendants (the
+    /// containers' processes, in nested PID namespaces).
+    pub fn processes(&self) -> Vec<u32> {
+        let ns_of = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let Some(ours) = ns_of(self.init_pid) else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let parents: std::collections::HashMap<u32, u32> = entries
+            .flatten()
+            .filter_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                Some((pid, sys::parent_pid(pid)?))
+            })
+            .collect();
+        let members: std::collections::HashSet<u32> = parents
+            .keys()
+            .copied()
+            .filter(|&p| ns_of(p).as_ref() == Some(&ours))
+            .collect();
+        let descends = |mut pid: u32| {
+            // Bounded walk: a pid reused mid-scan cannot make this loop forever.
+            for _ in 0..64 {
+                if members.contains(&pid) {
+                    return true;
+                }
+                match parents.get(&pid) {
+                    Some(&parent) if parent > 1 => pid = parent,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        let mut pids: Vec<u32> = parents.keys().copied().filter(|&p| descends(p)).collect();
+        pids.sort_unstable();
+        pids
+    }
+
     /// How long the start took.
     pub fn start_timings(&self) -> NodeTimings {
         self.timings
