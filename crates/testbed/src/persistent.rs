@@ -4,7 +4,8 @@
 //!
 //! - `pid`: "<pid> <start time>" of the serve process,
 //! - `kubeconfig`: for the cluster admin (written when the cluster is ready),
-//! - `ready`: the apiserver URL and the testbed's working directory,
+//! - `ready`: the apiserver URL and the testbed's working directory, then one line
+//!   `real-node <name> <host link> <cgroup root>` per real node,
 //! - `serve.log`: the serve process's output.
 
 use std::path::{Path, PathBuf};
@@ -167,10 +168,16 @@ pub async fn serve(state_dir: &Path, nodes: usize, real_nodes: usize) -> Result<
             node.dir().join("root/var/log").display()
         );
     }
-    write_atomically(
-        &state_dir.join(READY_FILE),
-        &format!("{}\n{}\n", tb.server_url(), tb.dir().display()),
-    )?;
+    let mut ready = format!("{}\n{}\n", tb.server_url(), tb.dir().display());
+    for node in tb.real_nodes() {
+        ready.push_str(&format!(
+            "real-node {} {} {}\n",
+            node.name(),
+            node.addresses().host_link(),
+            node.cgroup_root()
+        ));
+    }
+    write_atomically(&state_dir.join(READY_FILE), &ready)?;
 
     let mut health = tokio::time::interval(Duration::from_secs(1));
     let outcome = loop {

@@ -12,6 +12,7 @@ use kube::api::{Api, ListParams};
 use kubemedic_testbed::{Testbed, persistent};
 
 const STATE_ENV: &str = "KUBEMEDIC_TESTBED_TEST_STATE_DIR";
+const REAL_NODES_ENV: &str = "KUBEMEDIC_TESTBED_TEST_REAL_NODES";
 
 #[tokio::test]
 #[ignore = "helper process for up_serves_a_cluster_and_down_leaves_nothing"]
@@ -19,7 +20,10 @@ async fn helper_serve() {
     let Some(state) = std::env::var_os(STATE_ENV) else {
         return;
     };
-    persistent::serve(Path::new(&state), 2).await.unwrap();
+    let real_nodes = std::env::var(REAL_NODES_ENV).map_or(0, |v| v.parse().unwrap());
+    persistent::serve(Path::new(&state), 2, real_nodes)
+        .await
+        .unwrap();
 }
 
 fn alive(pid: u32) -> bool {
@@ -36,12 +40,27 @@ async fn up_serves_a_cluster_and_down_leaves_nothing() {
     if Testbed::binaries().await.is_none() {
         return;
     }
-    let state: PathBuf =
-        std::env::temp_dir().join(format!("kubemedic-testbed-up-test-{}", std::process::id()));
+    up_and_down(0).await;
+}
+
+#[tokio::test]
+async fn up_with_a_real_node_and_down_leave_nothing() {
+    if !Testbed::real_nodes_supported().await {
+        return;
+    }
+    up_and_down(1).await;
+}
+
+async fn up_and_down(real_nodes: usize) {
+    let state: PathBuf = std::env::temp_dir().join(format!(
+        "kubemedic-testbed-up-test-{}-{real_nodes}",
+        std::process::id()
+    ));
     let mut serve = Command::new(std::env::current_exe().unwrap());
     serve
         .args(["--exact", "helper_serve", "--ignored", "--nocapture"])
-        .env(STATE_ENV, &state);
+        .env(STATE_ENV, &state)
+        .env(REAL_NODES_ENV, real_nodes.to_string());
     let kubeconfig = persistent::up(&state, serve).await.unwrap();
 
     let serve_pid = persistent::running_pid(&state).expect("serve process running");
@@ -52,11 +71,23 @@ async fn up_serves_a_cluster_and_down_leaves_nothing() {
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
+    // etcd, apiserver, kcm, scheduler, kwok; per real node the namespace holder, its init
+    // and containerd, kubelet, kube-proxy (each under nsenter).
     assert_eq!(
         component_pids.len(),
-        5,
-        "etcd, apiserver, kcm, scheduler, kwok"
+        5 + 5 * real_nodes,
+        "{component_pids:?}"
     );
+    let real: Vec<Vec<String>> = ready
+        .lines()
+        .filter_map(|l| l.strip_prefix("real-node "))
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect();
+    assert_eq!(real.len(), real_nodes, "{ready}");
+    for node in &real {
+        assert!(Path::new("/sys/class/net").join(&node[1]).exists());
+        assert!(Path::new("/sys/fs/cgroup/memory").join(&node[2]).exists());
+    }
     assert!(component_pids.iter().all(|p| alive(*p)));
 
     // The kubeconfig it hands out works, and the nodes are Ready.
@@ -74,7 +105,7 @@ async fn up_serves_a_cluster_and_down_leaves_nothing() {
             .unwrap()
             .items
             .len(),
-        2
+        2 + real_nodes
     );
 
     // A second `up` reuses the running cluster.
@@ -90,6 +121,23 @@ async fn up_serves_a_cluster_and_down_leaves_nothing() {
         assert!(!alive(*pid), "component {pid} survived down");
     }
     assert!(!workdir.exists(), "{} left behind", workdir.display());
+    for node in &real {
+        // The node's link goes with its network namespace, its cgroups with the serve process.
+        let link = Path::new("/sys/class/net").join(&node[1]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while link.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} left behind",
+                link.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let cgroup = hierarchy.path().join(&node[2]);
+            assert!(!cgroup.exists(), "{} left behind", cgroup.display());
+        }
+    }
     assert!(!kubeconfig.exists());
     assert!(
         !persistent::down(&state).await.unwrap(),
