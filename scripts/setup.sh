@@ -14,8 +14,9 @@ phase_start=$SECONDS
 phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SECONDS; }
 
 # Debian packages the tests use: journal files for the journald source (systemd-journal-remote,
-# journalctl), iptables-save for node facts, flock/ss from util-linux/iproute2.
-apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps)
+# journalctl), iptables-save for node facts, flock/ss from util-linux/iproute2, musl-gcc for the
+# static image binary (deploy/image/build-rootfs).
+apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps musl-tools)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,6 +41,8 @@ fi
 if command -v rustup >/dev/null 2>&1; then
     rustup show active-toolchain >/dev/null
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
+    # The image's static binary (deploy/image/build-rootfs).
+    rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
 fi
 phase "rust toolchain"
 
