@@ -9,6 +9,7 @@
 
 use crate::SourceLine;
 use crate::health::SourceHealth;
+use crate::hostroot::{self, HostRoot};
 use crate::nodelogs::{self, NodeLogs};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -17,7 +18,6 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
 /// Settings of one journald reader.
@@ -34,6 +34,8 @@ pub struct JournaldOptions {
     pub lookback: Option<Duration>,
     /// Longest wait between restarts of a failing journalctl.
     pub max_backoff: Duration,
+    /// Run journalctl chrooted into the host's root filesystem (`--host-root`).
+    pub root: Option<HostRoot>,
 }
 
 impl JournaldOptions {
@@ -45,6 +47,7 @@ impl JournaldOptions {
             identifiers: Vec::new(),
             lookback: None,
             max_backoff: Duration::from_secs(30),
+            root: None,
         }
     }
 }
@@ -207,13 +210,15 @@ pub async fn follow_shared_recorded(
             return;
         }
         let args = journalctl_args(&options, cursor.as_deref());
-        let spawned = Command::new(&options.journalctl)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
+        let spawned =
+            hostroot::command(&options.journalctl, options.root.as_ref()).and_then(|mut cmd| {
+                cmd.args(&args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()
+            });
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {

@@ -2,6 +2,7 @@
 
 pub mod devkmsg;
 pub mod health;
+pub mod hostroot;
 pub mod http;
 pub mod journald;
 pub mod k8s;

@@ -8,6 +8,7 @@
 
 use crate::SourceLine;
 use crate::health::{HealthRegistry, SourceHealth, SourceState};
+use crate::hostroot::HostRoot;
 use crate::journald::{self, JournalSubscriber, JournaldOptions};
 use crate::kmsg::{self, KmsgOptions};
 use crate::nodelogs::{self, NodeLogs};
@@ -281,9 +282,14 @@ pub struct JournalGroup {
     pub subscribers: Vec<JournalSubscriber>,
 }
 
-/// Starts one journalctl per journal directory; the entries it reads are kept in `logs` by
-/// `SYSLOG_IDENTIFIER`.
-pub fn start_journals(groups: JournalGroups, journalctl: &Path, logs: &NodeLogs) {
+/// Starts one journalctl per journal directory (chrooted into `root` when given); the entries it
+/// reads are kept in `logs` by `SYSLOG_IDENTIFIER`.
+pub fn start_journals(
+    groups: JournalGroups,
+    journalctl: &Path,
+    root: Option<&HostRoot>,
+    logs: &NodeLogs,
+) {
     for (directory, group) in groups {
         let identifiers = if group.subscribers.iter().any(|s| s.identifier.is_none()) {
             Vec::new()
@@ -302,6 +308,7 @@ pub fn start_journals(groups: JournalGroups, journalctl: &Path, logs: &NodeLogs)
             directory,
             identifiers,
             lookback: group.lookback,
+            root: root.cloned(),
             ..JournaldOptions::new()
         };
         tokio::spawn(journald::follow_shared_recorded(

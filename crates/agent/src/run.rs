@@ -180,7 +180,12 @@ pub async fn start(
         ));
         monitor_tasks.push((h, task));
     }
-    pipeline::start_journals(journals, &options.journalctl, state.logs());
+    pipeline::start_journals(
+        journals,
+        &options.journalctl,
+        options.stats.host_root.as_ref(),
+        state.logs(),
+    );
     for monitor in plugin_monitors {
         let h = health.register(&monitor.config().source, "custom");
         let task = tokio::spawn(pipeline::run_plugin_monitor(

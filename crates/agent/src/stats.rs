@@ -6,6 +6,7 @@
 //! metric or fact out and the rest is still reported.
 
 use crate::health::SourceHealth;
+use crate::hostroot::{self, HostRoot};
 use crate::state::{AgentState, StatSample};
 use jiff::Timestamp;
 use kubemedic_detect::SystemStatsMonitorConfig;
@@ -31,6 +32,9 @@ pub struct StatsOptions {
     pub iptables_save: Option<PathBuf>,
     /// How often facts are collected (stats use their config's `invokeInterval`).
     pub facts_interval: Duration,
+    /// The host's root filesystem (`--host-root`): `iptables-save` and the journald monitors'
+    /// `journalctl` run chrooted into it and `disk_paths` are looked up under it.
+    pub host_root: Option<HostRoot>,
 }
 
 impl Default for StatsOptions {
@@ -41,6 +45,7 @@ impl Default for StatsOptions {
             disk_paths: default_disk_paths(),
             iptables_save: Some(PathBuf::from("iptables-save")),
             facts_interval: Duration::from_secs(60),
+            host_root: None,
         }
     }
 }
@@ -106,7 +111,7 @@ pub async fn run(
         let node = state.read(|s| s.node.clone());
         let opts = options.clone();
         let iptables = match &opts.iptables_save {
-            Some(cmd) => count_iptables_rules(cmd).await,
+            Some(cmd) => count_iptables_rules(cmd, opts.host_root.as_ref()).await,
             None => None,
         };
         let mut facts = collect_facts(&opts, &node, &mut previous);
@@ -163,7 +168,7 @@ pub fn collect_facts(options: &StatsOptions, node: &str, previous: &mut Previous
     let disks = options
         .disk_paths
         .iter()
-        .filter_map(|(path, purpose)| disk_facts(path, *purpose))
+        .filter_map(|(path, purpose)| disk_facts(path, *purpose, options.host_root.as_ref()))
         .collect();
     let block_devices = collect_block_util(proc, previous);
     NodeFacts {
@@ -306,8 +311,12 @@ fn skip_device(name: &str) -> bool {
     name.starts_with("loop") || name.starts_with("ram") || name.starts_with("zram")
 }
 
-fn disk_facts(path: &Path, purpose: DiskPurpose) -> Option<DiskFacts> {
-    let st = rustix::fs::statvfs(path).ok()?;
+/// Disk and inode use of the filesystem holding `path` (a host path, looked up under `root`).
+fn disk_facts(path: &Path, purpose: DiskPurpose, root: Option<&HostRoot>) -> Option<DiskFacts> {
+    let st = match root {
+        Some(root) => rustix::fs::statvfs(root.resolve(path)).ok()?,
+        None => rustix::fs::statvfs(path).ok()?,
+    };
     let frsize = if st.f_frsize > 0 {
         st.f_frsize
     } else {
@@ -329,11 +338,13 @@ fn disk_facts(path: &Path, purpose: DiskPurpose) -> Option<DiskFacts> {
     })
 }
 
-/// Counts `-A` rules in `iptables-save` output (all tables). `None` when it cannot run.
-pub async fn count_iptables_rules(cmd: &Path) -> Option<u64> {
+/// Counts `-A` rules in `iptables-save` output (all tables), run chrooted into `root` when
+/// given. `None` when it cannot run.
+pub async fn count_iptables_rules(cmd: &Path, root: Option<&HostRoot>) -> Option<u64> {
     let output = tokio::time::timeout(
         Duration::from_secs(20),
-        tokio::process::Command::new(cmd)
+        hostroot::command(cmd, root)
+            .ok()?
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)

@@ -2,6 +2,7 @@
 
 use crate::output::OutputFormat;
 use anyhow::{Context, bail};
+use kubemedic_agent::hostroot::HostRoot;
 use kubemedic_agent::k8s::KubeExporterOptions;
 use kubemedic_agent::output::OutputFormat as LineFormat;
 use kubemedic_agent::run::{AgentOptions, MonitorSet};
@@ -79,12 +80,17 @@ pub struct AgentArgs {
     /// Port of the Prometheus server; 0 disables it.
     #[arg(long, default_value_t = 20257)]
     prometheus_port: u16,
-    /// The host's /proc (mounted into the DaemonSet, e.g. /host/proc).
-    #[arg(long, default_value = "/proc")]
-    host_proc: PathBuf,
-    /// The host's /sys.
-    #[arg(long, default_value = "/sys")]
-    host_sys: PathBuf,
+    /// The host's root filesystem mounted into the container (the DaemonSet's /host): journalctl
+    /// and iptables-save run chrooted into it, disk paths are looked up under it, and /proc and
+    /// /sys default to DIR/proc and DIR/sys.
+    #[arg(long, value_name = "DIR")]
+    host_root: Option<PathBuf>,
+    /// The host's /proc (default: /proc, or DIR/proc with --host-root).
+    #[arg(long)]
+    host_proc: Option<PathBuf>,
+    /// The host's /sys (default: /sys, or DIR/sys with --host-root).
+    #[arg(long)]
+    host_sys: Option<PathBuf>,
     /// Directories whose disk and inode use are reported, as PURPOSE=PATH with PURPOSE one of
     /// kubelet, runtime, root, logs (repeatable; default: /var/lib/kubelet, /var/lib/containerd,
     /// /var/lib/docker, /, /var/log).
@@ -218,6 +224,14 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let monitors = load_monitors(args)?;
     let node_name = node_name(args)?;
+    if let Some(root) = &args.host_root
+        && !root.is_dir()
+    {
+        bail!(
+            "--host-root {}: not a directory (mount the host's / there, e.g. a hostPath volume at /host)",
+            root.display()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
@@ -254,8 +268,8 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
             kube,
             listen,
             stats: StatsOptions {
-                proc: args.host_proc.clone(),
-                sys: args.host_sys.clone(),
+                proc: host_dir(args, args.host_proc.as_ref(), "proc"),
+                sys: host_dir(args, args.host_sys.as_ref(), "sys"),
                 disk_paths: if args.disk_paths.is_empty() {
                     default_disk_paths()
                 } else {
@@ -264,6 +278,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
                 iptables_save: (!args.iptables_save.is_empty())
                     .then(|| PathBuf::from(&args.iptables_save)),
                 facts_interval: args.facts_interval,
+                host_root: args.host_root.clone().map(HostRoot::new),
             },
             journalctl: args.journalctl.clone(),
         };
@@ -274,6 +289,15 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--host-proc`/`--host-sys` as given, else `<host root>/<name>`, else `/<name>`.
+fn host_dir(args: &AgentArgs, given: Option<&PathBuf>, name: &str) -> PathBuf {
+    match (given, &args.host_root) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(root)) => root.join(name),
+        (None, None) => PathBuf::from("/").join(name),
+    }
 }
 
 async fn shutdown_signal() {
