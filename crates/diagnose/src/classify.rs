@@ -147,24 +147,24 @@ pub(crate) fn sandbox(msg: &str) -> Option<Verdict> {
     if m.contains("signal: killed") {
         return Some((Cause::MemoryLimitTooLow, 0.6));
     }
-    if any(
+    if (any(
         m,
         &[
             "networkplugin cni failed",
-            "network plugin is not ready",
-            "networkpluginnotready",
             "failed to allocate for range",
             "no ip addresses available",
-            "cni plugin not initialized",
-            "cni config uninitialized",
             "failed to setup network for sandbox",
             "failed to set up pod network",
             "failed to set up sandbox container",
+            "failed to setup network for pod",
+            "setupnetworkerror",
             "plugin type=",
             "failed to allocate ip",
             "ipam",
+            "failed to find plugin",
         ],
-    ) && !m.contains("deadline")
+    ) || network_not_ready(m))
+        && !m.contains("deadline")
     {
         return Some((Cause::CNIFailure, 0.85));
     }
@@ -193,6 +193,93 @@ pub(crate) fn sandbox(msg: &str) -> Option<Verdict> {
         return Some((Cause::RuntimeUnresponsive, 0.75));
     }
     start_error(m)
+}
+
+/// The kubelet or the runtime says the node's network plugin is not ready (dockershim, containerd,
+/// CRI-O and kubenet wordings from 1.3 to today, including 1.5's "unintialized" typo).
+pub(crate) fn network_not_ready(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    any(
+        &m,
+        &[
+            "networkpluginnotready",
+            "network plugin is not ready",
+            "runtime network not ready",
+            "network is not ready",
+            "cni plugin not initialized",
+            "cni config uninitialized",
+            "cni config unintialized",
+            "kubenet does not have netconfig",
+            "no cni configuration file",
+            "missing cni default network",
+            "no networks found in /etc/cni",
+            "no valid networks found in",
+            "cni config load failed",
+            "unable to update cni config",
+        ],
+    )
+}
+
+/// A pod's deletion failed in the network plugin's teardown (KillPodSandbox, StopPodSandbox).
+pub(crate) fn cni_teardown(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    any(
+        &m,
+        &[
+            "failed to teardown pod",
+            "failed to destroy network for sandbox",
+            "failed to clean up sandbox container",
+            "(delete):",
+        ],
+    ) || (m.contains("killpodsandbox") || m.contains("stoppodsandbox"))
+        && any(&m, &["cni", "plugin type=", "network:", "netplugin"])
+}
+
+static CNI_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r#"(?i)plugin type=\\?"([a-z0-9_.-]+)\\?"|failed to find plugin \\?"([a-z0-9_.-]+)\\?"|\b(calico|flannel|cilium|weave|kube-router|kubenet|multus|antrea|canal|ovn|kube-ovn|terway|aws-node|azure-vnet)\b"#).unwrap()
+});
+
+/// The network plugin a message names (`calico`, `flannel`, `cilium-cni`, `portmap`...).
+pub(crate) fn cni_plugin(msg: &str) -> Option<String> {
+    let c = CNI_PLUGIN.captures(msg)?;
+    (1..=3)
+        .find_map(|i| c.get(i))
+        .map(|m| m.as_str().to_ascii_lowercase())
+}
+
+/// What a stuck deletion's event or log line says about the layer that blocks it.
+pub(crate) fn terminating(msg: &str) -> Option<Verdict> {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("operation not permitted")
+        && (m.contains("remove") || m.contains("unlinkat") || m.contains("unlink"))
+    {
+        return Some((Cause::ImmutableFile, 0.9));
+    }
+    if m.contains("no space left on device") {
+        return Some((Cause::NodeDiskFull, 0.85));
+    }
+    if cni_teardown(&m) {
+        return Some((Cause::CNIFailure, 0.85));
+    }
+    if any(
+        &m,
+        &[
+            "did not kill the pod within",
+            "killcontainererror",
+            "failed to stop container",
+            "cannot kill container",
+            "cannot stop container",
+            "did not receive an exit event",
+            "stopcontainer",
+            "deadlineexceeded",
+            "context deadline exceeded",
+            "need to kill pod",
+        ],
+    ) {
+        return Some((Cause::RuntimeUnresponsive, 0.8));
+    }
+    None
 }
 
 static CONFIG_NOT_FOUND: LazyLock<Regex> = LazyLock::new(|| {
@@ -241,29 +328,61 @@ pub(crate) struct SchedMessage {
     pub parts: Vec<SchedPart>,
 }
 
-/// Maps one scheduler reason (any version's wording) to a cause.
+/// Maps one scheduler reason (any version's wording, 1.0's predicate names to 1.37's plugin
+/// reasons) to a cause.
 pub(crate) fn sched_reason(text: &str) -> Option<Cause> {
     let t = text.to_ascii_lowercase();
     let t = t.as_str();
     if t.contains("unbound") && t.contains("persistentvolumeclaim")
         || t.contains("persistentvolumeclaim") && t.contains("not found")
+        || t.contains("persistent volumes to bind")
     {
         Some(Cause::UnboundPVC)
-    } else if t.contains("insufficient") || t.contains("too many pods") {
+    } else if t.contains("insufficient")
+        || t.contains("too many pods")
+        || t.contains("didn't have enough resource")
+        || t.contains("podexceedsfree")
+        || t.contains("podexceedsmaxpodnumber")
+        || t.contains("podfitsresources")
+    {
         Some(Cause::InsufficientResources)
+    } else if t.contains("free ports")
+        || t.contains("podfitshostports")
+        || t.contains("podfitsports")
+        || t.contains("requested pod ports")
+    {
+        Some(Cause::HostPortConflict)
     } else if t.contains("node selector")
         || t.contains("node affinity/selector")
         || t.contains("matchnodeselector")
         || t.contains("didn't match pod's node affinity")
+        || t.contains("requested hostname")
+        || t.contains("requested node name")
+        || t == "hostname"
     {
         Some(Cause::NodeSelectorMismatch)
     } else if t.contains("volume node affinity conflict")
         || t.contains("volume zone")
         || t.contains("novolumezoneconflict")
+        || t.contains("novolumenodeconflict")
     {
         Some(Cause::VolumeZoneConflict)
     } else if t.contains("affinity") {
         Some(Cause::PodAffinityConflict)
+    } else if t.contains("memory pressure")
+        || t.contains("memory-pressure")
+        || t.contains("undermemorypressure")
+        || t.contains("checknodememorypressure")
+    {
+        Some(Cause::NodeMemoryPressure)
+    } else if t.contains("disk pressure")
+        || t.contains("disk-pressure")
+        || t.contains("underdiskpressure")
+        || t.contains("checknodediskpressure")
+    {
+        Some(Cause::NodeDiskPressure)
+    } else if t.contains("pid pressure") || t.contains("pid-pressure") {
+        Some(Cause::NodePIDPressure)
     } else if t.contains("taint") || t.contains("unschedulable") {
         Some(Cause::UntoleratedTaint)
     } else {
@@ -291,10 +410,11 @@ fn split_parts(s: &str) -> Vec<&str> {
     }
     parts.push(&s[start..]);
     // Old schedulers wrote "had taint {k: v}, that the pod didn't tolerate": a piece that does
-    // not start with a count continues the previous part.
+    // not start with a count (nor end with one in parentheses) continues the previous part.
     let mut out: Vec<&str> = Vec::new();
     for p in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
-        let counted = p.bytes().next().is_some_and(|b| b.is_ascii_digit());
+        let counted = p.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            || TRAILING_COUNT.is_match(p.trim_end_matches('.'));
         match out.last_mut() {
             Some(prev) if !counted => {
                 // Both slices come from `s`; widen the previous one to cover this piece.
@@ -313,15 +433,73 @@ static SCHED_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d+)/(\d+) nodes are available:?\s*").unwrap()
 });
 
-/// Parses a FailedScheduling message; plain messages without the breakdown give one part.
+/// The 1.5-1.9 histogram heads: "No nodes are available that match all of the (following)
+/// predicates::" and "fit failure summary on nodes :".
+static SCHED_HISTOGRAM_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?i)(?:no nodes are available that match all of the (?:following )?predicates|fit failure summary on nodes)\s*:+\s*").unwrap()
+});
+
+/// `Insufficient cpu (9)`: a reason with its node count in parentheses (1.5-1.9).
+static TRAILING_COUNT: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"^(.*?)\s*\((\d+)\)$").unwrap()
+});
+
+/// 1.2-1.4: one line per node, `fit failure on node (NAME): REASON`.
+static FIT_FAILURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"fit failure on node \(([^)]*)\):\s*(.+)").unwrap()
+});
+
+/// 1.0-1.1: `Failed for reason PodExceedsFreeCPU and possibly others`.
+static FAILED_FOR_REASON: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?i)failed for reason (\S+)").unwrap()
+});
+
+/// Parses a FailedScheduling message of any scheduler era; plain messages without a breakdown
+/// give one part that counts for every node.
 pub(crate) fn scheduling(msg: &str) -> Option<SchedMessage> {
     let msg = msg.trim();
+    // 1.2-1.4: per-node lines; count nodes per reason (the resource figures vary per node).
+    let per_node: Vec<(&str, &str)> = FIT_FAILURE_LINE
+        .captures_iter(msg)
+        .filter_map(|c| Some((c.get(1)?.as_str(), c.get(2)?.as_str().trim())))
+        .collect();
+    if !per_node.is_empty() {
+        let mut parts: Vec<SchedPart> = Vec::new();
+        for (_, reason) in &per_node {
+            let text = reason.split(", requested").next().unwrap_or(reason).trim();
+            match parts.iter_mut().find(|p| p.text == text) {
+                Some(p) => p.count += 1,
+                None => parts.push(SchedPart {
+                    count: 1,
+                    text: text.to_string(),
+                    cause: sched_reason(text),
+                }),
+            }
+        }
+        return finish(Some(per_node.len() as u32), parts);
+    }
+    if let Some(c) = FAILED_FOR_REASON.captures(msg) {
+        let text = c.get(1).map_or("", |m| m.as_str());
+        let part = SchedPart {
+            count: 0,
+            text: text.to_string(),
+            cause: sched_reason(text),
+        };
+        return finish(None, vec![part]);
+    }
     let (nodes, body) = match SCHED_HEAD.captures(msg) {
         Some(c) => {
             let end = c.get(0).map_or(0, |m| m.end());
             (c.get(2).and_then(|m| m.as_str().parse().ok()), &msg[end..])
         }
-        None => (None, msg),
+        None => match SCHED_HISTOGRAM_HEAD.find(msg) {
+            Some(m) => (None, &msg[m.end()..]),
+            None => (None, msg),
+        },
     };
     // New schedulers append the preemption verdict: "... . preemption: 0/5 nodes ...".
     let body = body.split(" preemption:").next().unwrap_or(body);
@@ -333,7 +511,14 @@ pub(crate) fn scheduling(msg: &str) -> Option<SchedMessage> {
             Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => {
                 (n.parse().unwrap_or(1), rest.trim())
             }
-            _ => (nodes.unwrap_or(1), raw),
+            _ => match TRAILING_COUNT.captures(raw) {
+                Some(c) => (
+                    c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(1),
+                    c.get(1).map_or(raw, |m| m.as_str()).trim(),
+                ),
+                // Counts for every node ("pod has unbound immediate PersistentVolumeClaims").
+                None => (nodes.unwrap_or(0), raw),
+            },
         };
         parts.push(SchedPart {
             count,
@@ -341,6 +526,10 @@ pub(crate) fn scheduling(msg: &str) -> Option<SchedMessage> {
             cause: sched_reason(text),
         });
     }
+    finish(nodes, parts)
+}
+
+fn finish(nodes: Option<u32>, parts: Vec<SchedPart>) -> Option<SchedMessage> {
     if parts.iter().all(|p| p.cause.is_none()) {
         return None;
     }
@@ -348,39 +537,81 @@ pub(crate) fn scheduling(msg: &str) -> Option<SchedMessage> {
 }
 
 /// Which cause is the most actionable when counts tie (lower index wins).
-const SCHED_PRIORITY: [Cause; 6] = [
+const SCHED_PRIORITY: [Cause; 10] = [
     Cause::UnboundPVC,
     Cause::NodeSelectorMismatch,
     Cause::PodAffinityConflict,
     Cause::VolumeZoneConflict,
+    Cause::HostPortConflict,
     Cause::InsufficientResources,
+    Cause::NodeMemoryPressure,
+    Cause::NodeDiskPressure,
+    Cause::NodePIDPressure,
     Cause::UntoleratedTaint,
 ];
 
+/// Placement filters: they pass over nodes the pod does not want (its selector, its missing
+/// tolerations for a tainted control plane). The scheduler checks them first, so the nodes a
+/// later-stage reason names are the ones the pod's placement allows.
+fn is_placement(c: Cause) -> bool {
+    matches!(c, Cause::NodeSelectorMismatch | Cause::UntoleratedTaint)
+}
+
+/// Why the root reason was chosen over the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SchedWeight {
+    /// The reason excludes every node.
+    AllNodes,
+    /// A later-stage reason blocks the nodes the pod's placement allows.
+    AllowedNodes,
+    /// No reason excludes every node; the one excluding the most.
+    Most,
+}
+
 impl SchedMessage {
-    /// The dominant cause: the one that excludes the most nodes; ties go to the more actionable.
+    /// The root cause when the cluster's node count is not known.
     pub fn dominant(&self) -> Option<Cause> {
-        let mut best: Option<(u32, usize, Cause)> = None;
-        for p in &self.parts {
-            let Some(c) = p.cause else { continue };
-            // A cause's weight is its largest part (cpu and memory may exclude the same nodes).
-            let count = self
-                .parts
+        self.root(None).map(|(c, _, _)| c)
+    }
+
+    /// The root cause, weighed against the node count: a reason that excludes every node first;
+    /// else a later-stage reason (resources, ports, volumes, pod affinity) on the nodes the pod's
+    /// own placement allows; else the reason that excludes the most nodes. Ties go to the more
+    /// actionable cause. Returns the cause, its node count and why it was chosen.
+    pub fn root(&self, cluster_nodes: Option<u32>) -> Option<(Cause, u32, SchedWeight)> {
+        let total = self.total(cluster_nodes);
+        // A cause's weight is its largest part (cpu and memory may exclude the same nodes).
+        let weight = |c: Cause| {
+            self.parts
                 .iter()
                 .filter(|q| q.cause == Some(c))
-                .map(|q| q.count)
+                .map(|q| if q.count == 0 { total } else { q.count })
                 .max()
-                .unwrap_or(0);
-            let prio = SCHED_PRIORITY.iter().position(|x| *x == c).unwrap_or(99);
-            let better = match best {
-                None => true,
-                Some((bc, bp, _)) => count > bc || (count == bc && prio < bp),
-            };
-            if better {
-                best = Some((count, prio, c));
-            }
+                .unwrap_or(0)
+        };
+        let prio = |c: Cause| SCHED_PRIORITY.iter().position(|x| *x == c).unwrap_or(99);
+        let mut causes: Vec<Cause> = self.parts.iter().filter_map(|p| p.cause).collect();
+        causes.dedup();
+        let best = |pool: &mut dyn Iterator<Item = Cause>| {
+            pool.map(|c| (weight(c), c))
+                .max_by(|a, b| a.0.cmp(&b.0).then(prio(b.1).cmp(&prio(a.1))))
+        };
+        if total > 0
+            && let Some((n, c)) = best(&mut causes.iter().copied().filter(|c| weight(*c) >= total))
+        {
+            return Some((c, n, SchedWeight::AllNodes));
         }
-        best.map(|(_, _, c)| c)
+        if let Some((n, c)) = best(&mut causes.iter().copied().filter(|c| !is_placement(*c))) {
+            return Some((c, n, SchedWeight::AllowedNodes));
+        }
+        best(&mut causes.iter().copied()).map(|(n, c)| (c, n, SchedWeight::Most))
+    }
+
+    /// Nodes considered: stated by the message, else the cluster's, else the sum of the counts.
+    pub fn total(&self, cluster_nodes: Option<u32>) -> u32 {
+        self.nodes
+            .or(cluster_nodes)
+            .unwrap_or_else(|| self.parts.iter().map(|p| p.count).sum::<u32>())
     }
 }
 
@@ -404,8 +635,75 @@ static PANIC_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 static DNS_RE: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
-    Regex::new(r"(?i)no such host|Name or service not known|Temporary failure in name resolution|server misbehaving|getaddrinfo (ENOTFOUND|EAI_AGAIN)|UnknownHostException|nodename nor servname provided|could not resolve host|Name does not resolve|NXDOMAIN").unwrap()
+    Regex::new(concat!(
+        r"(?i)no such host|Name or service not known|Temporary failure in name resolution|server misbehaving",
+        r"|getaddrinfo (ENOTFOUND|EAI_AGAIN)|getaddrinfo failed|UnknownHostException|nodename nor servname provided",
+        r"|could not resolve host|couldn't resolve host|Name does not resolve|NXDOMAIN|No address associated with hostname",
+        // busybox (musl images): nslookup/wget/nc/ping
+        r"|can't resolve '|bad address '",
+        // musl's EAI_AGAIN is a bare "Try again": only with the errno or a client's prefix
+        r"|\[Errno -3\] Try again|Error -3 connecting to \S+\. Try again",
+        r"|host not found in upstream|could not translate host name|Unknown MySQL server host|Failed to resolve '|NameResolutionError",
+        // Go's resolver timing out: "lookup vault on 10.96.0.10:53: read udp ...: i/o timeout"
+        r"|lookup \S+ on \S+:53: .*(i/o timeout|connection refused)",
+    ))
+    .unwrap()
 });
+
+/// The host name a DNS failure line names, in the words of each client.
+static DNS_NAME: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        // Go: "lookup NAME on 10.96.0.10:53: no such host", "lookup NAME: Temporary failure ..."
+        r"lookup ([^\s:]+)(?: on \S+)?:",
+        // Node.js: "getaddrinfo ENOTFOUND NAME"
+        r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([^\s:]+)",
+        // Java: "UnknownHostException: NAME: reason" or bare "UnknownHostException: NAME"
+        r"UnknownHostException: ([^\s:]+)",
+        // curl: "Could not resolve host: NAME", old "Couldn't resolve host 'NAME'"
+        r"(?i)could not resolve host:? '?([^\s':]+)",
+        r"(?i)couldn't resolve host '([^']+)'",
+        // busybox: "nslookup: can't resolve 'NAME'", "wget: bad address 'NAME:PORT'"
+        r"can't resolve '([^'()]+?)(?::\d+)?'",
+        r"bad address '([^'():]+)(?::\d+)?'",
+        // libpq: could not translate host name "NAME" to address
+        r#"could not translate host name "([^"]+)""#,
+        // nginx: host not found in upstream "NAME:PORT"
+        r#"host not found in upstream "([^":]+)"#,
+        // MySQL client: Unknown MySQL server host 'NAME'
+        r"Unknown MySQL server host '([^']+)'",
+        // urllib3 2: Failed to resolve 'NAME'
+        r"Failed to resolve '([^']+)'",
+        // requests/urllib3 1: HTTPConnectionPool(host='NAME', port=...)
+        r"ConnectionPool\(host='([^']+)'",
+        // redis-py: Error -3 connecting to NAME:6379
+        r"connecting to ([^\s:]+):\d+",
+        // Ruby: Failed to open TCP connection to NAME:443 (getaddrinfo ...)
+        r"TCP connection to ([^\s:]+):\d+",
+        // PHP 8: getaddrinfo for NAME failed
+        r"getaddrinfo for (\S+) failed",
+        // .NET: "Name or service not known (NAME:80)"
+        r"(?:Name or service not known|Resource temporarily unavailable) \(([^\s:()]+)(?::\d+)?\)",
+    ]
+    .iter()
+    .map(|p| {
+        #[allow(clippy::unwrap_used)] // constant patterns, checked by the tests
+        Regex::new(p).unwrap()
+    })
+    .collect()
+});
+
+/// The host name a DNS failure line names (`mysql.shop.svc.cluster.local`), if it names one.
+pub(crate) fn dns_name(line: &str) -> Option<String> {
+    DNS_NAME.iter().find_map(|re| {
+        let name = re.captures(line)?.get(1)?.as_str();
+        let name = name.trim_matches(|c: char| c == '.' || c == '\'' || c == '"');
+        // An IP is not a name that failed to resolve; "(null)" is busybox probing its server.
+        (!name.is_empty()
+            && name != "(null)"
+            && !name.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .then(|| name.to_string())
+    })
+}
 
 static CONFIG_RE: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
@@ -475,6 +773,12 @@ mod tests {
         LazyLock::force(&SCHED_HEAD);
         LazyLock::force(&PANIC_RE);
         LazyLock::force(&DNS_RE);
+        LazyLock::force(&DNS_NAME);
+        LazyLock::force(&SCHED_HISTOGRAM_HEAD);
+        LazyLock::force(&TRAILING_COUNT);
+        LazyLock::force(&FIT_FAILURE_LINE);
+        LazyLock::force(&FAILED_FOR_REASON);
+        LazyLock::force(&CNI_PLUGIN);
         LazyLock::force(&CONFIG_RE);
         LazyLock::force(&CONFIG_HINT);
         assert_eq!(
@@ -515,6 +819,55 @@ mod tests {
     }
 
     #[test]
+    fn scheduler_wordings_of_every_era() {
+        // 1.0-1.1
+        let m = scheduling("Failed for reason PodExceedsFreeCPU and possibly others").unwrap();
+        assert_eq!(
+            m.root(Some(3)).map(|r| r.0),
+            Some(Cause::InsufficientResources)
+        );
+        // 1.2-1.4: per-node lines, counted per reason.
+        let m = scheduling("pod (api-1) failed to fit in any node\nfit failure on node (n1): Node didn't have enough resource: CPU, requested: 2000, used: 1500, capacity: 2000\nfit failure on node (n2): Node didn't have enough resource: CPU, requested: 2000, used: 1800, capacity: 2000\nfit failure on node (n3): MatchNodeSelector\n").unwrap();
+        assert_eq!(m.nodes, Some(3));
+        assert_eq!(m.parts.len(), 2, "{m:?}");
+        assert_eq!(m.parts[0].count, 2);
+        assert_eq!(
+            m.root(None).map(|r| r.0),
+            Some(Cause::InsufficientResources)
+        );
+        // 1.5-1.6 summary and 1.6-1.8 predicates, counts in parentheses.
+        let m = scheduling("pod (x) failed to fit in any node\nfit failure summary on nodes : Insufficient pods (2), PodToleratesNodeTaints (1)").unwrap();
+        assert_eq!(m.parts.len(), 2, "{m:?}");
+        assert_eq!(
+            (m.parts[0].count, m.parts[0].text.as_str()),
+            (2, "Insufficient pods")
+        );
+        let m = scheduling("No nodes are available that match all of the following predicates:: Insufficient cpu (9), Insufficient memory (15), MatchNodeSelector (18).").unwrap();
+        assert_eq!(m.parts.len(), 3, "{m:?}");
+        // 18 of 33 nodes are outside the selector; the 15 it allows lack memory.
+        assert_eq!(
+            m.root(Some(33)),
+            Some((Cause::InsufficientResources, 15, SchedWeight::AllowedNodes))
+        );
+        let m = scheduling("No nodes are available that match all of the predicates: MatchNodeSelector (5), PodToleratesNodeTaints (3).").unwrap();
+        assert_eq!(
+            m.root(Some(5)),
+            Some((Cause::NodeSelectorMismatch, 5, SchedWeight::AllNodes))
+        );
+        // Modern: a reason excluding every node comes first.
+        let m = scheduling("0/6 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 5 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 nodes are available: 6 Preemption is not helpful for scheduling.").unwrap();
+        assert_eq!(m.root(Some(6)).map(|r| r.2), Some(SchedWeight::Most));
+        assert_eq!(m.dominant(), Some(Cause::NodeSelectorMismatch));
+        let m = scheduling("0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.").unwrap();
+        assert_eq!(m.dominant(), Some(Cause::HostPortConflict));
+        let m = scheduling("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.").unwrap();
+        assert_eq!(
+            m.root(None),
+            Some((Cause::UnboundPVC, 3, SchedWeight::AllNodes))
+        );
+    }
+
+    #[test]
     fn log_lines() {
         assert_eq!(
             log_line("panic: runtime error: invalid memory address or nil pointer dereference"),
@@ -536,5 +889,96 @@ mod tests {
             Some(LogSignal::Config)
         );
         assert_eq!(log_line("listening on :8080"), None);
+        assert_eq!(log_line("Press CTRL+C to quit. Try again later"), None);
+    }
+
+    #[test]
+    fn cni_wordings() {
+        assert!(network_not_ready(
+            "runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:docker: network plugin is not ready: cni config unintialized"
+        ));
+        assert!(network_not_ready(
+            "Kubenet does not have netConfig. This is most likely due to lack of PodCIDR"
+        ));
+        assert!(!network_not_ready(
+            "PLEG is not healthy: pleg was last seen active 3m0s ago"
+        ));
+        let teardown = r#"error killing pod: failed to "KillPodSandbox" for "9a5e" with KillPodSandboxError: "rpc error: code = Unknown desc = NetworkPlugin cni failed to teardown pod \"kube-dns_kube-system\" network: failed to find plugin \"portmap\" in path [/opt/flannel/bin /opt/cni/bin]""#;
+        assert_eq!(terminating(teardown).map(|v| v.0), Some(Cause::CNIFailure));
+        assert_eq!(cni_plugin(teardown).as_deref(), Some("portmap"));
+        assert_eq!(
+            cni_plugin(r#"plugin type=\"cilium-cni\" failed (delete)"#).as_deref(),
+            Some("cilium-cni")
+        );
+        let runtime = r#"error killing pod: failed to "KillPodSandbox" for "470e" with KillPodSandboxError: "rpc error: code = DeadlineExceeded desc = context deadline exceeded""#;
+        assert_eq!(
+            terminating(runtime).map(|v| v.0),
+            Some(Cause::RuntimeUnresponsive)
+        );
+    }
+
+    #[test]
+    fn dns_names_in_every_clients_words() {
+        for (line, name) in [
+            (
+                "dial tcp: lookup mysql.shop.svc.cluster.local on 10.96.0.10:53: no such host",
+                "mysql.shop.svc.cluster.local",
+            ),
+            (
+                "panic: dial tcp: lookup kafka-0.kafka-headless: Temporary failure in name resolution",
+                "kafka-0.kafka-headless",
+            ),
+            ("Error: getaddrinfo ENOTFOUND redis-master", "redis-master"),
+            ("Error: getaddrinfo EAI_AGAIN mongo mongo:27017", "mongo"),
+            (
+                "java.net.UnknownHostException: kafka-0.kafka-headless: Name or service not known",
+                "kafka-0.kafka-headless",
+            ),
+            (
+                "Caused by: java.net.UnknownHostException: eureka-server",
+                "eureka-server",
+            ),
+            (
+                "curl: (6) Could not resolve host: config-service.default.svc.cluster.local",
+                "config-service.default.svc.cluster.local",
+            ),
+            ("curl: (6) Couldn't resolve host 'backend'", "backend"),
+            (
+                "nslookup: can't resolve 'kubernetes.default'",
+                "kubernetes.default",
+            ),
+            ("wget: bad address 'config-server:8888'", "config-server"),
+            (
+                "psql: error: could not translate host name \"postgres.db.svc\" to address: Temporary failure in name resolution",
+                "postgres.db.svc",
+            ),
+            (
+                "[emerg] 1#1: host not found in upstream \"backend:8080\" in /etc/nginx/conf.d/default.conf:3",
+                "backend",
+            ),
+            (
+                "urllib3.exceptions.NameResolutionError: <x>: Failed to resolve 'auth.internal' ([Errno -2] Name or service not known)",
+                "auth.internal",
+            ),
+            (
+                "System.Net.Http.HttpRequestException: Name or service not known (orders-api:80)",
+                "orders-api",
+            ),
+        ] {
+            assert_eq!(log_line(line), Some(LogSignal::Dns), "{line}");
+            assert_eq!(dns_name(line).as_deref(), Some(name), "{line}");
+        }
+        assert_eq!(
+            dns_name("x: Get http://10.0.0.9:80/: dial tcp: lookup 10.0.0.9: no such host"),
+            None
+        );
+        assert_eq!(
+            dns_name("socket.gaierror: [Errno -2] Name or service not known"),
+            None
+        );
+        assert_eq!(
+            dns_name("nslookup: can't resolve '(null)': Name does not resolve"),
+            None
+        );
     }
 }
