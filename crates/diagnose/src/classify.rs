@@ -725,6 +725,212 @@ pub(crate) fn log_line(line: &str) -> Option<LogSignal> {
     }
 }
 
+/// Which probe a kubelet event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeKind {
+    /// livenessProbe: failures kill the container.
+    Liveness,
+    /// readinessProbe: failures take the pod out of its Services.
+    Readiness,
+    /// startupProbe: failures during start-up kill the container.
+    Startup,
+}
+
+impl ProbeKind {
+    /// Lower-case name as the kubelet writes it in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "liveness",
+            ProbeKind::Readiness => "readiness",
+            ProbeKind::Startup => "startup",
+        }
+    }
+}
+
+/// How a probe failed, read from the kubelet's `<Kind> probe failed: <output>` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeHow {
+    /// Nothing listens on the probed address: `connect: connection refused` (`getsockopt:` with
+    /// kubelets built by Go <= 1.8).
+    Refused {
+        /// The probed port, when the message names it.
+        port: Option<u16>,
+    },
+    /// No answer within timeoutSeconds (`Client.Timeout exceeded`, `i/o timeout`, `context deadline exceeded`).
+    Timeout,
+    /// The endpoint answered with a failing HTTP status.
+    Status(u16),
+    /// An exec probe's output, or another error.
+    Output(String),
+}
+
+/// One probe failure event, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProbeFailure {
+    /// The probe.
+    pub kind: ProbeKind,
+    /// How it failed.
+    pub how: ProbeHow,
+}
+
+static PROBE_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?s)^(Liveness|Readiness|Startup) probe (?:failed|errored)(?: and resulted in \w+ state)?: ?(.*)$").unwrap()
+});
+
+static PROBE_DIAL_PORT: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"dial tcp \[?[0-9a-fA-F.:]*\]?:(\d+)").unwrap()
+});
+
+static PROBE_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?i)statuscode: (\d{3})").unwrap()
+});
+
+/// Parses a kubelet probe event message (`Liveness probe failed: ...`, every kubelet and Go
+/// release's wording).
+pub(crate) fn probe_failure(msg: &str) -> Option<ProbeFailure> {
+    let c = PROBE_FAILED.captures(msg.trim())?;
+    let kind = match c.get(1)?.as_str() {
+        "Liveness" => ProbeKind::Liveness,
+        "Readiness" => ProbeKind::Readiness,
+        _ => ProbeKind::Startup,
+    };
+    let out = c.get(2).map_or("", |m| m.as_str()).trim();
+    let lower = out.to_ascii_lowercase();
+    let how = if lower.contains("connection refused") {
+        ProbeHow::Refused {
+            port: PROBE_DIAL_PORT
+                .captures(out)
+                .and_then(|c| c.get(1)?.as_str().parse().ok()),
+        }
+    } else if any(
+        &lower,
+        &[
+            "client.timeout exceeded",
+            "i/o timeout",
+            "context deadline exceeded",
+            "deadlineexceeded",
+            "timeout: failed to connect",
+            "command timed out",
+            "timed out",
+        ],
+    ) {
+        ProbeHow::Timeout
+    } else if let Some(code) = PROBE_STATUS
+        .captures(out)
+        .and_then(|c| c.get(1)?.as_str().parse().ok())
+    {
+        ProbeHow::Status(code)
+    } else {
+        ProbeHow::Output(out.to_string())
+    };
+    Some(ProbeFailure { kind, how })
+}
+
+/// `listening on :8080`, `Running on http://127.0.0.1:8080`, `Tomcat started on port(s): 8080`,
+/// `listening on IPv4 address "0.0.0.0", port 5432`, `Now listening on: http://[::]:80`.
+static LISTEN_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r#"(?i)(?:listening|serving|running|bound|started server|server started|started on|listen) (?:on|at)?[: ]*(?:address )?(?:(?:https?|tcp|grpc)://)?\[?("?[0-9a-z.:*-]*"?)\]?(?:, port |:)(\d{2,5})\b|started on port\(s\): (\d{2,5})|listening on ipv[46] address "([^"]*)", port (\d{2,5})"#).unwrap()
+});
+
+/// The address an application log line says it listens on: (host if stated, port).
+pub(crate) fn listen_addr(line: &str) -> Option<(Option<String>, u16)> {
+    let c = LISTEN_LINE.captures(line)?;
+    if let Some(p) = c.get(3) {
+        return Some((None, p.as_str().parse().ok()?));
+    }
+    if let (Some(h), Some(p)) = (c.get(4), c.get(5)) {
+        return Some((Some(h.as_str().to_string()), p.as_str().parse().ok()?));
+    }
+    let host = c
+        .get(1)
+        .map(|m| m.as_str().trim_matches('"').to_string())
+        .filter(|h| !h.is_empty());
+    Some((host, c.get(2)?.as_str().parse().ok()?))
+}
+
+/// Whether a listen address is loopback only (unreachable from the kubelet, which probes the pod IP).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.starts_with("127.") || host == "localhost" || host == "::1"
+}
+
+/// An application's own start-up duration: Spring `Started X in 45.3 seconds`, Tomcat `Server
+/// startup in [38211] milliseconds`, Quarkus `started in 12.345s`, `ready in 900ms`.
+static STARTED_IN: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?i)(?:started .* in|startup (?:took|in|completed in)|server startup in|ready in|initiali[sz]ed in)\s*\[?([0-9]+(?:\.[0-9]+)?)\]?\s*(ms|s|sec|seconds|milliseconds)\b").unwrap()
+});
+
+/// The start-up duration a log line states, in seconds.
+pub(crate) fn startup_secs(line: &str) -> Option<f64> {
+    let c = STARTED_IN.captures(line)?;
+    let n: f64 = c.get(1)?.as_str().parse().ok()?;
+    let ms = c
+        .get(2)
+        .is_some_and(|u| u.as_str().starts_with("ms") || u.as_str().starts_with("milli"));
+    Some(if ms { n / 1000.0 } else { n })
+}
+
+/// A line that says the application is up (listening, ready to accept connections, started).
+static READY_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
+    Regex::new(r"(?i)\b(listening on|ready to accept connections|server started|started server|startup complete|application started|now listening)\b").unwrap()
+});
+
+/// Whether the line says the application is up.
+pub(crate) fn is_ready_line(line: &str) -> bool {
+    READY_LINE.is_match(line) || STARTED_IN.is_match(line)
+}
+
+/// The stamp an application log line starts with, as seconds on a common clock (only
+/// differences between lines of one log are meaningful): RFC 3339, `2026-11-23 09:57:01.123`,
+/// Go's `2026/11/23 09:57:01`, Tomcat's `23-Nov-2026 09:57:01.114`.
+pub(crate) fn app_stamp(line: &str) -> Option<f64> {
+    let line = line.trim_start();
+    let b = line.as_bytes();
+    if b.len() >= 19 && b[0].is_ascii_digit() && (b[4] == b'-' || b[4] == b'/') {
+        let date = line.get(..10)?.replace('/', "-");
+        let time = line.get(11..)?;
+        let d: jiff::civil::Date = date.parse().ok()?;
+        return Some(day_secs(d)? + clock_secs(time)?);
+    }
+    if b.len() >= 20 && b[2] == b'-' && b[6] == b'-' {
+        // 23-Nov-2026 09:57:01.114
+        let day: i8 = line.get(..2)?.parse().ok()?;
+        let month = MONTH_NAMES
+            .iter()
+            .position(|m| line.get(3..6) == Some(*m))?;
+        let year: i16 = line.get(7..11)?.parse().ok()?;
+        let d = jiff::civil::Date::new(year, i8::try_from(month + 1).ok()?, day).ok()?;
+        return Some(day_secs(d)? + clock_secs(line.get(12..)?)?);
+    }
+    None
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn day_secs(d: jiff::civil::Date) -> Option<f64> {
+    let epoch = jiff::civil::date(1970, 1, 1);
+    let days = (d - epoch).get_days();
+    Some(f64::from(days) * 86_400.0)
+}
+
+/// `09:57:01` or `09:57:01.123...` at the start of `s`.
+fn clock_secs(s: &str) -> Option<f64> {
+    let h: f64 = s.get(..2)?.parse().ok()?;
+    let m: f64 = s.get(3..5)?.parse().ok()?;
+    let sec_end = s[6..]
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(s.len(), |i| i + 6);
+    let sec: f64 = s.get(6..sec_end)?.trim_end_matches('.').parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + sec)
+}
+
 static IMAGE_IN_MSG: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
     Regex::new(r#"(?:image|reference|tag) \\?"([^"\\\s]+)\\?""#).unwrap()
@@ -779,6 +985,12 @@ mod tests {
         LazyLock::force(&FIT_FAILURE_LINE);
         LazyLock::force(&FAILED_FOR_REASON);
         LazyLock::force(&CNI_PLUGIN);
+        LazyLock::force(&PROBE_FAILED);
+        LazyLock::force(&PROBE_DIAL_PORT);
+        LazyLock::force(&PROBE_STATUS);
+        LazyLock::force(&LISTEN_LINE);
+        LazyLock::force(&STARTED_IN);
+        LazyLock::force(&READY_LINE);
         LazyLock::force(&CONFIG_RE);
         LazyLock::force(&CONFIG_HINT);
         assert_eq!(
@@ -890,6 +1102,93 @@ mod tests {
         );
         assert_eq!(log_line("listening on :8080"), None);
         assert_eq!(log_line("Press CTRL+C to quit. Try again later"), None);
+    }
+
+    #[test]
+    fn probe_failures_in_every_wording() {
+        let p = |m: &str| probe_failure(m).map(|f| (f.kind, f.how));
+        assert_eq!(
+            p(
+                r#"Liveness probe failed: Get "http://10.244.1.7:8081/healthz": dial tcp 10.244.1.7:8081: connect: connection refused"#
+            ),
+            Some((ProbeKind::Liveness, ProbeHow::Refused { port: Some(8081) }))
+        );
+        assert_eq!(
+            p(
+                "Liveness probe failed: Get http://10.244.1.7:8080/: dial tcp 10.244.1.7:8080: getsockopt: connection refused"
+            ),
+            Some((ProbeKind::Liveness, ProbeHow::Refused { port: Some(8080) }))
+        );
+        assert_eq!(
+            p("Readiness probe failed: dial tcp 10.244.1.7:5432: connect: connection refused"),
+            Some((ProbeKind::Readiness, ProbeHow::Refused { port: Some(5432) }))
+        );
+        assert_eq!(
+            p("Liveness probe failed: HTTP probe failed with statuscode: 404"),
+            Some((ProbeKind::Liveness, ProbeHow::Status(404)))
+        );
+        assert_eq!(
+            p(r#"Startup probe failed: Get "http://10.244.1.7:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"#).map(|x| x.1),
+            Some(ProbeHow::Timeout)
+        );
+        assert_eq!(
+            p("Liveness probe failed: Get http://172.16.2.23:8888/healthz: net/http: request canceled (Client.Timeout exceeded while awaiting headers)").map(|x| x.1),
+            Some(ProbeHow::Timeout)
+        );
+        assert_eq!(
+            p("Liveness probe errored and resulted in unknown state: rpc error: code = DeadlineExceeded desc = failed to exec in container: timeout 1s exceeded: context deadline exceeded").map(|x| x.1),
+            Some(ProbeHow::Timeout)
+        );
+        assert!(matches!(
+            p("Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory").map(|x| x.1),
+            Some(ProbeHow::Output(o)) if o.contains("/tmp/healthy")
+        ));
+        assert_eq!(
+            p("Container api failed liveness probe, will be restarted"),
+            None
+        );
+    }
+
+    #[test]
+    fn listen_lines_and_startup() {
+        assert_eq!(
+            listen_addr("2026/11/23 09:57:01 listening on :8080"),
+            Some((None, 8080))
+        );
+        assert_eq!(
+            listen_addr(" * Running on http://127.0.0.1:8080"),
+            Some((Some("127.0.0.1".into()), 8080))
+        );
+        assert_eq!(
+            listen_addr("INFO Tomcat started on port(s): 8080 (http)"),
+            Some((None, 8080))
+        );
+        assert_eq!(
+            listen_addr("LOG:  listening on IPv4 address \"0.0.0.0\", port 5432"),
+            Some((Some("0.0.0.0".into()), 5432))
+        );
+        assert_eq!(
+            listen_addr("Now listening on: http://[::]:80"),
+            Some((Some("::".into()), 80))
+        );
+        assert_eq!(listen_addr("level=info msg=\"starting\""), None);
+        assert_eq!(
+            startup_secs("Started Application in 45.3 seconds (JVM running for 47.1)"),
+            Some(45.3)
+        );
+        assert_eq!(
+            startup_secs("INFO: Server startup in [38211] milliseconds"),
+            Some(38.211)
+        );
+        let a = app_stamp("2026-11-23T09:57:00.512Z LOG: starting").unwrap();
+        let b = app_stamp("2026-11-23T09:57:58.300Z LOG: listening").unwrap();
+        assert!((b - a - 57.788).abs() < 0.01, "{}", b - a);
+        let c = app_stamp("23-Nov-2026 09:57:39.403 INFO [main] Server startup").unwrap();
+        let d = app_stamp("2026/11/23 09:57:01 listening on :8080").unwrap();
+        assert!((c - d - 38.403).abs() < 0.01);
+        assert!(is_ready_line(
+            "database system is ready to accept connections"
+        ));
     }
 
     #[test]

@@ -131,8 +131,8 @@ fn load() -> Vec<Case> {
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
-        let f: WordingFile = serde_saphyr::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let f: WordingFile =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         for w in f.wordings {
             let shape = w
@@ -203,7 +203,12 @@ fn build(shape: &str, w: &Wording) -> Snapshot {
         "kubelet-log" => {
             let mut s = base();
             s.nodes[0] = node_ready("n1", "False", "KubeletNotReady", "network state unknown");
-            node_log(&mut s, "n1", NodeLogSource::Kubelet, &format!("{}\n", w.text));
+            node_log(
+                &mut s,
+                "n1",
+                NodeLogSource::Kubelet,
+                &format!("{}\n", w.text),
+            );
             s
         }
         "pod-event" => {
@@ -242,9 +247,7 @@ fn build(shape: &str, w: &Wording) -> Snapshot {
         "sched" => {
             let mut s = base();
             let n = w.nodes.unwrap_or(3);
-            s.nodes = (1..=n)
-                .map(|i| node(&format!("n{i}"), json!({})))
-                .collect();
+            s.nodes = (1..=n).map(|i| node(&format!("n{i}"), json!({}))).collect();
             s.pods.push(pending_pod("api-1", 1800));
             s.events
                 .push(pod_event("api-1", "FailedScheduling", &w.text, 106));
@@ -256,7 +259,12 @@ fn build(shape: &str, w: &Wording) -> Snapshot {
                 "api-1",
                 crashloop("api", 1, "Error", None, 20, 6),
             ));
-            logs(&mut s, "api-1", Some(&format!("starting\n{}\n", w.text)), None);
+            logs(
+                &mut s,
+                "api-1",
+                Some(&format!("starting\n{}\n", w.text)),
+                None,
+            );
             s
         }
         "probe" => probe_snapshot(w),
@@ -304,8 +312,10 @@ fn probe_snapshot(w: &Wording) -> Snapshot {
             }
             cs
         }
-        None => json!({"name": "api", "ready": false, "restartCount": 0, "image": "img", "imageID": "",
-            "state": {"running": {"startedAt": ago(1200)}}}),
+        None => {
+            json!({"name": "api", "ready": false, "restartCount": 0, "image": "img", "imageID": "",
+            "state": {"running": {"startedAt": ago(1200)}}})
+        }
     };
     s.pods.push(pod(
         "api-1",
@@ -326,9 +336,10 @@ fn probe_snapshot(w: &Wording) -> Snapshot {
         w.count.unwrap_or(10),
     ));
     if w.ran.is_some() && p.kind != "readiness" {
-        let kill = w.kill.clone().unwrap_or_else(|| {
-            format!("Container api failed {} probe, will be restarted", p.kind)
-        });
+        let kill = w
+            .kill
+            .clone()
+            .unwrap_or_else(|| format!("Container api failed {} probe, will be restarted", p.kind));
         s.events.push(container_event(
             "api-1",
             "Killing",
@@ -342,7 +353,12 @@ fn probe_snapshot(w: &Wording) -> Snapshot {
 fn describe(r: &Report) -> Vec<String> {
     r.findings
         .iter()
-        .map(|f| format!("{} {} {:.2}: {}", f.object, f.cause, f.confidence, f.summary))
+        .map(|f| {
+            format!(
+                "{} {} {:.2}: {}",
+                f.object, f.cause, f.confidence, f.summary
+            )
+        })
         .collect()
 }
 
@@ -366,7 +382,10 @@ fn check(c: &Case) -> Option<String> {
         return fail(format!("no finding for {obj}, expected {want}"));
     };
     if first.cause != want {
-        return fail(format!("first cause for {obj} is {}, expected {want}", first.cause));
+        return fail(format!(
+            "first cause for {obj} is {}, expected {want}",
+            first.cause
+        ));
     }
     for needle in &c.expect.summary_has {
         if !first.summary.contains(needle.as_str()) {
@@ -395,7 +414,8 @@ fn check(c: &Case) -> Option<String> {
         }
         let stuck = ObjectRef::pod("shop", "api-7d4f8b9c6d-c1");
         match report.findings.iter().find(|f| f.object == stuck) {
-            Some(f) if f.cause == Cause::CNIFailure && f.caused_by == Some(ObjectRef::node("n1")) => {}
+            Some(f)
+                if f.cause == Cause::CNIFailure && f.caused_by == Some(ObjectRef::node("n1")) => {}
             other => {
                 return fail(format!(
                     "the pod stuck on n1 does not point to n1's CNIFailure: {:?}",
@@ -428,7 +448,10 @@ fn every_class_has_old_and_new_wordings() {
         *per_class.entry(c.class.as_str()).or_default() += 1;
     }
     for (class, n) in per_class {
-        assert!(n >= 2, "class {class} has {n} wording(s); at least an old and a new one");
+        assert!(
+            n >= 2,
+            "class {class} has {n} wording(s); at least an old and a new one"
+        );
     }
 }
 
@@ -437,6 +460,10 @@ fn wording_ids_are_unique() {
     let cases = load();
     let mut seen = std::collections::BTreeSet::new();
     for c in &cases {
-        assert!(seen.insert(c.w.id.clone()), "duplicate wording id {}", c.w.id);
+        assert!(
+            seen.insert(c.w.id.clone()),
+            "duplicate wording id {}",
+            c.w.id
+        );
     }
 }
