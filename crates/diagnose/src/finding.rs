@@ -7,20 +7,24 @@ use std::str::FromStr;
 
 macro_rules! causes {
     ($($(#[doc = $doc:literal])* $id:ident),+ $(,)?) => {
-        /// A root cause from the catalog (`CAUSES.md`); serialises as its exact ID.
+        /// A root cause from the catalog (`CAUSES.md`), or one a user declared in a rules file;
+        /// serialises as its exact ID.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Cause {
             $($(#[doc = $doc])* $id,)+
+            /// A cause declared in a user rules file (its ID, interned once per process).
+            User(&'static str),
         }
 
         impl Cause {
-            /// Every cause, in catalog order.
+            /// Every built-in cause, in catalog order.
             pub const ALL: &'static [Cause] = &[$(Cause::$id,)+];
 
-            /// The catalog ID, spelled exactly as in `CAUSES.md`.
+            /// The catalog ID, spelled exactly as in `CAUSES.md` (or the user's ID).
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Cause::$id => stringify!($id),)+
+                    Cause::User(id) => id,
                 }
             }
         }
@@ -182,6 +186,32 @@ impl FromStr for Cause {
     }
 }
 
+/// User cause IDs seen in this process: each is leaked once so [`Cause`] stays `Copy`.
+static USER_CAUSES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+impl Cause {
+    /// The built-in cause with this ID, else a user cause of that ID (interned: the same ID
+    /// always gives the same value).
+    pub fn user(id: &str) -> Cause {
+        if let Some(c) = Cause::ALL.iter().find(|c| c.as_str() == id) {
+            return *c;
+        }
+        let mut set = USER_CAUSES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = set.get(id) {
+            return Cause::User(known);
+        }
+        let leaked: &'static str = Box::leak(id.to_string().into_boxed_str());
+        set.insert(leaked);
+        Cause::User(leaked)
+    }
+
+    /// Whether the cause comes from a user rules file.
+    pub fn is_user(self) -> bool {
+        matches!(self, Cause::User(_))
+    }
+}
+
 impl Serialize for Cause {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -190,8 +220,9 @@ impl Serialize for Cause {
 
 impl<'de> Deserialize<'de> for Cause {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A report may carry user causes: unknown IDs come back as user causes.
         let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+        Ok(s.parse().unwrap_or_else(|_| Cause::user(&s)))
     }
 }
 
@@ -344,6 +375,10 @@ pub struct Finding {
     /// The object whose own finding explains this one (a pod's trouble coming from its node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caused_by: Option<ObjectRef>,
+    /// The incident this finding is part of (many nodes sharing one cause at the same time); the
+    /// incident's own finding comes first in the report and summarises them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<ObjectRef>,
 }
 
 /// Counts that go with a report.

@@ -176,6 +176,7 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
                 confidence: first.confidence,
                 affected,
                 caused_by: if same_node { first.caused_by } else { None },
+                incident: None,
             });
         }
         let settled = settle(std::mem::take(entry));

@@ -79,6 +79,7 @@ pub(crate) fn finding(
         confidence,
         affected: Vec::new(),
         caused_by: None,
+        incident: None,
     }
 }
 
