@@ -10,6 +10,7 @@ mod analyse;
 pub mod catalog;
 mod classify;
 mod finding;
+pub mod incident;
 mod index;
 mod logtime;
 mod rank;
@@ -36,7 +37,7 @@ pub fn diagnose(snapshot: &Snapshot) -> Report {
     analyse::services::analyse(&ctx, &nodes, &mut raw);
     analyse::network::analyse(&ctx, &mut raw);
     let mut report = Report {
-        findings: rank::rank(&ctx, raw),
+        findings: incident::group(&ctx, rank::rank(&ctx, raw)),
         summary: Summary {
             nodes: snapshot.nodes.len(),
             pods: snapshot.pods.len(),
