@@ -312,10 +312,10 @@ class Gen:
             fh.write("\n")
 
 
-from stories import node_notready_xtables, crashloop_exit_2, startup_failures  # noqa: E402
+from stories import node_notready_xtables, nodes_notready_58, crashloop_exit_2, startup_failures  # noqa: E402
 
 if __name__ == "__main__":
-    for story in (node_notready_xtables, crashloop_exit_2, startup_failures):
+    for story in (node_notready_xtables, nodes_notready_58, crashloop_exit_2, startup_failures):
         g = story(Gen)
         g.write()
         print("wrote", os.path.relpath(g.dir))

@@ -165,6 +165,54 @@ def node_notready_xtables(Gen):
     return g
 
 
+def nodes_notready_58(Gen):
+    """The same night at full size: 58 of 62 nodes went NotReady within 14 minutes while ten
+    centres rolled out hostPort pods; the 4 nodes that stayed Ready run a newer kernel."""
+    g = Gen("nodes-notready-58", 4, "2025-05-13T02:45:00Z")
+    names = [(f"paas-10-239-40-{101 + i}", f"10.239.40.{101 + i}") for i in range(62)]
+    bad, good = names[:58], names[58:]
+    for i, (name, ip) in enumerate(bad):
+        since = f"2025-05-13T02:{24 + i // 4:02d}:{(i * 17) % 60:02d}Z"
+        g.node(name, ip, "False", heartbeat="2025-05-13T02:44:58Z", ready_reason=("KubeletNotReady", since),
+               ready_message=f"PLEG is not healthy: pleg was last seen active 3m{(i * 7) % 60}.{i:03d}s ago; threshold is 3m0s")
+    for name, ip in good:
+        g.node(name, ip, True, heartbeat="2025-05-13T02:44:59Z", kernel="4.14.105-19-0020.el7.x86_64")
+    centres = [(f"{c}-center", 18080 + k) for k, c in enumerate(
+        ["order", "user", "pay", "stock", "price", "promo", "cart", "search", "notify", "report"])]
+    ns = "prod-bss"
+    pods = {}
+    for k, (app, hport) in enumerate(centres):
+        labels = {"app": app, "env": "prod"}
+        image = f"10.239.40.10:5000/bss/{app}:20250513-0210"
+        spec = {"containers": [container(app, image, 8080, hport, "1Gi", "2Gi", "500m")]}
+        rs, _rs_uid, rs_labels, rs_real_uid = g.deployment(ns, app, 12, spec, labels, "2025-05-13T02:10:00Z", 0)
+        pods[app] = (rs, rs_labels, g.owner("ReplicaSet", rs, rs_real_uid), spec, image)
+    for i, (name, ip) in enumerate(bad):
+        for j in range(2):
+            app = centres[(i * 2 + j) % 10][0]
+            rs, rs_labels, owner, spec, image = pods[app]
+            pname = f"{rs}-{g.suffix()}"
+            created = f"2025-05-13T02:{12 + (i % 10):02d}:{(i * 7 + j) % 60:02d}Z"
+            st = g.cstatus(app, image, False, 0, {"waiting": {"reason": "ContainerCreating"}}, image_id=False)
+            p = g.pod(ns, pname, name, spec, rs_labels, owner, created, "Pending", [st], False, host_ip=ip)
+            g.event(ns, "Pod", pname, p["metadata"]["uid"], "FailedCreatePodSandBox",
+                    "Failed create pod sandbox: rpc error: code = 4 desc = context deadline exceeded", "Warning",
+                    created, "2025-05-13T02:43:52Z", 5, "kubelet", name)
+        stamp = f"May 13 10:{24 + i // 4:02d}:{(i * 17) % 60:02d} {name}"
+        g.node_file(name, "docker.log",
+                    f"{stamp} dockerd: time=\"2025-05-13T10:{24 + i // 4:02d}:{(i * 17) % 60:02d}+08:00\" level=error "
+                    f"msg=\"Handler for POST /v1.24/containers/{g.hexid()}/start returned error: driver failed programming external "
+                    f"connectivity on endpoint k8s_POD_{centres[i % 10][0]}: iptables failed: iptables --wait -t nat -A DOCKER -p tcp "
+                    f"--dport {18080 + i % 10} -j DNAT: Another app is currently holding the xtables lock; waiting ({41 + i % 17}s) for it to exit...\"\n")
+        g.node_file(name, "kubelet.log",
+                    f"{stamp} kubelet[2214]: I0513 10:{24 + i // 4:02d}:{(i * 17) % 60:02d}.118273 2214 kubelet.go:1779] skipping pod "
+                    f"synchronization - [PLEG is not healthy: pleg was last seen active 3m{(i * 7) % 60}.{i:03d}s ago; threshold is 3m0s]\n"
+                    f"{stamp} kubelet[2214]: E0513 10:{24 + i // 4:02d}:{(i * 17) % 60:02d}.402117 2214 kubelet.go:1242] Container garbage "
+                    f"collection failed: rpc error: code = 4 desc = context deadline exceeded\n")
+        g.node_file(name, "facts.json", {"node": name, "collectedAt": "2025-05-13T02:44:50Z", "iptablesRules": 30988 + i * 13})
+    return g
+
+
 # --------------------------------------------------------------------------------------------
 # 2. IoT gateway pods restarting hundreds of times with exit code 2; the Events had expired,
 #    the previous logs hold a Go nil pointer panic.

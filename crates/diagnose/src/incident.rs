@@ -279,54 +279,59 @@ fn clock(t: Timestamp) -> String {
     format!("{:02}:{:02} UTC", z.hour(), z.minute())
 }
 
-/// Evidence lines that recur across the nodes (node names and numbers aside), quoted once.
+/// The lead node's evidence lines whose kind (where they come from) recurs on at least half the
+/// nodes, in the lead's order (strongest first), quoted once with how many nodes show the same
+/// (or a similar) line.
 fn shared_evidence(findings: &[Finding], group: &[usize]) -> Vec<Evidence> {
-    // key -> (nodes showing it, whether the texts differ beyond the node name, first quote, its node)
-    let mut seen: BTreeMap<String, (usize, bool, Evidence, &str)> = BTreeMap::new();
-    for &i in group {
-        let f = &findings[i];
-        let node = f.object.name.as_str();
-        let mut mine: BTreeSet<String> = BTreeSet::new();
-        for e in &f.evidence {
-            let key = format!(
-                "{}|{}",
-                normalise(&e.source, node),
-                normalise(&e.text, node)
-            );
-            if !mine.insert(key.clone()) {
-                continue;
+    let n = group.len();
+    let lead = &findings[group[0]];
+    let mut out = Vec::new();
+    let mut quoted: BTreeSet<String> = BTreeSet::new();
+    for e in &lead.evidence {
+        let kind = normalise(&e.source, &lead.object.name);
+        if !quoted.insert(kind.clone()) {
+            continue;
+        }
+        let text = normalise(&e.text, &lead.object.name);
+        let (mut similar, mut same) = (0usize, 0usize);
+        for &i in group {
+            let f = &findings[i];
+            let mine: Vec<&Evidence> = f
+                .evidence
+                .iter()
+                .filter(|x| normalise(&x.source, &f.object.name) == kind)
+                .collect();
+            if !mine.is_empty() {
+                similar += 1;
             }
-            let entry = seen
-                .entry(key)
-                .or_insert_with(|| (0, false, e.clone(), node));
-            entry.0 += 1;
-            if e.text.replace(node, "") != entry.2.text.replace(entry.3, "") {
-                entry.1 = true;
+            if mine.iter().any(|x| {
+                x.text.replace(f.object.name.as_str(), "")
+                    == e.text.replace(lead.object.name.as_str(), "")
+            }) {
+                same += 1;
             }
         }
+        let _ = text;
+        if similar * 2 < n && n >= 4 {
+            continue;
+        }
+        let mut e = e.clone();
+        e.source = if same == similar {
+            format!("{} (same on {same} of {n} nodes)", e.source)
+        } else if e.source.contains(lead.object.name.as_str()) {
+            format!("{} (similar on {similar} of {n} nodes)", e.source)
+        } else {
+            format!(
+                "{} (similar on {similar} of {n} nodes; this one from {})",
+                e.source, lead.object.name
+            )
+        };
+        out.push(e);
+        if out.len() >= SHARED_EVIDENCE {
+            break;
+        }
     }
-    let mut shared: Vec<(usize, bool, Evidence, &str)> = seen.into_values().collect();
-    // Most widespread first; keep the order stable.
-    shared.sort_by(|a, b| b.0.cmp(&a.0));
-    let n = group.len();
-    shared
-        .into_iter()
-        .filter(|(count, ..)| *count * 2 >= n || n < 4)
-        .take(SHARED_EVIDENCE)
-        .map(|(count, differs, mut e, node)| {
-            e.source = if differs && !e.source.contains(node) {
-                format!(
-                    "{} (similar on {count} of {n} nodes; this one from {node})",
-                    e.source
-                )
-            } else if differs {
-                format!("{} (similar on {count} of {n} nodes)", e.source)
-            } else {
-                format!("{} (same on {count} of {n} nodes)", e.source)
-            };
-            e
-        })
-        .collect()
+    out
 }
 
 /// The text with the node's name and all digits masked, for comparing lines across nodes.
@@ -349,11 +354,13 @@ fn trigger(
 ) -> Option<(String, Vec<Evidence>)> {
     let mut lines = Vec::new();
     let mut short: Option<String> = None;
-    // 1. Pods started on the affected nodes shortly before the first one failed.
+    // 1. Pods started on the affected nodes shortly before the first one failed: a rollout (one
+    //    or many workloads at once) or a DaemonSet update.
     let until = first.or(ctx.now);
     if let Some(until) = until {
-        let mut per_workload: BTreeMap<(String, String, String), (usize, BTreeSet<&str>)> =
-            BTreeMap::new();
+        let mut per_workload: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        let mut nodes_hit: BTreeSet<&str> = BTreeSet::new();
+        let mut pods = 0usize;
         for name in names {
             for p in ctx.pods_by_node.get(name).into_iter().flatten() {
                 let Some(created) = p.metadata.creation_timestamp.as_ref().map(|t| t.0) else {
@@ -367,38 +374,49 @@ fn trigger(
                     continue;
                 };
                 let ns = p.metadata.namespace.clone().unwrap_or_default();
-                let e = per_workload
+                *per_workload
                     .entry((kind.to_string(), ns, wl.to_string()))
-                    .or_default();
-                e.0 += 1;
-                e.1.insert(name);
+                    .or_default() += 1;
+                nodes_hit.insert(name);
+                pods += 1;
             }
         }
-        if let Some(((kind, ns, wl), (pods, nodes))) = per_workload
-            .into_iter()
-            .max_by_key(|(_, (pods, nodes))| (nodes.len(), *pods))
-            .filter(|(_, (pods, nodes))| *pods >= names.len() && nodes.len() * 2 >= names.len())
-        {
-            let what = if kind == "DaemonSet" {
-                format!("an update of DaemonSet {ns}/{wl}")
-            } else {
-                format!("a rollout of {kind} {ns}/{wl}")
+        if pods >= names.len() && nodes_hit.len() * 2 >= names.len() {
+            let mut top: Vec<((String, String, String), usize)> =
+                per_workload.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let label = |(kind, ns, wl): &(String, String, String)| format!("{kind} {ns}/{wl}");
+            let what = match top.as_slice() {
+                [(w, _)] if w.0 == "DaemonSet" => format!("an update of {}", label(w)),
+                [(w, _)] => format!("a rollout of {}", label(w)),
+                many => format!("a mass rollout of {} workloads", many.len()),
             };
             short = Some(format!(
                 "{what} ({pods} pods started on {} of these nodes in the hour before)",
-                nodes.len()
+                nodes_hit.len()
             ));
+            let names_top: Vec<String> = top
+                .iter()
+                .take(4)
+                .map(|(w, n)| format!("{} ({n})", label(w)))
+                .collect();
             lines.push(Evidence::new(
                 "trigger",
                 format!(
-                    "{pods} pods of {kind} {ns}/{wl} were created on {} of the {} nodes within {} before {}",
-                    nodes.len(),
+                    "{pods} pods were created on {} of the {} nodes within {} before {}: {}{}",
+                    nodes_hit.len(),
                     names.len(),
                     human_secs(TRIGGER_LEAD_SECS),
                     if first.is_some() {
                         "the first went NotReady"
                     } else {
                         "the snapshot"
+                    },
+                    names_top.join(", "),
+                    if top.len() > 4 {
+                        format!(" and {} more", top.len() - 4)
+                    } else {
+                        String::new()
                     }
                 ),
             ));

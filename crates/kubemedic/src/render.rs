@@ -1,6 +1,7 @@
 //! Human renderings of a diagnosis report: terminal text (grouped by severity, wrapped to the
 //! terminal, colours only on a TTY) and Markdown (for tickets and chat).
 
+use kubemedic_diagnose::incident::INCIDENT_KIND;
 use kubemedic_diagnose::{Finding, Report, Severity};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -117,10 +118,21 @@ fn wrap_quote(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     if lines.len() <= max_lines || max_lines < 3 {
         return wrap_limited(text, width, max_lines);
     }
-    let head = max_lines - 1;
-    let mut out: Vec<String> = lines[..head].to_vec();
-    let tail = &lines[lines.len() - 1];
-    out.push(format!("… {tail}"));
+    // The first line says when and who; the end of a log line says why. The tail is wrapped two
+    // columns narrower so its `… ` mark fits.
+    let mut out: Vec<String> = vec![lines[0].clone()];
+    let narrow = wrap(text, width.saturating_sub(2));
+    let tail = max_lines - 1;
+    for (i, l) in narrow[narrow.len().saturating_sub(tail)..]
+        .iter()
+        .enumerate()
+    {
+        out.push(if i == 0 {
+            format!("… {l}")
+        } else {
+            format!("  {l}")
+        });
+    }
     out
 }
 
@@ -178,17 +190,22 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     let w = style.width;
     let mut out = String::new();
     let s = &report.summary;
-    let _ = writeln!(
-        out,
-        "{} {} critical, {} warning, {} info ({} nodes, {} pods, {} services)",
-        p.bold("kubemedic diagnose:"),
-        s.critical,
-        s.warning,
-        s.info,
-        s.nodes,
-        s.pods,
-        s.services,
+    let counts = format!(
+        "{} critical, {} warning, {} info",
+        s.critical, s.warning, s.info
     );
+    let scope = format!(
+        "({} nodes, {} pods, {} services)",
+        s.nodes, s.pods, s.services
+    );
+    let head = "kubemedic diagnose:";
+    // One line when it fits the terminal, else the scope goes on the next line.
+    let sep = if head.len() + counts.len() + scope.len() + 2 > w {
+        "\n"
+    } else {
+        " "
+    };
+    let _ = writeln!(out, "{} {counts}{sep}{scope}", p.bold(head));
     let from = format!(
         "from {}{}",
         ctx.source,
@@ -203,7 +220,58 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     }
-    for (sev, group) in by_severity(report) {
+    // Incidents first, each with its member findings folded into one line (-o json has them).
+    let incidents: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.object.kind == INCIDENT_KIND)
+        .collect();
+    if !incidents.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} ({})",
+            p.severity(
+                incidents
+                    .iter()
+                    .map(|f| f.severity)
+                    .max()
+                    .unwrap_or(Severity::Warning),
+                "INCIDENTS"
+            ),
+            incidents.len()
+        );
+        for f in &incidents {
+            finding_text(&mut out, f, &p, w);
+            let members: Vec<&Finding> = report
+                .findings
+                .iter()
+                .filter(|m| m.incident.as_ref() == Some(&f.object))
+                .collect();
+            let nodes = members.iter().filter(|m| m.object.kind == "Node").count();
+            let other = members.len() - nodes;
+            let line = format!(
+                "under this incident: {nodes} node finding(s){}; kubemedic diagnose node/NAME or -o json for each",
+                if other > 0 {
+                    format!(" and {other} pod/workload finding(s) on those nodes")
+                } else {
+                    String::new()
+                }
+            );
+            for l in wrap(&line, w - 4) {
+                let _ = writeln!(out, "    {}", p.dim(&l));
+            }
+        }
+    }
+    let rest = Report {
+        findings: report
+            .findings
+            .iter()
+            .filter(|f| f.object.kind != INCIDENT_KIND && f.incident.is_none())
+            .cloned()
+            .collect(),
+        summary: report.summary.clone(),
+    };
+    for (sev, group) in by_severity(&rest) {
         let _ = writeln!(out, "\n{} ({})", p.severity(sev, heading(sev)), group.len());
         for f in group {
             finding_text(&mut out, f, &p, w);
@@ -237,12 +305,21 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
 }
 
 fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
+    // An incident is named by its cause already: show how many nodes instead of repeating it.
+    let object = if f.object.kind == INCIDENT_KIND {
+        format!("incident: {} nodes", f.affected.len())
+    } else {
+        f.object.to_string()
+    };
+    let confidence = format!("confidence {:.2}", f.confidence);
+    let plain = 2 + f.cause.as_str().len() + 2 + object.len() + 2 + confidence.len();
     let _ = writeln!(
         out,
-        "\n  {}  {}  {}",
+        "\n  {}  {}{}{}",
         p.severity(f.severity, f.cause.as_str()),
-        p.bold(&f.object.to_string()),
-        p.dim(&format!("confidence {:.2}", f.confidence))
+        p.bold(&object),
+        if plain > w { "\n    " } else { "  " },
+        p.dim(&confidence)
     );
     for l in wrap(&f.summary, w - 4) {
         let _ = writeln!(out, "    {l}");
@@ -251,8 +328,13 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let _ = writeln!(out, "    {} {}", p.dim("caused by:"), by);
     }
     if !f.affected.is_empty() {
-        let names: Vec<String> = f.affected.iter().map(|o| o.name.clone()).collect();
-        let list = wrap_limited(&names.join(", "), w - 16, 2);
+        let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+        let joined = if f.object.kind == INCIDENT_KIND {
+            kubemedic_diagnose::incident::compact_names(&names)
+        } else {
+            names.join(", ")
+        };
+        let list = wrap_limited(&joined, w - 16, 2);
         for (i, l) in list.iter().enumerate() {
             let label = if i == 0 {
                 format!("affects ({}):", f.affected.len())
@@ -262,29 +344,36 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
             let _ = writeln!(out, "    {}{l}", p.dim(&format!("{label:<14}")));
         }
     }
+    let incident = f.object.kind == INCIDENT_KIND;
     if !f.evidence.is_empty() {
-        const SHOWN: usize = 6;
+        // An incident stands for many findings: keep it to one screen.
+        let shown_max = if incident { 4 } else { 6 };
         let _ = writeln!(out, "    {}", p.dim("evidence:"));
-        for e in f.evidence.iter().take(SHOWN) {
+        // An incident's node list is already on its `affects` line.
+        let shown = f
+            .evidence
+            .iter()
+            .filter(|e| !(f.object.kind == INCIDENT_KIND && e.source == "nodes"));
+        let total = f.evidence.len()
+            - usize::from(incident && f.evidence.iter().any(|e| e.source == "nodes"));
+        for e in shown.take(shown_max) {
             let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", e.source)));
             for l in wrap_quote(&e.text, w - 8, 3) {
                 let _ = writeln!(out, "        {l}");
             }
         }
-        if f.evidence.len() > SHOWN {
+        if total > shown_max {
             let _ = writeln!(
                 out,
                 "      {}",
-                p.dim(&format!(
-                    "… {} more (--output json)",
-                    f.evidence.len() - SHOWN
-                ))
+                p.dim(&format!("… {} more (--output json)", total - shown_max))
             );
         }
     }
     if !f.remediation.is_empty() {
         let _ = writeln!(out, "    {}", p.dim("fix:"));
-        for r in &f.remediation {
+        let fix_max = if incident { 4 } else { usize::MAX };
+        for r in f.remediation.iter().take(fix_max) {
             // Commands stay whole so they can be copied; their trailing comment and prose wrap.
             let lines: Vec<String> = if looks_like_command(r) {
                 match r.split_once("  # ") {
@@ -301,6 +390,16 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
             for (i, l) in lines.iter().enumerate() {
                 let _ = writeln!(out, "      {}{l}", if i == 0 { "- " } else { "  " });
             }
+        }
+        if f.remediation.len() > fix_max {
+            let _ = writeln!(
+                out,
+                "      {}",
+                p.dim(&format!(
+                    "… {} more (--output json)",
+                    f.remediation.len() - fix_max
+                ))
+            );
         }
     }
 }
@@ -355,7 +454,16 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     if report.findings.is_empty() {
         let _ = writeln!(out, "\nNo problems found.");
     }
-    for (sev, group) in by_severity(report) {
+    let rest = Report {
+        findings: report
+            .findings
+            .iter()
+            .filter(|f| f.incident.is_none())
+            .cloned()
+            .collect(),
+        summary: report.summary.clone(),
+    };
+    for (sev, group) in by_severity(&rest) {
         let _ = writeln!(out, "\n## {} ({})", heading(sev), group.len());
         for f in group {
             let _ = writeln!(
@@ -367,7 +475,20 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
             if let Some(by) = &f.caused_by {
                 let _ = writeln!(out, "Caused by `{by}`.\n");
             }
-            if !f.affected.is_empty() {
+            if f.object.kind == INCIDENT_KIND {
+                let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+                let members = report
+                    .findings
+                    .iter()
+                    .filter(|m| m.incident.as_ref() == Some(&f.object))
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "Affects {} nodes: `{}`. Under this incident: {members} node and pod findings (see `-o json`).\n",
+                    f.affected.len(),
+                    kubemedic_diagnose::incident::compact_names(&names)
+                );
+            } else if !f.affected.is_empty() {
                 let names: Vec<String> =
                     f.affected.iter().map(|o| format!("`{}`", o.name)).collect();
                 let _ = writeln!(out, "Affects {}: {}\n", f.affected.len(), names.join(", "));

@@ -142,6 +142,60 @@ fn node_notready_xtables_names_the_lock_contention_on_both_nodes() {
 }
 
 #[test]
+fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
+    let dump = examples().join("nodes-notready-58");
+    let (code, v) = diagnose_json(&dump, &[]);
+    assert_eq!(code, 1);
+    let findings = v["findings"].as_array().unwrap();
+    let incident = &findings[0];
+    assert_eq!(incident["object"]["kind"], "Incident");
+    assert_eq!(incident["cause"], "IptablesLockContention");
+    assert_eq!(incident["affected"].as_array().unwrap().len(), 58);
+    let evidence = incident["evidence"].to_string();
+    assert!(evidence.contains("paas-10-239-40-{101..158}"), "{evidence}");
+    assert!(
+        evidence.contains("kernel 3.10.0-862.el7.x86_64"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("116 pods were created"), "{evidence}");
+    // JSON keeps every node's own finding, marked as part of the incident.
+    let members = findings
+        .iter()
+        .filter(|f| f["object"]["kind"] == "Node" && f["incident"]["kind"] == "Incident")
+        .count();
+    assert_eq!(members, 58);
+
+    // Text on an 80-column terminal: the incident first, one screen in all.
+    let d = dump.to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+        .args(["diagnose", "--dump", d])
+        .env("COLUMNS", "80")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() <= 45, "{} lines:\n{text}", lines.len());
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 80),
+        "a line wider than 80 columns:\n{text}"
+    );
+    let first_finding = lines.iter().position(|l| l.starts_with("  ")).unwrap();
+    assert!(
+        lines[first_finding].contains("IptablesLockContention  incident: 58 nodes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("under this incident: 58 node finding(s)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("node/paas-10-239-40-120 "),
+        "per-node findings are folded:\n{text}"
+    );
+}
+
+#[test]
 fn crashloop_exit_2_is_a_go_panic_and_old_restarts_stay_quiet() {
     let (code, r) = diagnose_json(&examples().join("crashloop-exit-2"), &[]);
     assert_eq!(code, 1);
