@@ -13,96 +13,153 @@ fn any(msg: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| msg.contains(n))
 }
 
+const PULL_INVALID_NAME: &[&str] = &[
+    "invalid reference format",
+    "couldn't parse image",
+    "failed to parse image",
+    "invalidimagename",
+];
+
+const PULL_CERT: &[&str] = &[
+    "x509: certificate signed by unknown authority",
+    "certificate is not trusted",
+    "x509: certificate is valid for",
+    "failed to verify certificate",
+];
+
+const PULL_AUTH: &[&str] = &[
+    "unauthorized",
+    "authentication required",
+    "pull access denied",
+    "no basic auth credentials",
+    "401 unauthorized",
+    "403 forbidden",
+    "requested access to the resource is denied",
+    "authorization failed",
+    "insufficient_scope",
+];
+
+const PULL_NOT_FOUND: &[&str] = &[
+    "manifest unknown",
+    "not found: manifest",
+    "repository does not exist",
+    "name unknown",
+];
+
+const PULL_UNREACHABLE: &[&str] = &[
+    "no such host",
+    "connection refused",
+    "network is unreachable",
+    "no route to host",
+    "registryunavailable",
+    "server misbehaving",
+    "connection reset by peer",
+];
+
+const PULL_TIMEOUT: &[&str] = &[
+    "context deadline exceeded",
+    "i/o timeout",
+    "request canceled",
+    "tls handshake timeout",
+    "client.timeout exceeded",
+    "deadlineexceeded",
+    "context canceled",
+    "timeout exceeded while awaiting headers",
+];
+
+const SANDBOX_CNI: &[&str] = &[
+    "networkplugin cni failed",
+    "failed to allocate for range",
+    "no ip addresses available",
+    "failed to setup network for sandbox",
+    "failed to set up pod network",
+    "failed to set up sandbox container",
+    "failed to setup network for pod",
+    "setupnetworkerror",
+    "plugin type=",
+    "failed to allocate ip",
+    "ipam",
+    "failed to find plugin",
+];
+
+const SANDBOX_RUNTIME: &[&str] = &[
+    "deadlineexceeded",
+    "context deadline exceeded",
+    "operation timeout",
+    "docker daemon not ready",
+    "container runtime is down",
+    "cannot connect to the docker daemon",
+    "is the docker daemon running",
+];
+
+const NETWORK_NOT_READY: &[&str] = &[
+    "networkpluginnotready",
+    "network plugin is not ready",
+    "runtime network not ready",
+    "network is not ready",
+    "cni plugin not initialized",
+    "cni config uninitialized",
+    "cni config unintialized",
+    "kubenet does not have netconfig",
+    "no cni configuration file",
+    "missing cni default network",
+    "no networks found in /etc/cni",
+    "no valid networks found in",
+    "cni config load failed",
+    "unable to update cni config",
+];
+
+const CNI_TEARDOWN: &[&str] = &[
+    "failed to teardown pod",
+    "failed to destroy network for sandbox",
+    "failed to clean up sandbox container",
+    "(delete):",
+];
+
+const STOP_HANGS: &[&str] = &[
+    "did not kill the pod within",
+    "killcontainererror",
+    "failed to stop container",
+    "cannot kill container",
+    "cannot stop container",
+    "did not receive an exit event",
+    "stopcontainer",
+    "deadlineexceeded",
+    "context deadline exceeded",
+    "need to kill pod",
+];
+
 /// Image pull errors (waiting message of ErrImagePull/ImagePullBackOff, `Failed` events).
 pub(crate) fn image_pull(msg: &str) -> Option<Verdict> {
     let lower = msg.to_ascii_lowercase();
     let m = lower.as_str();
-    if any(
-        m,
-        &[
-            "invalid reference format",
-            "couldn't parse image",
-            "failed to parse image",
-            "invalidimagename",
-        ],
-    ) {
+    if any(m, PULL_INVALID_NAME) {
         return Some((Cause::InvalidImageName, 0.95));
     }
     if m.contains("http response to https client") {
         return Some((Cause::InsecureRegistry, 0.95));
     }
-    if any(
-        m,
-        &[
-            "x509: certificate signed by unknown authority",
-            "certificate is not trusted",
-            "x509: certificate is valid for",
-            "failed to verify certificate",
-        ],
-    ) {
+    if any(m, PULL_CERT) {
         return Some((Cause::RegistryCertUntrusted, 0.95));
     }
     // Docker Hub says both at once for private or missing repos; name the missing image first.
     if m.contains("repository does not exist or may require") {
         return Some((Cause::ImageNotFound, 0.6));
     }
-    if any(
-        m,
-        &[
-            "unauthorized",
-            "authentication required",
-            "pull access denied",
-            "no basic auth credentials",
-            "401 unauthorized",
-            "403 forbidden",
-            "requested access to the resource is denied",
-            "authorization failed",
-            "insufficient_scope",
-        ],
-    ) {
+    if any(m, PULL_AUTH) {
         return Some((Cause::RegistryAuthFailure, 0.9));
     }
-    if any(
-        m,
-        &[
-            "manifest unknown",
-            "not found: manifest",
-            "repository does not exist",
-            "name unknown",
-        ],
-    ) || NOT_FOUND_MANIFEST.is_match(m)
+    if any(m, PULL_NOT_FOUND)
+        || NOT_FOUND_MANIFEST.is_match(m)
         || (m.contains("failed to resolve reference") && m.contains("not found"))
         || m.contains("is not present with pull policy of never")
     {
         return Some((Cause::ImageNotFound, 0.9));
     }
-    if any(
-        m,
-        &[
-            "no such host",
-            "connection refused",
-            "network is unreachable",
-            "no route to host",
-            "registryunavailable",
-            "server misbehaving",
-            "connection reset by peer",
-        ],
-    ) {
+    if any(m, PULL_UNREACHABLE) {
         return Some((Cause::RegistryUnreachable, 0.85));
     }
-    if any(
-        m,
-        &[
-            "context deadline exceeded",
-            "i/o timeout",
-            "request canceled",
-            "tls handshake timeout",
-            "client.timeout exceeded",
-            "deadlineexceeded",
-            "context canceled",
-            "timeout exceeded while awaiting headers",
-        ],
-    ) {
+    if any(m, PULL_TIMEOUT) {
         return Some((Cause::ImagePullTimeout, 0.8));
     }
     if m.contains("not found") {
@@ -147,25 +204,7 @@ pub(crate) fn sandbox(msg: &str) -> Option<Verdict> {
     if m.contains("signal: killed") {
         return Some((Cause::MemoryLimitTooLow, 0.6));
     }
-    if (any(
-        m,
-        &[
-            "networkplugin cni failed",
-            "failed to allocate for range",
-            "no ip addresses available",
-            "failed to setup network for sandbox",
-            "failed to set up pod network",
-            "failed to set up sandbox container",
-            "failed to setup network for pod",
-            "setupnetworkerror",
-            "plugin type=",
-            "failed to allocate ip",
-            "ipam",
-            "failed to find plugin",
-        ],
-    ) || network_not_ready(m))
-        && !m.contains("deadline")
-    {
+    if (any(m, SANDBOX_CNI) || network_not_ready(m)) && !m.contains("deadline") {
         return Some((Cause::CNIFailure, 0.85));
     }
     if m.contains("multi-attach error")
@@ -178,18 +217,7 @@ pub(crate) fn sandbox(msg: &str) -> Option<Verdict> {
     {
         return Some((Cause::VolumeAttachFailure, 0.8));
     }
-    if any(
-        m,
-        &[
-            "deadlineexceeded",
-            "context deadline exceeded",
-            "operation timeout",
-            "docker daemon not ready",
-            "container runtime is down",
-            "cannot connect to the docker daemon",
-            "is the docker daemon running",
-        ],
-    ) {
+    if any(m, SANDBOX_RUNTIME) {
         return Some((Cause::RuntimeUnresponsive, 0.75));
     }
     start_error(m)
@@ -199,40 +227,15 @@ pub(crate) fn sandbox(msg: &str) -> Option<Verdict> {
 /// CRI-O and kubenet wordings from 1.3 to today, including 1.5's "unintialized" typo).
 pub(crate) fn network_not_ready(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    any(
-        &m,
-        &[
-            "networkpluginnotready",
-            "network plugin is not ready",
-            "runtime network not ready",
-            "network is not ready",
-            "cni plugin not initialized",
-            "cni config uninitialized",
-            "cni config unintialized",
-            "kubenet does not have netconfig",
-            "no cni configuration file",
-            "missing cni default network",
-            "no networks found in /etc/cni",
-            "no valid networks found in",
-            "cni config load failed",
-            "unable to update cni config",
-        ],
-    )
+    any(&m, NETWORK_NOT_READY)
 }
 
 /// A pod's deletion failed in the network plugin's teardown (KillPodSandbox, StopPodSandbox).
 pub(crate) fn cni_teardown(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    any(
-        &m,
-        &[
-            "failed to teardown pod",
-            "failed to destroy network for sandbox",
-            "failed to clean up sandbox container",
-            "(delete):",
-        ],
-    ) || (m.contains("killpodsandbox") || m.contains("stoppodsandbox"))
-        && any(&m, &["cni", "plugin type=", "network:", "netplugin"])
+    any(&m, CNI_TEARDOWN)
+        || (m.contains("killpodsandbox") || m.contains("stoppodsandbox"))
+            && any(&m, &["cni", "plugin type=", "network:", "netplugin"])
 }
 
 static CNI_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
@@ -262,21 +265,7 @@ pub(crate) fn terminating(msg: &str) -> Option<Verdict> {
     if cni_teardown(&m) {
         return Some((Cause::CNIFailure, 0.85));
     }
-    if any(
-        &m,
-        &[
-            "did not kill the pod within",
-            "killcontainererror",
-            "failed to stop container",
-            "cannot kill container",
-            "cannot stop container",
-            "did not receive an exit event",
-            "stopcontainer",
-            "deadlineexceeded",
-            "context deadline exceeded",
-            "need to kill pod",
-        ],
-    ) {
+    if any(&m, STOP_HANGS) {
         return Some((Cause::RuntimeUnresponsive, 0.8));
     }
     None
@@ -966,6 +955,435 @@ pub(crate) fn missing_object(msg: &str) -> Option<String> {
 
 fn clip_words(s: &str, n: usize) -> String {
     s.split_whitespace().take(n).collect::<Vec<_>>().join(" ")
+}
+
+// ---- the built-in message rules, listed as users would write them --------------------------
+
+/// `(?i)a|b|c` from a substring list.
+fn alternation(needles: &[&str]) -> String {
+    format!(
+        "(?i){}",
+        needles
+            .iter()
+            .map(|n| regex::escape(n))
+            .collect::<Vec<_>>()
+            .join("|")
+    )
+}
+
+/// Every built-in message rule, in the form of a user rules file (`kubemedic explain rules`).
+/// Within an area the first rule that matches wins; the notes say what else decides.
+pub(crate) fn builtin_rules() -> Vec<crate::rules::BuiltinRule> {
+    use crate::rules::{BuiltinRule, Field::*};
+    let pull = vec![ContainerWaiting, EventMessage];
+    let sandbox_fields = vec![EventMessage, ContainerWaiting];
+    let mut v: Vec<BuiltinRule> = Vec::new();
+    let mut add = |id: &str,
+                   fields: Vec<crate::rules::Field>,
+                   regex: String,
+                   cause: Cause,
+                   confidence: f64,
+                   note: &'static str| {
+        v.push(BuiltinRule {
+            id: format!("builtin/{id}"),
+            fields,
+            regex,
+            cause,
+            confidence,
+            note,
+        });
+    };
+    // Image pulls (ErrImagePull/ImagePullBackOff waiting messages, Failed events), in order.
+    add(
+        "image-pull/invalid-name",
+        pull.clone(),
+        alternation(PULL_INVALID_NAME),
+        Cause::InvalidImageName,
+        0.95,
+        "also waiting reason InvalidImageName",
+    );
+    add(
+        "image-pull/insecure-registry",
+        pull.clone(),
+        alternation(&["http response to https client"]),
+        Cause::InsecureRegistry,
+        0.95,
+        "",
+    );
+    add(
+        "image-pull/cert-untrusted",
+        pull.clone(),
+        alternation(PULL_CERT),
+        Cause::RegistryCertUntrusted,
+        0.95,
+        "",
+    );
+    add(
+        "image-pull/auth",
+        pull.clone(),
+        alternation(PULL_AUTH),
+        Cause::RegistryAuthFailure,
+        0.9,
+        "Docker Hub's 'repository does not exist or may require docker login' counts as ImageNotFound first (0.60)",
+    );
+    add(
+        "image-pull/not-found",
+        pull.clone(),
+        format!(
+            "{}|(?i)manifest for \\S+ not found|failed to resolve reference.*not found|is not present with pull policy of never",
+            alternation(PULL_NOT_FOUND)
+        ),
+        Cause::ImageNotFound,
+        0.9,
+        "",
+    );
+    add(
+        "image-pull/unreachable",
+        pull.clone(),
+        alternation(PULL_UNREACHABLE),
+        Cause::RegistryUnreachable,
+        0.85,
+        "also waiting reason RegistryUnavailable",
+    );
+    add(
+        "image-pull/timeout",
+        pull.clone(),
+        alternation(PULL_TIMEOUT),
+        Cause::ImagePullTimeout,
+        0.8,
+        "many pods pulling on one node at once is quoted as evidence",
+    );
+    add(
+        "image-pull/not-found-fallback",
+        pull,
+        alternation(&["not found"]),
+        Cause::ImageNotFound,
+        0.6,
+        "last resort; no match at all gives ImagePullFailure (0.50)",
+    );
+    // Sandbox, volume, create and start errors, in order.
+    add(
+        "sandbox/disk-full",
+        sandbox_fields.clone(),
+        alternation(&["no space left on device"]),
+        Cause::NodeDiskFull,
+        0.9,
+        "points to the node",
+    );
+    add(
+        "sandbox/missing-config",
+        sandbox_fields.clone(),
+        r#"(?i)(configmap|secret)s? \\?"[^"\\]+\\?" not found|couldn't find key"#.to_string(),
+        Cause::MissingConfigOrSecret,
+        0.9,
+        "",
+    );
+    add(
+        "sandbox/subpath",
+        sandbox_fields.clone(),
+        alternation(&["volume-subpaths"]),
+        Cause::SubPathMountStale,
+        0.85,
+        "",
+    );
+    add(
+        "sandbox/name-conflict",
+        sandbox_fields.clone(),
+        "(?i)is already in use by container|conflict.*container name".to_string(),
+        Cause::ContainerNameConflict,
+        0.9,
+        "",
+    );
+    add(
+        "sandbox/ttrpc",
+        sandbox_fields.clone(),
+        "(?i)ttrpc: client shutting down|ttrpc: closed|shim\\.sock.*connection reset by peer"
+            .to_string(),
+        Cause::RuntimeVersionConflict,
+        0.85,
+        "repeated SandboxChanged alone gives 0.45",
+    );
+    add(
+        "sandbox/fragmentation",
+        sandbox_fields.clone(),
+        alternation(&["page allocation failure", "cannot allocate memory"]),
+        Cause::MemoryFragmentation,
+        0.6,
+        "raised by the node's kernel lines and buddyinfo",
+    );
+    add(
+        "sandbox/signal-killed",
+        sandbox_fields.clone(),
+        alternation(&["signal: killed"]),
+        Cause::MemoryLimitTooLow,
+        0.6,
+        "0.90 when a memory limit is written with m or below 4 MiB",
+    );
+    add(
+        "sandbox/cni",
+        sandbox_fields.clone(),
+        format!(
+            "{}|{}",
+            alternation(SANDBOX_CNI),
+            alternation(NETWORK_NOT_READY)
+        ),
+        Cause::CNIFailure,
+        0.85,
+        "not when the message says deadline (that is the runtime); points to the node",
+    );
+    add(
+        "sandbox/volume",
+        sandbox_fields.clone(),
+        alternation(&[
+            "multi-attach error",
+            "attachvolume.attach failed",
+            "unable to attach or mount volumes",
+            "mountvolume.setup failed",
+            "mountvolume.mountdevice failed",
+            "failedattachvolume",
+            "timed out waiting for the condition",
+        ]),
+        Cause::VolumeAttachFailure,
+        0.8,
+        "",
+    );
+    add(
+        "sandbox/runtime",
+        sandbox_fields,
+        alternation(SANDBOX_RUNTIME),
+        Cause::RuntimeUnresponsive,
+        0.75,
+        "a known root cause on the node (xtables lock, disk full) comes first",
+    );
+    add(
+        "start/command-not-found",
+        vec![ContainerTerminated, ContainerWaiting],
+        "(?i)executable file not found|command not found|exec:.*no such file or directory"
+            .to_string(),
+        Cause::CommandNotFound,
+        0.9,
+        "also exit code 127",
+    );
+    add(
+        "start/not-executable",
+        vec![ContainerTerminated, ContainerWaiting],
+        "(?i)exec.*permission denied|exec format error".to_string(),
+        Cause::CommandNotExecutable,
+        0.85,
+        "also exit code 126",
+    );
+    // Nodes.
+    add(
+        "node/network-plugin-not-ready",
+        vec![NodeLog, EventMessage],
+        alternation(NETWORK_NOT_READY),
+        Cause::CNIFailure,
+        0.85,
+        "also the node's Ready condition message; the fix names the CNI DaemonSet pod on the node",
+    );
+    add(
+        "node/xtables-lock",
+        vec![NodeLog],
+        alternation(&["holding the xtables lock"]),
+        Cause::IptablesLockContention,
+        0.75,
+        "0.85 with PLEG/GC/CRI timeouts or NotReady, +0.05 with >= 10,000 iptables rules",
+    );
+    add(
+        "node/pleg",
+        vec![NodeLog],
+        alternation(&["PLEG is not healthy", "pleg was last seen active"]),
+        Cause::RuntimeUnresponsive,
+        0.8,
+        "only when no root cause (xtables lock, disk full) explains it",
+    );
+    add(
+        "node/disk-full",
+        vec![NodeLog],
+        alternation(&["no space left on device"]),
+        Cause::NodeDiskFull,
+        0.85,
+        "0.95 with a full runtime/kubelet disk in the facts",
+    );
+    add(
+        "node/page-allocation",
+        vec![NodeLog],
+        r"page allocation failure[.:]? *order:([1-9]|\d\d)".to_string(),
+        Cause::MemoryFragmentation,
+        0.8,
+        "order >= 1; 0.90 with buddyinfo showing no high-order blocks",
+    );
+    add(
+        "node/system-oom",
+        vec![NodeLog],
+        alternation(&[
+            "Out of memory: Kill",
+            "oom-kill:",
+            "Out of memory: Killed process",
+        ]),
+        Cause::NodeOOM,
+        0.8,
+        "not a memory cgroup kill",
+    );
+    add(
+        "node/hung-task",
+        vec![NodeLog],
+        r"task \S+ blocked for more than \d+ seconds".to_string(),
+        Cause::KernelDeadlock,
+        0.85,
+        "",
+    );
+    add(
+        "node/oops",
+        vec![NodeLog],
+        alternation(&[
+            "BUG: unable to handle kernel",
+            "Oops:",
+            "general protection fault",
+            "kernel BUG at",
+        ]),
+        Cause::KernelOops,
+        0.85,
+        "",
+    );
+    add(
+        "node/read-only",
+        vec![NodeLog],
+        alternation(&["emounting filesystem read-only", "emount-ro"]),
+        Cause::FilesystemReadOnly,
+        0.9,
+        "",
+    );
+    add(
+        "node/conntrack",
+        vec![NodeLog],
+        alternation(&["nf_conntrack: table full"]),
+        Cause::ConntrackTableFull,
+        0.9,
+        "",
+    );
+    add(
+        "node/x509-expired",
+        vec![NodeLog],
+        alternation(&["x509: certificate has expired or is not yet valid"]),
+        Cause::ClockSkew,
+        0.5,
+        "needs 2 lines; 0.90 with NTP unsynchronised",
+    );
+    add(
+        "node/ttrpc",
+        vec![NodeLog],
+        alternation(&["ttrpc: client shutting down"]),
+        Cause::RuntimeVersionConflict,
+        0.75,
+        "",
+    );
+    // Stuck deletions.
+    add(
+        "terminating/immutable-file",
+        vec![NodeLog, EventMessage],
+        "(?i)operation not permitted.*(remove|unlink)|(remove|unlink).*operation not permitted"
+            .to_string(),
+        Cause::ImmutableFile,
+        0.9,
+        "on a pod past its grace period",
+    );
+    add(
+        "terminating/cni-teardown",
+        vec![EventMessage, NodeLog],
+        alternation(CNI_TEARDOWN),
+        Cause::CNIFailure,
+        0.85,
+        "or KillPodSandbox/StopPodSandbox errors naming the CNI; names the plugin",
+    );
+    add(
+        "terminating/runtime",
+        vec![EventMessage, NodeLog],
+        alternation(STOP_HANGS),
+        Cause::RuntimeUnresponsive,
+        0.8,
+        "a root cause on the node (xtables lock, disk full) comes first",
+    );
+    // Application logs of a crashed container.
+    add(
+        "log/dns",
+        vec![ContainerLog],
+        DNS_RE.as_str().to_string(),
+        Cause::DependencyDNSFailure,
+        0.85,
+        "names the host that failed",
+    );
+    add(
+        "log/panic",
+        vec![ContainerLog],
+        PANIC_RE.as_str().to_string(),
+        Cause::AppPanic,
+        0.9,
+        "0.95 for exit 2 with a goroutine trace; a panic about configuration is ConfigError",
+    );
+    add(
+        "log/config",
+        vec![ContainerLog],
+        CONFIG_RE.as_str().to_string(),
+        Cause::ConfigError,
+        0.85,
+        "exit 1, 2, 64 or 78",
+    );
+    // Scheduler reasons (FailedScheduling), weighed against the node count.
+    add("scheduler/unbound-pvc", vec![EventMessage], "(?i)unbound.*persistentvolumeclaim|persistentvolumeclaim.*not found|persistent volumes to bind".to_string(), Cause::UnboundPVC, 0.9, "quotes the PVC's own ProvisioningFailed event");
+    add("scheduler/resources", vec![EventMessage], "(?i)insufficient|too many pods|didn't have enough resource|podexceedsfree|podexceedsmaxpodnumber|podfitsresources".to_string(), Cause::InsufficientResources, 0.9, "a reason excluding every node comes first; then resources/ports/volumes on the nodes the placement allows");
+    add(
+        "scheduler/host-ports",
+        vec![EventMessage],
+        "(?i)free ports|podfitshostports|podfitsports|requested pod ports".to_string(),
+        Cause::HostPortConflict,
+        0.9,
+        "",
+    );
+    add("scheduler/node-selector", vec![EventMessage], "(?i)node selector|node affinity/selector|matchnodeselector|didn't match pod's node affinity|requested hostname|requested node name".to_string(), Cause::NodeSelectorMismatch, 0.9, "");
+    add(
+        "scheduler/volume-zone",
+        vec![EventMessage],
+        "(?i)volume node affinity conflict|volume zone|novolumezoneconflict|novolumenodeconflict"
+            .to_string(),
+        Cause::VolumeZoneConflict,
+        0.9,
+        "",
+    );
+    add(
+        "scheduler/pod-affinity",
+        vec![EventMessage],
+        "(?i)affinity".to_string(),
+        Cause::PodAffinityConflict,
+        0.9,
+        "after the node and volume affinity rules",
+    );
+    add(
+        "scheduler/taints",
+        vec![EventMessage],
+        "(?i)taint|unschedulable".to_string(),
+        Cause::UntoleratedTaint,
+        0.9,
+        "memory/disk/pid-pressure taints map to the pressure causes",
+    );
+    // Probes.
+    add(
+        "probe/liveness",
+        vec![EventMessage],
+        "Liveness probe (failed|errored)|failed liveness probe|failed startup probe".to_string(),
+        Cause::LivenessProbeFailure,
+        0.8,
+        "with a kill (exit 137/143); says why: refused port vs declared/listened ports, timeout, HTTP status, path",
+    );
+    add(
+        "probe/too-early",
+        vec![ContainerLog],
+        STARTED_IN.as_str().to_string(),
+        Cause::ProbeTooEarly,
+        0.85,
+        "only when the measured start-up (this line, or a listen/ready line's offset in the log) exceeds the probe's kill budget",
+    );
+    v
 }
 
 #[cfg(test)]

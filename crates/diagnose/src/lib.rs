@@ -14,6 +14,7 @@ pub mod incident;
 mod index;
 mod logtime;
 mod rank;
+pub mod rules;
 pub mod target;
 mod util;
 
@@ -30,8 +31,14 @@ use kubemedic_model::Snapshot;
 /// their worst severity. Symptoms (CrashLoopBackOff, NotReady, BackOff) are evidence, never
 /// causes.
 pub fn diagnose(snapshot: &Snapshot) -> Report {
+    diagnose_with(snapshot, &rules::RuleSet::default())
+}
+
+/// [`diagnose`] with the user's own rules (see [`rules`]): their findings are ranked with the
+/// built-in ones.
+pub fn diagnose_with(snapshot: &Snapshot, user_rules: &rules::RuleSet) -> Report {
     let ctx = index::Ctx::new(snapshot);
-    let mut raw = Vec::new();
+    let mut raw = rules::findings(&ctx, user_rules);
     let nodes = analyse::nodes::analyse(&ctx, &mut raw);
     analyse::pods::analyse(&ctx, &nodes, &mut raw);
     analyse::services::analyse(&ctx, &nodes, &mut raw);
