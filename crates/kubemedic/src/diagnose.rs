@@ -51,6 +51,7 @@ impl From<MinSeverity> for Severity {
   kubemedic diagnose -n shop deploy/api pod/api-7d7b75974d-4zlj6
   kubemedic diagnose node/worker-3 -o json
   kubectl medic diagnose -A --min-severity warning -o markdown
+  kubemedic diagnose -A --rules ~/kubemedic-rules    # add your own message rules (kubemedic explain rules)
 
 Exit codes: 0 nothing at warning or above, 1 findings at warning or above, 2 usage or input error.")]
 pub struct DiagnoseArgs {
@@ -70,6 +71,8 @@ pub struct DiagnoseArgs {
     min_severity: MinSeverity,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    rules: crate::rules::RulesArgs,
 }
 
 /// Loads the snapshot the arguments name.
@@ -94,6 +97,8 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|t| t.parse::<Target>())
         .collect::<Result<Vec<_>, _>>()?;
+    // Bad rules are a usage error: refuse before touching the cluster.
+    let user_rules = args.rules.load()?;
     let progress = Progress::stderr();
     let loaded = load(args, &progress);
     let (snap, source) = match loaded {
@@ -104,7 +109,7 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         }
     };
     progress.set("diagnosing");
-    let full = kubemedic_diagnose::diagnose(&snap);
+    let full = kubemedic_diagnose::diagnose_with(&snap, &user_rules);
     progress.clear();
     let expanded = expand_workload_targets(&targets, &snap);
     let mut report = kubemedic_diagnose::filter(&full, &expanded, args.min_severity.into());

@@ -2,6 +2,7 @@
 //! container exit code or a cause from the catalog.
 
 use kubemedic_diagnose::catalog::{self, CauseInfo, ExitCodeInfo};
+use kubemedic_diagnose::rules::{self, RuleSet, UserCause};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t, global = true)]
     output: ExplainFormat,
+    #[command(flatten)]
+    rules: crate::rules::RulesArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -33,10 +36,18 @@ enum ExplainWhat {
         /// The exit code as `kubectl describe pod` shows it.
         code: i64,
     },
-    /// What a cause from the catalog means, its signals and its fix; without ID, list them all.
+    /// What a cause from the catalog (or from your rules) means, its signals and its fix;
+    /// without ID, list them all.
     Cause {
         /// Cause ID, e.g. OOMKilled, IptablesLockContention (case-insensitive).
         id: Option<String>,
+    },
+    /// The message rules that recognise causes, in the rules-file format: yours (--rules) first,
+    /// then the built-in ones. Copy one into a rules file to start your own.
+    Rules {
+        /// Only the rules for this cause.
+        #[arg(long, value_name = "ID")]
+        cause: Option<String>,
     },
 }
 
@@ -53,22 +64,94 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ExplainWhat::Cause { id: None } => {
+        ExplainWhat::Rules { cause } => {
+            let user = args.rules.load()?;
+            let mut builtin = rules::builtin_rules();
+            let mut user = user;
+            if let Some(c) = cause {
+                let known = catalog::cause(c)
+                    .map(|i| i.id.as_str().to_string())
+                    .or_else(|| user.cause(c).map(|u| u.id.as_str().to_string()));
+                let Some(id) = known else {
+                    eprintln!("error: unknown cause {c:?} (kubemedic explain cause lists them)");
+                    return Ok(ExitCode::from(2));
+                };
+                builtin.retain(|r| r.cause.as_str() == id);
+                user.rules.retain(|r| r.cause.as_str() == id);
+                user.causes.retain(|u| u.id.as_str() == id);
+            }
             match args.output {
                 ExplainFormat::Json => {
-                    let all: Vec<_> = catalog::all().iter().map(cause_json).collect();
+                    let v = json!({
+                        "causes": user.causes.iter().map(user_cause_json).collect::<Vec<_>>(),
+                        "rules": user.rules.iter().map(|r| json!({
+                            "id": r.id, "origin": r.origin,
+                            "match": {"field": r.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+                                      "regex": r.regex.as_str(), "reason": r.reason, "source": r.source, "container": r.container},
+                            "cause": r.cause.as_str(), "severity": r.severity, "confidence": r.confidence,
+                            "summary": r.summary, "fix": r.fix,
+                        })).chain(builtin.iter().map(|r| json!({
+                            "id": r.id,
+                            "match": {"field": r.fields.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "regex": r.regex},
+                            "cause": r.cause.as_str(), "confidence": r.confidence, "note": r.note,
+                        }))).collect::<Vec<_>>(),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                ExplainFormat::Text => {
+                    println!(
+                        "# kubemedic message rules, in the rules-file format (kubemedic diagnose --rules DIR)."
+                    );
+                    println!(
+                        "# Fields: event.reason event.message container.waiting container.terminated container.log node.log"
+                    );
+                    print!("{}", rules::to_yaml(&builtin, &user));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExplainWhat::Cause { id: None } => {
+            let user = args.rules.load()?;
+            match args.output {
+                ExplainFormat::Json => {
+                    let mut all: Vec<_> = catalog::all().iter().map(cause_json).collect();
+                    all.extend(user.causes.iter().map(user_cause_json));
                     println!("{}", serde_json::to_string_pretty(&all)?);
                 }
                 ExplainFormat::Text => {
                     let width = catalog::all()
                         .iter()
                         .map(|c| c.id.as_str().len())
+                        .chain(user.causes.iter().map(|c| c.id.as_str().len()))
                         .max()
                         .unwrap_or(0);
                     for c in catalog::all() {
                         println!("{:<width$}  {}", c.id.as_str(), c.title);
                     }
+                    for c in &user.causes {
+                        println!(
+                            "{:<width$}  {} (yours: {})",
+                            c.id.as_str(),
+                            c.title,
+                            c.origin
+                        );
+                    }
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExplainWhat::Cause { id: Some(id) }
+            if catalog::cause(id).is_none() && args.rules.load()?.cause(id).is_some() =>
+        {
+            let user = args.rules.load()?;
+            let Some(c) = user.cause(id) else {
+                return Ok(ExitCode::from(2));
+            };
+            match args.output {
+                ExplainFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&user_cause_json(c))?)
+                }
+                ExplainFormat::Text => print!("{}", user_cause_text(c, &user)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,6 +244,47 @@ fn cause_json(info: &CauseInfo) -> serde_json::Value {
         "fix": info.fix,
         "source": info.source,
     })
+}
+
+fn user_cause_json(c: &UserCause) -> serde_json::Value {
+    json!({
+        "cause": c.id.as_str(),
+        "title": c.title,
+        "meaning": c.meaning,
+        "fix": c.fix,
+        "source": c.origin,
+        "user": true,
+    })
+}
+
+fn user_cause_text(c: &UserCause, set: &RuleSet) -> String {
+    let mut s = format!("{}: {} (a cause of yours)\n\n", c.id.as_str(), c.title);
+    for l in crate::render::wrap(&c.meaning, 96) {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    let rules: Vec<_> = set.rules.iter().filter(|r| r.cause == c.id).collect();
+    if !rules.is_empty() {
+        s.push_str("\nRecognised from (your rules):\n");
+        for r in rules {
+            let fields: Vec<&str> = r.fields.iter().map(|f| f.as_str()).collect();
+            s.push_str(&format!(
+                "  - {} /{}/  ({}, {})\n",
+                fields.join(","),
+                r.regex.as_str(),
+                r.id,
+                r.origin
+            ));
+        }
+    }
+    if !c.fix.is_empty() {
+        s.push_str("\nFix:\n");
+        for f in &c.fix {
+            s.push_str(&format!("  - {f}\n"));
+        }
+    }
+    s.push_str(&format!("\nDeclared in: {}\n", c.origin));
+    s
 }
 
 fn cause_text(info: &CauseInfo) -> String {

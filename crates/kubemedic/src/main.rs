@@ -6,6 +6,7 @@ mod diagnose;
 mod explain;
 mod output;
 mod render;
+mod rules;
 mod version;
 
 use clap::{Parser, Subcommand};

@@ -196,6 +196,90 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
 }
 
 #[test]
+fn user_rules_add_causes_and_bad_rules_are_refused_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("gateway.yaml"),
+        r#"causes:
+  - id: GatewayEmptyFrame
+    title: Gateway crashes on an empty frame
+    meaning: Firmware 3.2 devices send frames without a header; gateway builds before 2.8 dereference it.
+    fix: ["Upgrade the gateway to 2.8 or later"]
+rules:
+  - id: gateway-empty-frame
+    match: {field: container.log, regex: 'session (\d+) empty frame, header=nil'}
+    cause: GatewayEmptyFrame
+    severity: critical
+    confidence: 0.97
+    summary: 'container {container} crashes on the empty frame of device {1}'
+"#,
+    )
+    .unwrap();
+    let dump = examples().join("crashloop-exit-2");
+    let (code, v) = diagnose_json(&dump, &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "GatewayEmptyFrame")
+        .expect("the user cause");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("container pod4 crashes on the empty frame of device 86137"),
+        "{f}"
+    );
+    // explain knows the user cause and lists rules in the file format.
+    let r = kubemedic(&[
+        "explain",
+        "cause",
+        "GatewayEmptyFrame",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("a cause of yours") && r.stdout.contains("gateway-empty-frame"));
+    let r = kubemedic(&["explain", "rules", "--rules", rules.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("  - id: gateway-empty-frame"));
+    assert!(r.stdout.contains("  - id: builtin/node/xtables-lock"));
+    // The same rules from the config file.
+    std::fs::write(tmp.path().join("config.yaml"), "rules: rules\n").unwrap();
+    let cfg = tmp.path().join("config.yaml");
+    let r = kubemedic(&["explain", "cause", "--config", cfg.to_str().unwrap()]);
+    assert!(
+        r.stdout.contains("GatewayEmptyFrame"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    // A bad file: exit 2, file, line and reason, nothing diagnosed.
+    std::fs::write(
+        rules.join("zz-bad.yaml"),
+        "rules:\n  - id: x\n    match: {field: container.log, regex: '(unclosed'}\n    cause: AppError\n",
+    )
+    .unwrap();
+    let r = kubemedic(&[
+        "diagnose",
+        "--dump",
+        dump.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains("zz-bad.yaml:3:") && r.stderr.contains("invalid regex"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn crashloop_exit_2_is_a_go_panic_and_old_restarts_stay_quiet() {
     let (code, r) = diagnose_json(&examples().join("crashloop-exit-2"), &[]);
     assert_eq!(code, 1);
