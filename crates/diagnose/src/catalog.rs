@@ -67,14 +67,19 @@ static CATALOG: &[CauseInfo] = &[
     info!(
         LivenessProbeFailure,
         "Liveness probe killed the container",
-        "The kubelet restarted the container because its liveness probe failed failureThreshold times in a row.",
+        "The kubelet restarted the container because its liveness (or startup) probe failed failureThreshold times in a row. A readiness probe that never succeeds is reported under this cause too: it does not kill, but keeps the pod out of its Services for the same reasons. The finding says why the probe fails: the probed port compared with the container's declared ports and with the port the logs say the app listens on, connection refused vs timeout vs an HTTP status, the probed path, an app that listens only on 127.0.0.1.",
         [
-            "event Unhealthy `Liveness probe failed`",
-            "event Killing `failed liveness probe, will be restarted`",
-            "exit 137 or 143"
+            "event Unhealthy `Liveness probe failed` / `Readiness probe failed` / `Startup probe failed` (Go 1.8 `getsockopt: connection refused` to 1.14+ `Get \"http://...\"` wordings)",
+            "event Killing `failed liveness probe, will be restarted` (1.14+) / `Container failed liveness probe.. Container will be killed and recreated.` (1.9-1.13)",
+            "exit 137 or 143",
+            "`connection refused` on a port the container does not declare or the logs do not listen on",
+            "`HTTP probe failed with statuscode: 404` (wrong path)",
+            "app log `Running on http://127.0.0.1:PORT` (loopback only; the kubelet probes the pod IP)"
         ],
         [
             "Check the probe endpoint by hand: kubectl -n NS exec POD -- wget -qO- localhost:PORT/PATH",
+            "Point the probe at the port and path the app serves (containerPort, the port in its listen log line)",
+            "Make the app listen on 0.0.0.0, not 127.0.0.1",
             "Raise timeoutSeconds/failureThreshold if the app is slow under load",
             "Make the liveness endpoint not depend on downstream services"
         ],
@@ -83,12 +88,11 @@ static CATALOG: &[CauseInfo] = &[
     info!(
         ProbeTooEarly,
         "Probes start before the app is up",
-        "initialDelaySeconds is shorter than the time the app needs to start and there is no startupProbe, so the liveness probe kills it during start-up.",
+        "The app needs longer to start than the liveness (or startup) probe allows before it kills (initialDelaySeconds + periodSeconds x failureThreshold), so it is killed while starting. Reported only with positive evidence that the app would have answered later: its logs (current or previous instance) show start-up completing, or the app listening, later than the kill time, or a start-up duration measured on earlier instances that exceeds the probe's budget. A probe that never succeeds and kills at the first moment it may proves nothing about start-up: without that evidence the finding is LivenessProbeFailure, with why the probe fails.",
         [
-            "probe failures within the first seconds after each start",
-            "restarts",
-            "no startupProbe",
-            "initialDelaySeconds < observed start-up time"
+            "the app's own start-up line (`Started Application in 45.3 seconds`, `Server startup in [38211] milliseconds`) longer than the probe's kill budget",
+            "a listen/ready line (`listening on`, `ready to accept connections`) stamped later, from the log's first line, than the kill budget",
+            "restarts by the liveness or startup probe, no startupProbe (or one whose budget is shorter than the measured start-up)"
         ],
         [
             "Add a startupProbe (same check, failureThreshold x periodSeconds > start-up time)",
@@ -137,12 +141,13 @@ static CATALOG: &[CauseInfo] = &[
     info!(
         DependencyDNSFailure,
         "A name the program needs did not resolve",
-        "The program exited because a host name it depends on did not resolve.",
+        "The program exited because a host name it depends on did not resolve; the finding names the name.",
         [
-            "`no such host`",
-            "`Name or service not known`",
-            "`Temporary failure in name resolution`",
-            "`server misbehaving`"
+            "Go `lookup NAME on 10.96.0.10:53: no such host` / `server misbehaving` / `i/o timeout`",
+            "glibc `Name or service not known`, `Temporary failure in name resolution`",
+            "musl/busybox `can't resolve 'NAME'`, `bad address 'NAME'`, `Name does not resolve`",
+            "Java `UnknownHostException: NAME`, Python `gaierror` / `NameResolutionError`, Node `getaddrinfo ENOTFOUND NAME` / `EAI_AGAIN`",
+            "curl `Could not resolve host: NAME`, nginx `host not found in upstream`, libpq `could not translate host name`"
         ],
         [
             "Check the name from inside the pod: kubectl -n NS exec POD -- nslookup NAME",
@@ -394,16 +399,17 @@ static CATALOG: &[CauseInfo] = &[
     info!(
         CNIFailure,
         "Network plugin cannot set up the pod network",
-        "The CNI plugin failed to set up the sandbox network or to allocate an IP.",
+        "The CNI plugin failed to set up (or tear down) the pod network or to allocate an IP, or the node's network plugin is not ready at all (the node is NotReady and every new pod waits in ContainerCreating).",
         [
-            "`failed to set up sandbox container ... network`",
-            "`NetworkPlugin cni failed`",
-            "`failed to allocate for range`",
-            "NetworkPluginNotReady"
+            "`failed to set up sandbox container ... network`, `NetworkPlugin cni failed`, `failed to allocate for range`",
+            "node Ready=False `NetworkPluginNotReady`: `network plugin is not ready: cni config uninitialized` (dockershim), `cni plugin not initialized` (containerd), `No CNI configuration file in /etc/cni/net.d/` (CRI-O), `Kubenet does not have netConfig`",
+            "kubelet `Unable to update cni config: No networks found in /etc/cni/net.d`; pod events NetworkNotReady",
+            "stuck deletions: `KillPodSandbox` / `failed to teardown pod` / `failed to destroy network for sandbox` (plugin binary missing, the CNI's node daemon unreachable)"
         ],
         [
             "Check the CNI pod on the node: kubectl -n kube-system get pods -o wide --field-selector spec.nodeName=NODE",
-            "Delete it to reset routes/iptables; then restart the runtime if needed"
+            "Delete it to reset routes/iptables; then restart the runtime if needed",
+            "A plugin binary missing from /opt/cni/bin or a config missing from /etc/cni/net.d: reinstall the CNI DaemonSet's install-cni step on the node"
         ],
         "handbook, self-healing seed"
     ),
