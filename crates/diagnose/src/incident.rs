@@ -431,7 +431,7 @@ fn trigger(
         .map(|(_, node)| *node)
         .collect();
     if !others.is_empty() {
-        type Field = fn(&k8s_openapi::api::core::v1::NodeSystemInfo) -> &str;
+        type Field = fn(&kubemedic_model::objects::NodeSystemInfo) -> &str;
         let fields: [(&str, Field); 4] = [
             ("kernel", |i| i.kernel_version.as_str()),
             ("container runtime", |i| {
@@ -441,7 +441,7 @@ fn trigger(
             ("OS image", |i| i.os_image.as_str()),
         ];
         for (what, get) in fields {
-            let info = |node: &k8s_openapi::api::core::v1::Node| {
+            let info = |node: &kubemedic_model::objects::Node| {
                 node.status
                     .as_ref()
                     .and_then(|s| s.node_info.as_ref())

@@ -634,7 +634,7 @@ const NODE_LOG_WINDOW_SECS: i64 = 24 * 3600;
 const LOG_TAIL: usize = 200;
 
 /// A pod worth matching: not finished, and not running healthy without a recent restart.
-fn troubled(ctx: &crate::index::Ctx<'_>, pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+fn troubled(ctx: &crate::index::Ctx<'_>, pod: &kubemedic_model::objects::Pod) -> bool {
     let Some(status) = pod.status.as_ref() else {
         return true;
     };
