@@ -42,6 +42,9 @@ pub(crate) struct NodeState {
     pub runtime_timeouts: Vec<Evidence>,
     /// Node logs mention ipvs mode of kube-proxy.
     pub ipvs: Option<Evidence>,
+    /// Node log lines about deletions that fail: CNI teardown or runtime stop errors, with the
+    /// layer they point at.
+    pub teardown: Vec<(Cause, Evidence)>,
 }
 
 impl NodeState {
@@ -73,6 +76,8 @@ enum Sig {
     KillingNeedToKill,
     Ipvs,
     KubeletStatus,
+    NetworkNotReady,
+    Teardown,
 }
 
 static PAGE_ALLOC: LazyLock<Regex> = LazyLock::new(|| {
@@ -194,6 +199,25 @@ fn scan_line(line: &str, out: &mut Vec<(Sig, u32)>) {
     }
     if line.contains("Kubelet stopped posting node status") {
         out.push((Sig::KubeletStatus, 1));
+    }
+    // Cheap gates first: most lines mention neither.
+    if (line.contains("etwork")
+        || line.contains("cni")
+        || line.contains("CNI")
+        || line.contains("netConfig"))
+        && crate::classify::network_not_ready(line)
+    {
+        out.push((Sig::NetworkNotReady, 1));
+    }
+    if (line.contains("teardown")
+        || line.contains("destroy network")
+        || line.contains("StopContainer")
+        || line.contains("StopPodSandbox")
+        || line.contains("KillPodSandbox")
+        || line.contains("KillContainer"))
+        && crate::classify::terminating(line).is_some()
+    {
+        out.push((Sig::Teardown, 1));
     }
 }
 
@@ -386,6 +410,11 @@ fn analyse_node(
         .runtime_timeouts
         .extend(hits.get(Sig::RuntimeTimeout).iter().cloned());
     state.ipvs = hits.get(Sig::Ipvs).first().cloned();
+    state.teardown = hits
+        .get(Sig::Teardown)
+        .iter()
+        .filter_map(|e| crate::classify::terminating(&e.text).map(|(c, _)| (c, e.clone())))
+        .collect();
 
     let rules = facts.and_then(|f| f.iptables_rules);
 
@@ -499,6 +528,64 @@ fn analyse_node(
                 format!("ssh {name} 'du -sh /var/log/* /var/lib/docker/containers/*/*-json.log 2>/dev/null | sort -h | tail'   # find runaway logs"),
                 "Lower imageGCHighThresholdPercent in the kubelet config or grow the disk".to_string(),
             ],
+        });
+    }
+
+    // 2b. The network plugin is not ready (Ready message or kubelet/runtime log lines): the node
+    //     takes no new pods until the CNI config and binaries are in place.
+    let ready_msg_cni = ready
+        .filter(|c| c.status != "True")
+        .and_then(|c| c.message.as_deref())
+        .is_some_and(crate::classify::network_not_ready);
+    if ready_msg_cni || hits.count(Sig::NetworkNotReady) > 0 {
+        let mut ev: Vec<Evidence> = Vec::new();
+        if ready_msg_cni && let Some(r) = &ready_ev {
+            ev.push(r.clone());
+        }
+        ev.extend(hits.get(Sig::NetworkNotReady).iter().cloned());
+        ev.extend(ev_with(&["NetworkNotReady"]));
+        let cni_pods = cni_daemon_pods(ctx, name);
+        let mut fix = Vec::new();
+        match cni_pods.first() {
+            Some((ns, pod, ds)) => {
+                ev.push(Evidence::new(
+                    "pods",
+                    format!("CNI pod on {name}: {ns}/{pod} (DaemonSet {ds})"),
+                ));
+                fix.push(format!(
+                    "kubectl -n {ns} logs {pod} --all-containers --tail=50   # why the CNI on {name} has not written its config"
+                ));
+                fix.push(format!(
+                    "kubectl -n {ns} delete pod {pod}   # DaemonSet {ds} recreates it; its install step rewrites /etc/cni/net.d on {name}"
+                ));
+            }
+            None => fix.push(format!(
+                "kubectl get ds -A -o wide | grep -iE 'calico|flannel|cilium|weave|canal|antrea|kube-router|ovn|multus'   # no CNI DaemonSet pod runs on {name}: is one installed and does it tolerate the node?"
+            )),
+        }
+        fix.push(format!(
+            "ssh {name} 'ls -l /etc/cni/net.d /opt/cni/bin'   # a config file and the plugin binaries must be there"
+        ));
+        fix.push(format!(
+            "ssh {name} 'systemctl restart containerd'   # containerd before 2.0 may not reload a restored CNI config by itself"
+        ));
+        let which = cni_pods
+            .first()
+            .map_or(String::new(), |(_, pod, _)| format!(" (CNI pod {pod})"));
+        cands.push(Cand {
+            cause: Cause::CNIFailure,
+            severity: severity_if_down,
+            confidence: if ready_msg_cni { 0.9 } else { 0.8 },
+            summary: format!(
+                "node {name}: the network plugin is not ready{which}; {}",
+                if not_ready {
+                    "the node is NotReady and new pods cannot get a network"
+                } else {
+                    "new pods cannot get a network"
+                }
+            ),
+            evidence: ev,
+            remediation: fix,
         });
     }
 
@@ -825,6 +912,41 @@ fn analyse_node(
         }
     }
 
+    // Never silent on a NotReady node: the most likely cause at an honest confidence, and what
+    // evidence is missing.
+    if not_ready && cands.is_empty() {
+        let logs_missing = !ctx.snap.node_logs.contains_key(name);
+        let mut ev: Vec<Evidence> = ready_ev.iter().cloned().collect();
+        ev.push(Evidence::new(
+            "missing",
+            if logs_missing {
+                format!("node {name}'s kubelet, runtime and kernel logs were not collected")
+            } else {
+                format!("node {name}'s logs in the window hold no line kubemedic recognises")
+            },
+        ));
+        cands.push(Cand {
+            cause: Cause::RuntimeUnresponsive,
+            severity: Severity::Warning,
+            confidence: 0.35,
+            summary: format!(
+                "node {name} is NotReady ({}); most likely the container runtime, but the evidence is missing: {}",
+                clip(ready_msg),
+                if logs_missing {
+                    "its node logs were not collected"
+                } else {
+                    "nothing in its logs names a cause"
+                }
+            ),
+            evidence: ev,
+            remediation: vec![
+                format!("ssh {name} 'journalctl -u kubelet -u containerd -u docker --since -1h | tail -200'"),
+                format!("kubemedic collect DIR   # with the kubemedic agent DaemonSet running, the dump carries _nodes/{name}/*.log"),
+                format!("kubectl describe node {name}"),
+            ],
+        });
+    }
+
     // Rank: confidence, then catalog order; one finding per cause.
     cands.sort_by(|a, b| {
         b.confidence
@@ -850,6 +972,52 @@ fn analyse_node(
         out.push(f);
     }
     state
+}
+
+/// DaemonSet pods on a node that run the network plugin: (namespace, pod, DaemonSet).
+pub(crate) fn cni_daemon_pods(ctx: &Ctx<'_>, node: &str) -> Vec<(String, String, String)> {
+    const CNI: [&str; 14] = [
+        "calico",
+        "flannel",
+        "cilium",
+        "weave",
+        "canal",
+        "kube-router",
+        "antrea",
+        "multus",
+        "kube-ovn",
+        "ovnkube",
+        "terway",
+        "aws-node",
+        "azure-cns",
+        "cni",
+    ];
+    let mut out = Vec::new();
+    for p in ctx.pods_by_node.get(node).into_iter().flatten() {
+        let Some(ds) = p
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "DaemonSet")
+        else {
+            continue;
+        };
+        let images = p
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .filter_map(|c| c.image.as_deref());
+        let mut names = std::iter::once(ds.name.as_str()).chain(images);
+        if names.any(|n| {
+            let n = n.to_ascii_lowercase();
+            CNI.iter().any(|c| n.contains(c))
+        }) {
+            let (ns, name) = crate::util::pod_key(p);
+            out.push((ns.to_string(), name.to_string(), ds.name.clone()));
+        }
+    }
+    out
 }
 
 fn drain_fix(name: &str) -> Vec<String> {

@@ -294,7 +294,7 @@ fn for_container(ev: &Event, container: &str) -> bool {
     container_of_event(ev).is_none_or(|c| c == container)
 }
 
-/// Liveness probe failures and kills for one container.
+/// Liveness and startup probe failures and the kills they caused, for one container.
 fn liveness_events<'a>(v: &PodView<'a, '_>, container: &str) -> Vec<&'a Event> {
     v.events
         .iter()
@@ -304,6 +304,22 @@ fn liveness_events<'a>(v: &PodView<'a, '_>, container: &str) -> Vec<&'a Event> {
             m.contains("Liveness probe failed")
                 || m.contains("failed liveness probe")
                 || m.contains("Liveness probe errored")
+                || m.contains("Startup probe failed")
+                || m.contains("failed startup probe")
+                || m.contains("Startup probe errored")
+        })
+        .copied()
+        .collect()
+}
+
+/// Readiness probe failures for one container.
+fn readiness_events<'a>(v: &PodView<'a, '_>, container: &str) -> Vec<&'a Event> {
+    v.events
+        .iter()
+        .filter(|e| for_container(e, container))
+        .filter(|e| {
+            let m = e.message.as_deref().unwrap_or("");
+            m.starts_with("Readiness probe failed") || m.starts_with("Readiness probe errored")
         })
         .copied()
         .collect()
@@ -434,21 +450,36 @@ fn exit_code(
     if (signal == Some(9) || signal == Some(15) || code == 137 || code == 143)
         && !liveness.is_empty()
     {
-        if let Some(early) = probe_too_early(v, cs, spec, lifetime, &live_ev) {
+        // Which probe killed it: the startup probe while it starts, else the liveness probe.
+        let kind = if liveness.iter().any(|e| {
+            let m = e.message.as_deref().unwrap_or("");
+            m.contains("failed startup probe") || m.starts_with("Startup probe")
+        }) {
+            classify::ProbeKind::Startup
+        } else {
+            classify::ProbeKind::Liveness
+        };
+        if let Some(early) = probe_too_early(v, cs, spec, kind, &live_ev) {
             out.push(early);
         }
+        let why = probe_why(v, c, spec, kind, &liveness);
         let mut cand = Cand::new(
             Cause::LivenessProbeFailure,
             sev,
-            0.8,
+            if why.named { 0.85 } else { 0.8 },
             format!(
-                "the kubelet restarted container {c} because its liveness probe failed ({} restarts)",
-                cs.restart_count
+                "the kubelet restarted container {c} because its {} probe failed ({} restarts): {}",
+                kind.as_str(),
+                cs.restart_count,
+                why.text
             ),
         );
         cand.evidence = live_ev.clone();
+        cand.evidence.extend(why.evidence.iter().cloned());
         cand.evidence.push(status_ev.clone());
-        cand.remediation = probe_fix(v, c, spec);
+        let _ = lifetime;
+        cand.remediation = why.fix;
+        cand.remediation.extend(probe_fix(v, c, spec));
         out.push(cand);
         return out;
     }
@@ -782,124 +813,342 @@ fn log_tail_evidence(v: &PodView<'_, '_>, c: &str, previous: bool, n: usize) -> 
         .collect()
 }
 
-static STARTED_IN: LazyLock<Regex> = LazyLock::new(|| {
-    #[allow(clippy::unwrap_used)] // constant pattern, checked by the tests
-    Regex::new(r"(?i)(?:started .* in|startup (?:took|in|completed in)|server startup in|ready in|initiali[sz]ed in)\s*\[?([0-9]+(?:\.[0-9]+)?)\]?\s*(ms|s|sec|seconds|milliseconds)\b").unwrap()
-});
-
-/// Observed start-up time from the app's own "started in N seconds" line, in seconds.
+/// The start-up time measured in the container's logs: the app's own "started in N s" line, or
+/// the offset of its first listen/ready line from the first stamped line of that instance.
 fn startup_from_logs(v: &PodView<'_, '_>, c: &str) -> Option<(f64, Evidence)> {
     let logs = v.ctx.logs(v.ns, v.name, c)?;
+    let mut best: Option<(f64, Evidence)> = None;
+    let mut keep = |secs: f64, ev: Evidence| {
+        if best.as_ref().is_none_or(|(b, _)| secs > *b) {
+            best = Some((secs, ev));
+        }
+    };
     for (text, which) in [
         (logs.previous.as_deref(), " (previous)"),
         (logs.current.as_deref(), ""),
     ] {
         let Some(text) = text else { continue };
+        let mut first_stamp: Option<f64> = None;
+        let mut offset_seen = false;
         for (i, line) in text.lines().enumerate() {
-            if let Some(cap) = STARTED_IN.captures(line) {
-                let n: f64 = cap.get(1).and_then(|m| m.as_str().parse().ok())?;
-                let secs = if cap.get(2).is_some_and(|u| {
-                    u.as_str().starts_with("ms") || u.as_str().starts_with("milli")
-                }) {
-                    n / 1000.0
-                } else {
-                    n
-                };
-                return Some((
-                    secs,
-                    Evidence::new(format!("logs {c}{which} line {}", i + 1), clip(line)),
-                ));
+            let source = || format!("logs {c}{which} line {}", i + 1);
+            if let Some(secs) = classify::startup_secs(line) {
+                keep(secs, Evidence::new(source(), clip(line)));
+                continue;
+            }
+            let stamp = classify::app_stamp(line);
+            if first_stamp.is_none() {
+                first_stamp = stamp;
+            }
+            if !offset_seen
+                && classify::is_ready_line(line)
+                && let (Some(t0), Some(t)) = (first_stamp, stamp)
+            {
+                offset_seen = true;
+                let secs = t - t0;
+                if secs > 0.0 {
+                    keep(
+                        secs,
+                        Evidence::new(
+                            source(),
+                            format!(
+                                "{} ({secs:.0}s after the instance's first log line)",
+                                clip(line)
+                            ),
+                        ),
+                    );
+                }
             }
         }
     }
-    None
+    best
 }
 
-/// Liveness probe fires before the app is up: no startupProbe and start-up longer than the
-/// probe's grace, or every instance killed at the first moment the probe could kill it.
+/// The probe of this kind on a container.
+fn probe_of(
+    spec: &Container,
+    kind: classify::ProbeKind,
+) -> Option<&kubemedic_model::objects::Probe> {
+    match kind {
+        classify::ProbeKind::Liveness => spec.liveness_probe.as_deref(),
+        classify::ProbeKind::Readiness => spec.readiness_probe.as_deref(),
+        classify::ProbeKind::Startup => spec.startup_probe.as_deref(),
+    }
+}
+
+/// Seconds after start at which a probe that never succeeds first kills (or gives up):
+/// initialDelaySeconds + periodSeconds x failureThreshold.
+fn probe_budget(p: &kubemedic_model::objects::Probe) -> (i64, i64, i64, i64) {
+    let delay = i64::from(p.initial_delay_seconds.unwrap_or(0));
+    let period = i64::from(p.period_seconds.unwrap_or(10));
+    let failures = i64::from(p.failure_threshold.unwrap_or(3));
+    (delay + period * failures, delay, period, failures)
+}
+
+/// The probe kills the app before it is up: only with positive evidence that start-up takes
+/// longer than the probe allows (its logs say so). A probe that never succeeds kills at the first
+/// moment it may whatever the cause, so that timing alone proves nothing.
 fn probe_too_early(
     v: &PodView<'_, '_>,
     cs: &ContainerStatus,
     spec: Option<&Container>,
-    lifetime: Option<i64>,
+    kind: classify::ProbeKind,
     live_ev: &[Evidence],
 ) -> Option<Cand> {
     let spec = spec?;
-    let probe = spec.liveness_probe.as_ref()?;
-    if spec.startup_probe.is_some() {
+    let probe = probe_of(spec, kind)?;
+    // A liveness probe behind a startup probe only runs once start-up has succeeded.
+    if kind == classify::ProbeKind::Liveness && spec.startup_probe.is_some() {
         return None;
     }
     let c = cs.name.as_str();
-    let delay = i64::from(probe.initial_delay_seconds.unwrap_or(0));
-    let period = i64::from(probe.period_seconds.unwrap_or(10));
-    let failures = i64::from(probe.failure_threshold.unwrap_or(3));
-    let earliest_kill = delay + period * failures;
-    let from_logs = startup_from_logs(v, c);
-    let killed_at_first_chance = lifetime.is_some_and(|l| l <= earliest_kill + period + 5);
-    let (conf, observed) = match (&from_logs, killed_at_first_chance) {
-        (Some((secs, _)), _) if *secs > delay as f64 => {
-            (0.85, format!("start-up takes {secs:.0}s"))
-        }
-        // "connection refused" means nothing listens yet: the app is still starting.
-        (None, true) => (
-            if live_ev
-                .iter()
-                .any(|e| e.text.contains("connection refused"))
-            {
-                0.85
-            } else {
-                0.75
-            },
-            format!(
-                "each instance is killed after {}s, the first moment the probe may kill it",
-                lifetime.unwrap_or(0)
-            ),
-        ),
-        _ => return None,
-    };
+    let (budget, delay, period, failures) = probe_budget(probe);
+    let (secs, ev) = startup_from_logs(v, c)?;
+    if secs <= budget as f64 {
+        return None;
+    }
     let mut cand = Cand::new(
         Cause::ProbeTooEarly,
         Severity::Critical,
-        conf,
+        0.85,
         format!(
-            "container {c}: liveness probe starts after {delay}s but {observed}; no startupProbe, so it is killed while starting ({} restarts)",
+            "container {c}: start-up takes {secs:.0}s (its log), but the {} probe kills it after {budget}s (initialDelaySeconds {delay} + {failures} x {period}s){}, so it is killed while starting ({} restarts)",
+            kind.as_str(),
+            if kind == classify::ProbeKind::Liveness {
+                "; no startupProbe"
+            } else {
+                ""
+            },
             cs.restart_count
         ),
     );
+    cand.evidence.push(ev);
     cand.evidence.push(Evidence::new("spec", format!(
-        "container {c}: livenessProbe initialDelaySeconds={delay} periodSeconds={period} failureThreshold={failures}; no startupProbe")));
-    if let Some((_, ev)) = from_logs {
-        cand.evidence.push(ev);
-    }
-    if let Some(l) = lifetime {
-        cand.evidence.push(Evidence::new(
-            "pod status",
-            format!("container {c}: previous instance ran {}", human_secs(l)),
-        ));
-    }
+        "container {c}: {}Probe initialDelaySeconds={delay} periodSeconds={period} failureThreshold={failures}{}",
+        kind.as_str(),
+        if spec.startup_probe.is_none() { "; no startupProbe" } else { "" }
+    )));
     cand.evidence.extend(live_ev.iter().cloned());
-    let need = from_logs_secs(&cand).map_or(delay.max(60) * 2, |s| (s * 1.5).ceil() as i64);
-    let threshold = (need + period - 1) / period.max(1);
+    let threshold = ((secs * 1.5).ceil() as i64 + period - 1) / period.max(1);
     cand.remediation = vec![
         format!(
             "Add a startupProbe to container {c} with the liveness probe's check, periodSeconds: {period}, failureThreshold: {threshold} (allows {}s to start)",
             threshold * period
         ),
         format!(
-            "{} edit {}   # or raise livenessProbe.initialDelaySeconds above the start-up time",
+            "{} edit {}   # or raise {}Probe.initialDelaySeconds above {secs:.0}s",
             v.kubectl(),
-            v.workload_arg
+            v.workload_arg,
+            kind.as_str()
         ),
     ];
     Some(cand)
 }
 
-fn from_logs_secs(c: &Cand) -> Option<f64> {
-    c.summary
-        .split("start-up takes ")
-        .nth(1)
-        .and_then(|s| s.split('s').next())
-        .and_then(|s| s.parse().ok())
+/// Why a probe fails, as far as the events, the spec and the logs tell.
+struct ProbeWhy {
+    text: String,
+    evidence: Vec<Evidence>,
+    fix: Vec<String>,
+    /// A concrete fault (port or path mismatch, loopback listener) is named.
+    named: bool,
+}
+
+fn probe_why(
+    v: &PodView<'_, '_>,
+    c: &str,
+    spec: Option<&Container>,
+    kind: classify::ProbeKind,
+    events: &[&Event],
+) -> ProbeWhy {
+    let mut why = ProbeWhy {
+        text: String::new(),
+        evidence: Vec::new(),
+        fix: Vec::new(),
+        named: false,
+    };
+    // The most frequent failure wording.
+    let failure = events
+        .iter()
+        .filter_map(|e| {
+            classify::probe_failure(e.message.as_deref().unwrap_or("")).map(|f| (event_count(e), f))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, f)| f);
+    let probe = spec.and_then(|s| probe_of(s, kind));
+    let declared: Vec<i32> = spec
+        .map(|s| s.ports.iter().flatten().map(|p| p.container_port).collect())
+        .unwrap_or_default();
+    let resolve = |p: &kubemedic_model::objects::IntOrString| -> Option<i32> {
+        match p {
+            kubemedic_model::objects::IntOrString::Int(i) => Some(*i),
+            kubemedic_model::objects::IntOrString::String(name) => spec.and_then(|s| {
+                s.ports
+                    .iter()
+                    .flatten()
+                    .find(|p| p.name.as_deref() == Some(name.as_str()))
+                    .map(|p| p.container_port)
+            }),
+        }
+    };
+    let (probed_port, path) = match probe {
+        Some(p) => match (&p.http_get, &p.tcp_socket) {
+            (Some(h), _) => (resolve(&h.port), h.path.clone()),
+            (_, Some(t)) => (resolve(&t.port), None),
+            _ => (None, None),
+        },
+        None => (None, None),
+    };
+    // Where the app says it listens, from either instance's log.
+    let mut listen: Option<(Option<String>, u16, Evidence)> = None;
+    if let Some(logs) = v.ctx.logs(v.ns, v.name, c) {
+        'logs: for (text, which) in [
+            (logs.previous.as_deref(), " (previous)"),
+            (logs.current.as_deref(), ""),
+        ] {
+            for (i, line) in text.unwrap_or("").lines().enumerate() {
+                if let Some((host, port)) = classify::listen_addr(line) {
+                    listen = Some((
+                        host,
+                        port,
+                        Evidence::new(format!("logs {c}{which} line {}", i + 1), clip(line)),
+                    ));
+                    break 'logs;
+                }
+            }
+        }
+    }
+    let declared_txt = match declared.as_slice() {
+        [] => "declares no port".to_string(),
+        [one] => format!("declares port {one}"),
+        many => format!(
+            "declares ports {}",
+            many.iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let k = v.kubectl();
+    match failure.as_ref().map(|f| &f.how) {
+        Some(classify::ProbeHow::Refused { port }) => {
+            let port = port.map(i32::from).or(probed_port);
+            let port_txt = port.map_or("its port".to_string(), |p| format!("port {p}"));
+            let loopback = listen.as_ref().filter(|(h, lp, _)| {
+                h.as_deref().is_some_and(classify::is_loopback)
+                    && port.is_none_or(|p| p == i32::from(*lp))
+            });
+            if let Some((host, lp, ev)) = loopback {
+                why.text = format!(
+                    "the app listens only on {}:{lp}, and the kubelet probes the pod IP: connection refused",
+                    host.as_deref().unwrap_or("127.0.0.1")
+                );
+                why.evidence.push(ev.clone());
+                why.fix.push(format!("Make container {c} listen on 0.0.0.0:{lp} (not 127.0.0.1) so the kubelet's probe on the pod IP reaches it"));
+                why.named = true;
+            } else if let Some(p) = port.filter(|p| !declared.is_empty() && !declared.contains(p)) {
+                let heard = listen.as_ref().map_or(String::new(), |(_, lp, _)| {
+                    format!(" and its log says it listens on {lp}")
+                });
+                why.text = format!(
+                    "the probe on port {p} gets connection refused: the container {declared_txt}{heard}; nothing listens on {p}"
+                );
+                why.evidence.extend(listen.as_ref().map(|l| l.2.clone()));
+                let target = listen.as_ref().map_or(declared[0], |l| i32::from(l.1));
+                why.fix.push(format!(
+                    "{k} edit {}   # set {}Probe port {p} -> {target}",
+                    v.workload_arg,
+                    kind.as_str()
+                ));
+                why.named = true;
+            } else if let Some((_, lp, ev)) = listen
+                .as_ref()
+                .filter(|(_, lp, _)| port.is_some_and(|p| p != i32::from(*lp)))
+            {
+                why.text = format!(
+                    "the probe on {port_txt} gets connection refused; the app's log says it listens on {lp}"
+                );
+                why.evidence.push(ev.clone());
+                why.fix.push(format!(
+                    "{k} edit {}   # set {}Probe port -> {lp}",
+                    v.workload_arg,
+                    kind.as_str()
+                ));
+                why.named = true;
+            } else {
+                why.text = format!(
+                    "nothing answers on {port_txt} when probed (connection refused); the container {declared_txt}{} and no log line shows start-up finishing later",
+                    listen.as_ref().map_or(String::new(), |(_, lp, _)| format!(
+                        ", its log says it listens on {lp}"
+                    ))
+                );
+                why.evidence.extend(listen.as_ref().map(|l| l.2.clone()));
+                why.fix.push(format!(
+                    "{k} logs {} -c {c} --previous --tail=50   # does the app start, and on which port?",
+                    v.name
+                ));
+            }
+        }
+        Some(classify::ProbeHow::Timeout) => {
+            let t = probe.and_then(|p| p.timeout_seconds).unwrap_or(1);
+            why.text = format!(
+                "the probe timed out: the endpoint does not answer within timeoutSeconds={t}s"
+            );
+            why.fix.push(format!(
+                "{k} edit {}   # raise {}Probe.timeoutSeconds (now {t}s) or make the endpoint cheaper",
+                v.workload_arg,
+                kind.as_str()
+            ));
+        }
+        Some(classify::ProbeHow::Status(code)) => {
+            let p = path.clone().unwrap_or_else(|| "/".to_string());
+            why.text = format!(
+                "GET {p} answers HTTP {code}{}",
+                if *code == 404 {
+                    ": the probed path does not exist in the app"
+                } else {
+                    ""
+                }
+            );
+            why.named = *code == 404;
+            why.fix.push(format!(
+                "{k} edit {}   # point {}Probe.httpGet.path at a path the app serves (now {p})",
+                v.workload_arg,
+                kind.as_str()
+            ));
+        }
+        Some(classify::ProbeHow::Output(out)) => {
+            why.text = if out.is_empty() {
+                "the probe fails without output".to_string()
+            } else {
+                format!("the probe says: {}", clip(out))
+            };
+        }
+        None => {
+            why.text = "the probe's failure message was not collected".to_string();
+        }
+    }
+    if let Some(p) = probe {
+        let check = match (&p.http_get, &p.tcp_socket, &p.exec) {
+            (Some(h), _, _) => format!(
+                "httpGet :{}{}",
+                port_text(&h.port),
+                h.path.as_deref().unwrap_or("/")
+            ),
+            (_, Some(t), _) => format!("tcpSocket :{}", port_text(&t.port)),
+            (_, _, Some(e)) => format!("exec {:?}", e.command.as_deref().unwrap_or(&[])),
+            _ => "grpc".to_string(),
+        };
+        let (budget, delay, period, failures) = probe_budget(p);
+        why.evidence.push(Evidence::new(
+            "spec",
+            format!(
+                "container {c}: {}Probe {check} initialDelaySeconds={delay} periodSeconds={period} failureThreshold={failures} (fails after {budget}s); {declared_txt}",
+                kind.as_str()
+            ),
+        ));
+    }
+    why
 }
 
 fn oom_fix(v: &PodView<'_, '_>, c: &str, limit: Option<&str>) -> Vec<String> {
@@ -1331,7 +1580,8 @@ fn pod_events(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         cand.evidence = vec![event_evidence(e)];
         cands.push(cand);
     }
-    // Liveness failures while the container has not terminated yet (or no status recorded).
+    // Probe failures while the container has not terminated yet (or no status recorded), and
+    // readiness probes that never succeed.
     if !cands
         .iter()
         .any(|c| matches!(c.cause, Cause::LivenessProbeFailure | Cause::ProbeTooEarly))
@@ -1346,14 +1596,59 @@ fn pod_events(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
                     .contains("failed liveness probe")
                     || event_count(e) >= 3
             }) {
+                let why = probe_why(
+                    v,
+                    &cont.name,
+                    Some(cont),
+                    classify::ProbeKind::Liveness,
+                    &live,
+                );
                 let mut cand = Cand::new(
                     Cause::LivenessProbeFailure,
                     Severity::Warning,
                     0.7,
-                    format!("container {}: liveness probe keeps failing", cont.name),
+                    format!(
+                        "container {}: liveness probe keeps failing: {}",
+                        cont.name, why.text
+                    ),
                 );
                 cand.evidence = live.iter().take(2).map(|e| event_evidence(e)).collect();
-                cand.remediation = probe_fix(v, &cont.name, Some(cont));
+                cand.evidence.extend(why.evidence);
+                cand.remediation = why.fix;
+                cand.remediation
+                    .extend(probe_fix(v, &cont.name, Some(cont)));
+                cands.push(cand);
+                continue;
+            }
+            let ready = readiness_events(v, &cont.name);
+            let not_ready = v
+                .pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.name == cont.name))
+                .is_some_and(|cs| !cs.ready);
+            let failures: i32 = ready.iter().map(|e| event_count(e)).sum();
+            if not_ready && failures >= 3 {
+                let why = probe_why(
+                    v,
+                    &cont.name,
+                    Some(cont),
+                    classify::ProbeKind::Readiness,
+                    &ready,
+                );
+                let mut cand = Cand::new(
+                    Cause::LivenessProbeFailure,
+                    Severity::Warning,
+                    if why.named { 0.8 } else { 0.7 },
+                    format!(
+                        "container {}: its readiness probe keeps failing ({failures} failures), so the pod gets no Service traffic: {}",
+                        cont.name, why.text
+                    ),
+                );
+                cand.evidence = ready.iter().take(2).map(|e| event_evidence(e)).collect();
+                cand.evidence.extend(why.evidence);
+                cand.remediation = why.fix;
                 cands.push(cand);
             }
         }
@@ -1743,19 +2038,92 @@ fn terminating(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         ];
         cands.push(cand);
     }
-    let need_to_kill: Vec<&Event> = v
-        .events
-        .iter()
-        .filter(|e| {
-            let m = e.message.as_deref().unwrap_or("");
-            m.contains("Need to kill Pod") && event_count(e) >= 3
-                || m.contains("DeadlineExceeded")
-                || m.contains("context deadline exceeded")
-        })
-        .copied()
-        .collect();
-    let node_timeouts = v.node_state.map(|n| n.runtime_timeouts.len()).unwrap_or(0);
-    if !need_to_kill.is_empty() || node_timeouts > 0 {
+    // What the pod's events and the node's logs say about the layer that blocks the deletion.
+    let mut cni: Vec<Evidence> = Vec::new();
+    let mut runtime: Vec<Evidence> = Vec::new();
+    let mut cni_plugin: Option<String> = None;
+    for e in v.events {
+        let m = e.message.as_deref().unwrap_or("");
+        let verdict = if m.contains("Need to kill Pod") {
+            (event_count(e) >= 3).then_some((Cause::RuntimeUnresponsive, 0.8))
+        } else if e.reason.as_deref() == Some("ExceededGracePeriod") {
+            Some((Cause::RuntimeUnresponsive, 0.8))
+        } else {
+            classify::terminating(m)
+        };
+        match verdict.map(|v| v.0) {
+            Some(Cause::CNIFailure) => {
+                cni_plugin = cni_plugin.or_else(|| classify::cni_plugin(m));
+                cni.push(event_evidence(e));
+            }
+            Some(Cause::RuntimeUnresponsive) => runtime.push(event_evidence(e)),
+            _ => {}
+        }
+    }
+    if let Some(ns) = v.node_state {
+        for (cause, ev) in &ns.teardown {
+            match cause {
+                Cause::CNIFailure => {
+                    cni_plugin = cni_plugin.or_else(|| classify::cni_plugin(&ev.text));
+                    cni.push(ev.clone());
+                }
+                Cause::RuntimeUnresponsive => runtime.push(ev.clone()),
+                _ => {}
+            }
+        }
+        runtime.extend(ns.runtime_timeouts.iter().take(2).cloned());
+    }
+    if !cni.is_empty() {
+        let plugin = cni_plugin
+            .as_deref()
+            .map_or(String::new(), |p| format!(" ({p})"));
+        let mut cand = Cand::new(
+            Cause::CNIFailure,
+            Severity::Critical,
+            0.85,
+            format!(
+                "pod {} is stuck Terminating: the network plugin{plugin} on node {node} cannot tear down its network{}",
+                v.name,
+                if cni.iter().any(|e| e.text.contains("failed to find plugin")) {
+                    " (a plugin binary is missing from the node)"
+                } else if cni.iter().any(|e| {
+                    e.text.contains("Is the agent running")
+                        || e.text.contains("connection refused")
+                        || e.text.contains("i/o timeout")
+                        || e.text.contains("Unauthorized")
+                }) {
+                    " (the plugin cannot reach its node daemon or the apiserver)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        cand.evidence = cni.into_iter().take(3).collect();
+        cand.evidence.push(del_ev.clone());
+        let cni_pods = v
+            .node
+            .map(|n| super::nodes::cni_daemon_pods(v.ctx, n))
+            .unwrap_or_default();
+        cand.remediation = match cni_pods.first() {
+            Some((ns, pod, _)) => vec![
+                format!(
+                    "kubectl -n {ns} logs {pod} --all-containers --tail=50   # the CNI's daemon on {node}"
+                ),
+                format!(
+                    "kubectl -n {ns} delete pod {pod}   # restart it; the kubelet retries the teardown"
+                ),
+            ],
+            None => vec![format!(
+                "kubectl -n kube-system get pods -o wide --field-selector spec.nodeName={node}   # is the CNI's pod running on {node}?"
+            )],
+        };
+        cand.remediation.push(format!(
+            "ssh {node} 'ls -l /opt/cni/bin /etc/cni/net.d'   # the plugin binaries the config names must exist"
+        ));
+        cand.caused_by = v.node_ref();
+        cands.push(cand);
+    }
+    if !runtime.is_empty() {
         // The node's own root cause (disk full, xtables lock) explains a hung runtime.
         let node_root = v.node_state.and_then(|n| n.primary()).filter(|(c, _)| {
             matches!(
@@ -1771,7 +2139,7 @@ fn terminating(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             Severity::Critical,
             conf,
             format!(
-                "pod {} is stuck Terminating: kill/remove calls to the runtime on node {node} hang{}",
+                "pod {} is stuck Terminating: the container runtime on node {node} does not stop its containers{}",
                 v.name,
                 if cause == Cause::RuntimeUnresponsive {
                     String::new()
@@ -1780,15 +2148,7 @@ fn terminating(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
                 }
             ),
         );
-        cand.evidence = need_to_kill
-            .iter()
-            .take(2)
-            .map(|e| event_evidence(e))
-            .collect();
-        if let Some(ns) = v.node_state {
-            cand.evidence
-                .extend(ns.runtime_timeouts.iter().take(2).cloned());
-        }
+        cand.evidence = runtime.into_iter().take(3).collect();
         cand.evidence.push(del_ev.clone());
         cand.remediation = vec![
             format!(
@@ -1821,7 +2181,7 @@ fn terminating(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
                 finalizers.join(", ")
             ),
         );
-        cand.evidence.push(del_ev);
+        cand.evidence.push(del_ev.clone());
         cand.remediation = vec![
             format!(
                 "Find the controller that owns finalizer {} and check its logs",
@@ -1832,6 +2192,50 @@ fn terminating(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
                 v.name
             ),
         ];
+        cands.push(cand);
+    }
+    // Never silent: nothing names the layer. The runtime not stopping the containers is the most
+    // common one; say what evidence would tell.
+    if cands.is_empty() {
+        let logs_missing = v
+            .node
+            .is_some_and(|n| !v.ctx.snap.node_logs.contains_key(n));
+        let mut cand = Cand::new(
+            Cause::RuntimeUnresponsive,
+            Severity::Warning,
+            0.35,
+            format!(
+                "pod {} is stuck Terminating for {stuck_for} and nothing collected names the layer; most likely the runtime on node {node} does not stop its containers (evidence missing: {})",
+                v.name,
+                match (v.events.is_empty(), logs_missing) {
+                    (true, true) => "the pod's events (expired or not collected) and node logs",
+                    (true, false) => "the pod's events (expired or not collected)",
+                    (false, true) => "the node's kubelet and runtime logs",
+                    (false, false) => "no event or node log line about its deletion",
+                }
+            ),
+        );
+        cand.evidence.push(del_ev);
+        if logs_missing {
+            cand.evidence.push(Evidence::new(
+                "missing",
+                format!("node {node}'s kubelet and runtime logs were not collected"),
+            ));
+        }
+        cand.remediation = vec![
+            format!(
+                "{k} describe pod {}   # recent events: FailedKillPod, KillPodSandbox errors name the layer",
+                v.name
+            ),
+            format!(
+                "ssh {node} 'journalctl -u kubelet -u containerd --since -1h | grep -iE \"{}|KillPodSandbox|StopContainer|teardown\"'",
+                v.name
+            ),
+            format!(
+                "kubemedic collect DIR   # with the kubemedic agent on the nodes, node logs come along"
+            ),
+        ];
+        cand.caused_by = v.node_ref();
         cands.push(cand);
     }
 }
@@ -1892,21 +2296,4 @@ fn evicted(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     ];
     cand.caused_by = v.node_ref();
     cands.push(cand);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn startup_regex() {
-        let c = STARTED_IN
-            .captures("Started Application in 45.3 seconds (JVM running for 47.1)")
-            .unwrap();
-        assert_eq!(&c[1], "45.3");
-        let c = STARTED_IN
-            .captures("INFO: Server startup in [38211] milliseconds")
-            .unwrap();
-        assert_eq!(&c[1], "38211");
-    }
 }
