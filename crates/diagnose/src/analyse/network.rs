@@ -20,11 +20,13 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     probe_events(ctx, out);
 }
 
+/// Running or starting, and not being deleted: a pod in teardown is not a failing replica.
 fn active(p: &Pod) -> bool {
-    !matches!(
-        p.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
+    p.metadata.deletion_timestamp.is_none()
+        && !matches!(
+            p.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        )
 }
 
 fn unhealthy(p: &Pod) -> bool {

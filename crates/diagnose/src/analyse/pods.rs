@@ -145,6 +145,7 @@ fn analyse_pod(ctx: &Ctx<'_>, pod: &Pod, nodes: &HashMap<&str, NodeState>, out: 
         Some(("DaemonSet", n)) => format!("ds/{n}"),
         Some(("Job", n)) => format!("job/{n}"),
         Some(("ReplicaSet", n)) => format!("rs/{n}"),
+        Some(("ReplicationController", n)) => format!("rc/{n}"),
         _ => format!("pod/{name}"),
     };
     let v = PodView {
@@ -177,6 +178,9 @@ fn analyse_pod(ctx: &Ctx<'_>, pod: &Pod, nodes: &HashMap<&str, NodeState>, out: 
             pod_events(&v, &mut cands);
             if cands.is_empty() {
                 from_node(&v, &mut cands);
+            }
+            if cands.is_empty() {
+                never_silent(&v, &mut cands);
             }
         }
     }
@@ -621,19 +625,31 @@ fn app_exit(
         .any(|l| l.text.contains("goroutine ") && l.text.contains("[running]"));
 
     if !dns.is_empty() {
-        let d = dns[dns.len() - 1];
+        // The last line that names the failing host, else the last DNS line.
+        let (d, name) = dns
+            .iter()
+            .rev()
+            .find_map(|l| classify::dns_name(l.text).map(|n| (*l, Some(n))))
+            .unwrap_or((dns[dns.len() - 1], None));
         let mut cand = Cand::new(
             Cause::DependencyDNSFailure,
             sev,
             0.85,
-            format!(
-                "container {c} exits {code} because a name it needs does not resolve: {}",
-                clip(d.text)
-            ),
+            match &name {
+                Some(n) => format!(
+                    "container {c} exits {code} because the name {n} does not resolve: {}",
+                    clip(d.text)
+                ),
+                None => format!(
+                    "container {c} exits {code} because a name it needs does not resolve (the log does not say which): {}",
+                    clip(d.text)
+                ),
+            },
         );
         cand.evidence = vec![log_ev(d.number, d.text), status_ev.clone()];
+        let host = name.as_deref().unwrap_or("<the host from the log>");
         cand.remediation = vec![
-            format!("{} exec {} -c {c} -- nslookup <the host from the log>   # or from a debug pod: kubectl -n {} run dnscheck --rm -it --image=busybox:1.36 -- nslookup <host>", v.kubectl(), v.name, v.ns),
+            format!("{} run dnscheck --rm -it --image=busybox:1.36 --restart=Never -- nslookup {host}   # does it resolve from a pod in {}?", v.kubectl(), v.ns),
             "kubectl -n kube-system logs -l k8s-app=kube-dns --tail=50".to_string(),
             "Check the host name in the app's config (typo, wrong namespace: use <svc>.<namespace>.svc.cluster.local)".to_string(),
         ];
@@ -1724,6 +1740,117 @@ fn memory_limits(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     cands.push(cand);
 }
 
+/// A pod stuck without progress for this long with nothing recognisable gets a low-confidence finding.
+const STUCK_SECS: i64 = 300;
+
+/// Never silent on a broken pod: when nothing collected names a cause, the most likely one at an
+/// honest confidence, with the evidence that is missing and how to get it.
+fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
+    let Some(status) = v.pod.status.as_ref() else {
+        return;
+    };
+    let statuses: Vec<_> = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .collect();
+    let waiting = |reasons: &[&str]| {
+        statuses.iter().find(|cs| {
+            cs.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| reasons.contains(&r))
+        })
+    };
+    // Recent activity (Scheduled, Pulling...) means it is still progressing.
+    let last_event = v.events.iter().filter_map(|e| v.ctx.age_secs(crate::index::event_time(e))).min();
+    let age = v
+        .ctx
+        .age_secs(v.pod.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    let stuck = last_event.is_none_or(|a| a >= STUCK_SECS) && age.is_none_or(|a| a >= STUCK_SECS);
+    let node = v.node.unwrap_or("NODE");
+    let node_logs = v.node.is_some_and(|n| v.ctx.snap.node_logs.contains_key(n));
+    let events_txt = if v.events.is_empty() {
+        "the pod's events (expired after an hour, or not collected)"
+    } else {
+        "an event that names the cause"
+    };
+    let missing = |extra: &str| {
+        let mut parts = vec![events_txt.to_string()];
+        if !node_logs {
+            parts.push(format!("node {node}'s kubelet and runtime logs (not collected)"));
+        }
+        if !extra.is_empty() {
+            parts.push(extra.to_string());
+        }
+        parts.join(", ")
+    };
+    let collect_fix = format!(
+        "kubemedic collect DIR   # with the kubemedic agent DaemonSet on the nodes, node logs come along; then kubemedic diagnose --dump DIR"
+    );
+    if let Some(cs) = waiting(&["ContainerCreating", "PodInitializing"]) {
+        if !stuck {
+            return;
+        }
+        let pvc = v
+            .spec
+            .and_then(|s| s.volumes.as_ref())
+            .is_some_and(|vols| vols.iter().any(|vol| vol.persistent_volume_claim.is_some()));
+        let (cause, layer) = if pvc {
+            (Cause::VolumeAttachFailure, "its PersistentVolumeClaim cannot attach or mount")
+        } else {
+            (Cause::CNIFailure, "the sandbox's network cannot be set up")
+        };
+        let mut cand = Cand::new(
+            cause,
+            Severity::Warning,
+            0.3,
+            format!(
+                "pod {} has been ContainerCreating for {} and nothing collected says why; most likely {layer} (evidence missing: {})",
+                v.name,
+                age.map_or("a while".to_string(), human_secs),
+                missing("")
+            ),
+        );
+        cand.evidence.push(Evidence::new(
+            "pod status",
+            format!("container {}: waiting reason=ContainerCreating, no recent event", cs.name),
+        ));
+        cand.remediation = vec![
+            format!("{} describe pod {}   # FailedMount, FailedCreatePodSandBox or Pulling events name the layer", v.kubectl(), v.name),
+            format!("ssh {node} 'journalctl -u kubelet --since -1h | grep {}'", v.name),
+            collect_fix,
+        ];
+        cand.caused_by = if cause == Cause::CNIFailure { v.node_ref() } else { None };
+        cands.push(cand);
+        return;
+    }
+    if let Some(cs) = waiting(&["CrashLoopBackOff", "Error"]) {
+        let c = cs.name.as_str();
+        let mut cand = Cand::new(
+            Cause::AppError,
+            Severity::Warning,
+            0.3,
+            format!(
+                "container {c} keeps crashing ({} restarts) but its exit code and logs were not collected (evidence missing: the last termination state, the previous instance's logs)",
+                cs.restart_count
+            ),
+        );
+        cand.evidence.push(Evidence::new(
+            "pod status",
+            format!("container {c}: waiting reason=CrashLoopBackOff restartCount={}, no lastState", cs.restart_count),
+        ));
+        cand.remediation = vec![
+            format!("{} logs {} -c {c} --previous --tail=50   # why the previous instance exited", v.kubectl(), v.name),
+            format!("{} get pod {} -o jsonpath='{{.status.containerStatuses[?(@.name==\"{c}\")].lastState}}'", v.kubectl(), v.name),
+            collect_fix,
+        ];
+        cands.push(cand);
+    }
+}
+
 /// A pod that is not healthy on a node that is not healthy, with nothing of its own.
 fn from_node(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     let (Some(ns), Some(node)) = (v.node_state, v.node) else {
@@ -1797,24 +1924,42 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
                 )
             })
         });
+    let cluster_nodes = u32::try_from(v.ctx.snap.nodes.len())
+        .ok()
+        .filter(|n| *n > 0);
     if let Some((msg, ev)) = parsed {
-        let Some(cause) = msg.dominant() else { return };
-        let total = msg
-            .nodes
-            .map_or(String::new(), |n| format!("0/{n} nodes: "));
+        let Some((cause, count, weight)) = msg.root(cluster_nodes) else {
+            return;
+        };
+        let total = msg.total(cluster_nodes);
         let main: Vec<&str> = msg
             .parts
             .iter()
             .filter(|p| p.cause == Some(cause))
             .map(|p| p.text.as_str())
             .collect();
+        let others: u32 = msg
+            .parts
+            .iter()
+            .filter(|p| p.cause.is_some_and(|c| c != cause))
+            .map(|p| p.count)
+            .sum();
+        let weighed = match weight {
+            classify::SchedWeight::AllNodes if total > 0 => " (every node)".to_string(),
+            classify::SchedWeight::AllowedNodes if others > 0 => format!(
+                " on the {count} node(s) its placement allows (the other {others} are excluded by its own selector or taints)"
+            ),
+            _ if total > 0 => format!(" ({count} of {total} nodes)"),
+            _ => String::new(),
+        };
         let mut cand = Cand::new(
             cause,
             Severity::Critical,
             0.9,
             format!(
-                "pod {} cannot be scheduled: {total}{}",
+                "pod {} cannot be scheduled: {}{}{weighed}",
                 v.name,
+                msg.nodes.map_or(String::new(), |n| format!("0/{n} nodes: ")),
                 main.join(", ")
             ),
         );
@@ -1826,11 +1971,37 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             ));
         }
         cand.remediation = scheduling_fix(v, cause, &mut cand.evidence);
+        // One hop further: the claim's own events say why it is not bound.
+        if cause == Cause::UnboundPVC
+            && let Some((why, evs)) = pvc_reason(v)
+        {
+            cand.summary = format!("pod {} cannot be scheduled: its claim is not bound: {why}", v.name);
+            cand.evidence.splice(0..0, evs);
+        }
         cands.push(cand);
         return;
     }
-    if !sched_events.is_empty() || cond.is_some_and(|c| c.message.is_some()) {
-        return; // a scheduler spoke, in words we do not know
+    if let Some(e) = sched_events.first() {
+        // A scheduler spoke, in words kubemedic does not know: never silent.
+        let mut cand = Cand::new(
+            Cause::InsufficientResources,
+            Severity::Warning,
+            0.3,
+            format!(
+                "pod {} cannot be scheduled and the scheduler's reason is not one kubemedic knows (quoted as evidence); capacity is the most common reason",
+                v.name
+            ),
+        );
+        cand.evidence.push(event_evidence(e));
+        cand.remediation = vec![
+            format!("{} describe pod {}   # the scheduler's full reason", v.kubectl(), v.name),
+            "kubectl get events -A --field-selector reason=FailedScheduling | tail".to_string(),
+        ];
+        cands.push(cand);
+        return;
+    }
+    if cond.is_some_and(|c| c.message.is_some()) {
+        return; // the condition carries a message we do not know; the events above would say more
     }
     if age.is_some_and(|a| a < SCHEDULER_SILENT_SECS) {
         return;
@@ -1884,6 +2055,32 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         format!("{} get pod {} -o jsonpath='{{.spec.schedulerName}}'   # does a scheduler with this name run?", v.kubectl(), v.name),
     ];
     cands.push(cand);
+}
+
+/// Why the pod's claim is not bound, from the claim's own events (ProvisioningFailed,
+/// FailedBinding, ExternalProvisioning): the message and the evidence lines.
+fn pvc_reason(v: &PodView<'_, '_>) -> Option<(String, Vec<Evidence>)> {
+    let claims = v
+        .spec
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|vol| vol.persistent_volume_claim.as_ref().map(|p| p.claim_name.as_str()));
+    for claim in claims {
+        let events = v.ctx.events("PersistentVolumeClaim", v.ns, claim);
+        let best = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("ProvisioningFailed"))
+            .or_else(|| events.iter().find(|e| e.reason.as_deref() == Some("FailedBinding")))
+            .or_else(|| events.first());
+        if let Some(e) = best {
+            let mut ev = event_evidence(e);
+            ev.source = format!("pvc {claim}: {}", ev.source);
+            let msg = clip(e.message.as_deref().unwrap_or(""));
+            return Some((format!("PVC {claim}: {msg}"), vec![ev]));
+        }
+    }
+    None
 }
 
 fn scheduling_fix(v: &PodView<'_, '_>, cause: Cause, evidence: &mut Vec<Evidence>) -> Vec<String> {
