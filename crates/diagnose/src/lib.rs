@@ -41,6 +41,7 @@ pub fn diagnose_with(snapshot: &Snapshot, user_rules: &rules::RuleSet) -> Report
     let mut raw = rules::findings(&ctx, user_rules);
     let nodes = analyse::nodes::analyse(&ctx, &mut raw);
     analyse::pods::analyse(&ctx, &nodes, &mut raw);
+    analyse::workloads::analyse(&ctx, &mut raw);
     analyse::services::analyse(&ctx, &nodes, &mut raw);
     analyse::network::analyse(&ctx, &mut raw);
     let mut report = Report {

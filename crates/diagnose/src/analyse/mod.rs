@@ -4,3 +4,4 @@ pub(crate) mod network;
 pub(crate) mod nodes;
 pub(crate) mod pods;
 pub(crate) mod services;
+pub(crate) mod workloads;
