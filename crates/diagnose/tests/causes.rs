@@ -221,18 +221,59 @@ fn causes_doc_is_current() {
         out.push_str(&format!("- Source: {}\n\n", info.source));
     }
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
-        panic!("{} lacks the generated markers", path.display());
-    };
-    let current = &text[b + begin.len()..e];
-    if current != out {
+    let text = replace_between(&text, begin, end, &out);
+    let text = replace_between(
+        &text,
+        "<!-- generated:counts -->\n",
+        "<!-- /generated:counts -->",
+        &fixture_counts(),
+    );
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current != text {
         if std::env::var_os("KUBEMEDIC_UPDATE_DOCS").is_some() {
-            let new = format!("{}{out}{}", &text[..b + begin.len()], &text[e..]);
-            std::fs::write(&path, new).unwrap();
+            std::fs::write(&path, text).unwrap();
         } else {
             panic!(
                 "docs/causes.md is out of date; run KUBEMEDIC_UPDATE_DOCS=1 cargo test -p kubemedic-diagnose --test causes"
             );
         }
     }
+}
+
+fn replace_between(text: &str, begin: &str, end: &str, body: &str) -> String {
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        panic!("docs/causes.md lacks the markers {begin:?} / {end:?}");
+    };
+    format!("{}{body}{}", &text[..b + begin.len()], &text[e..])
+}
+
+/// Per cause: the snapshot fixtures (support/fixtures.rs) and the real-wording fixtures
+/// (tests/fixtures/wordings/*.yaml) whose first finding must be that cause.
+fn fixture_counts() -> String {
+    use std::collections::BTreeMap;
+    let mut counts: BTreeMap<&str, (usize, usize)> =
+        Cause::ALL.iter().map(|c| (c.as_str(), (0, 0))).collect();
+    for fx in fixtures::positives() {
+        counts.get_mut(fx.cause.as_str()).unwrap().0 += 1;
+    }
+    let wordings = support::wordings::load();
+    for c in &wordings {
+        let cause: Cause = c.expect.cause.parse().unwrap();
+        counts.get_mut(cause.as_str()).unwrap().1 += 1;
+    }
+    let (mut a, mut b) = (0, 0);
+    let mut out = String::from(
+        "| cause | snapshot fixtures | real wordings | total |\n|---|---:|---:|---:|\n",
+    );
+    for cause in Cause::ALL {
+        let (x, y) = counts[cause.as_str()];
+        a += x;
+        b += y;
+        out.push_str(&format!("| `{cause}` | {x} | {y} | {} |\n", x + y));
+    }
+    out.push_str(&format!(
+        "| **all** | **{a}** | **{b}** | **{}** |\n",
+        a + b
+    ));
+    out
 }

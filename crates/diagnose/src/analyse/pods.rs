@@ -1765,7 +1765,11 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         })
     };
     // Recent activity (Scheduled, Pulling...) means it is still progressing.
-    let last_event = v.events.iter().filter_map(|e| v.ctx.age_secs(crate::index::event_time(e))).min();
+    let last_event = v
+        .events
+        .iter()
+        .filter_map(|e| v.ctx.age_secs(crate::index::event_time(e)))
+        .min();
     let age = v
         .ctx
         .age_secs(v.pod.metadata.creation_timestamp.as_ref().map(|t| t.0));
@@ -1780,7 +1784,9 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
     let missing = |extra: &str| {
         let mut parts = vec![events_txt.to_string()];
         if !node_logs {
-            parts.push(format!("node {node}'s kubelet and runtime logs (not collected)"));
+            parts.push(format!(
+                "node {node}'s kubelet and runtime logs (not collected)"
+            ));
         }
         if !extra.is_empty() {
             parts.push(extra.to_string());
@@ -1799,7 +1805,10 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             .and_then(|s| s.volumes.as_ref())
             .is_some_and(|vols| vols.iter().any(|vol| vol.persistent_volume_claim.is_some()));
         let (cause, layer) = if pvc {
-            (Cause::VolumeAttachFailure, "its PersistentVolumeClaim cannot attach or mount")
+            (
+                Cause::VolumeAttachFailure,
+                "its PersistentVolumeClaim cannot attach or mount",
+            )
         } else {
             (Cause::CNIFailure, "the sandbox's network cannot be set up")
         };
@@ -1816,14 +1825,28 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         );
         cand.evidence.push(Evidence::new(
             "pod status",
-            format!("container {}: waiting reason=ContainerCreating, no recent event", cs.name),
+            format!(
+                "container {}: waiting reason=ContainerCreating, no recent event",
+                cs.name
+            ),
         ));
         cand.remediation = vec![
-            format!("{} describe pod {}   # FailedMount, FailedCreatePodSandBox or Pulling events name the layer", v.kubectl(), v.name),
-            format!("ssh {node} 'journalctl -u kubelet --since -1h | grep {}'", v.name),
+            format!(
+                "{} describe pod {}   # FailedMount, FailedCreatePodSandBox or Pulling events name the layer",
+                v.kubectl(),
+                v.name
+            ),
+            format!(
+                "ssh {node} 'journalctl -u kubelet --since -1h | grep {}'",
+                v.name
+            ),
             collect_fix,
         ];
-        cand.caused_by = if cause == Cause::CNIFailure { v.node_ref() } else { None };
+        cand.caused_by = if cause == Cause::CNIFailure {
+            v.node_ref()
+        } else {
+            None
+        };
         cands.push(cand);
         return;
     }
@@ -1840,11 +1863,22 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         );
         cand.evidence.push(Evidence::new(
             "pod status",
-            format!("container {c}: waiting reason=CrashLoopBackOff restartCount={}, no lastState", cs.restart_count),
+            format!(
+                "container {c}: waiting reason=CrashLoopBackOff restartCount={}, no lastState",
+                cs.restart_count
+            ),
         ));
         cand.remediation = vec![
-            format!("{} logs {} -c {c} --previous --tail=50   # why the previous instance exited", v.kubectl(), v.name),
-            format!("{} get pod {} -o jsonpath='{{.status.containerStatuses[?(@.name==\"{c}\")].lastState}}'", v.kubectl(), v.name),
+            format!(
+                "{} logs {} -c {c} --previous --tail=50   # why the previous instance exited",
+                v.kubectl(),
+                v.name
+            ),
+            format!(
+                "{} get pod {} -o jsonpath='{{.status.containerStatuses[?(@.name==\"{c}\")].lastState}}'",
+                v.kubectl(),
+                v.name
+            ),
             collect_fix,
         ];
         cands.push(cand);
@@ -1959,7 +1993,8 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             format!(
                 "pod {} cannot be scheduled: {}{}{weighed}",
                 v.name,
-                msg.nodes.map_or(String::new(), |n| format!("0/{n} nodes: ")),
+                msg.nodes
+                    .map_or(String::new(), |n| format!("0/{n} nodes: ")),
                 main.join(", ")
             ),
         );
@@ -1975,7 +2010,10 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         if cause == Cause::UnboundPVC
             && let Some((why, evs)) = pvc_reason(v)
         {
-            cand.summary = format!("pod {} cannot be scheduled: its claim is not bound: {why}", v.name);
+            cand.summary = format!(
+                "pod {} cannot be scheduled: its claim is not bound: {why}",
+                v.name
+            );
             cand.evidence.splice(0..0, evs);
         }
         cands.push(cand);
@@ -1994,7 +2032,11 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         );
         cand.evidence.push(event_evidence(e));
         cand.remediation = vec![
-            format!("{} describe pod {}   # the scheduler's full reason", v.kubectl(), v.name),
+            format!(
+                "{} describe pod {}   # the scheduler's full reason",
+                v.kubectl(),
+                v.name
+            ),
             "kubectl get events -A --field-selector reason=FailedScheduling | tail".to_string(),
         ];
         cands.push(cand);
@@ -2065,13 +2107,21 @@ fn pvc_reason(v: &PodView<'_, '_>) -> Option<(String, Vec<Evidence>)> {
         .and_then(|s| s.volumes.as_ref())
         .into_iter()
         .flatten()
-        .filter_map(|vol| vol.persistent_volume_claim.as_ref().map(|p| p.claim_name.as_str()));
+        .filter_map(|vol| {
+            vol.persistent_volume_claim
+                .as_ref()
+                .map(|p| p.claim_name.as_str())
+        });
     for claim in claims {
         let events = v.ctx.events("PersistentVolumeClaim", v.ns, claim);
         let best = events
             .iter()
             .find(|e| e.reason.as_deref() == Some("ProvisioningFailed"))
-            .or_else(|| events.iter().find(|e| e.reason.as_deref() == Some("FailedBinding")))
+            .or_else(|| {
+                events
+                    .iter()
+                    .find(|e| e.reason.as_deref() == Some("FailedBinding"))
+            })
             .or_else(|| events.first());
         if let Some(e) = best {
             let mut ev = event_evidence(e);

@@ -9,10 +9,21 @@ use crate::util::{clip, event_evidence, finding};
 /// The cause of a controller's `FailedCreate` (`Error creating: pods "x" is forbidden: ...`).
 fn failed_create(msg: &str) -> (Cause, f64, &'static str) {
     let m = msg.to_ascii_lowercase();
-    if m.contains("exceeded quota") || m.contains("must specify limits") || m.contains("must specify requests") {
-        (Cause::InsufficientResources, 0.85, "the namespace's ResourceQuota refuses the pods")
+    if m.contains("exceeded quota")
+        || m.contains("must specify limits")
+        || m.contains("must specify requests")
+    {
+        (
+            Cause::InsufficientResources,
+            0.85,
+            "the namespace's ResourceQuota refuses the pods",
+        )
     } else if m.contains("serviceaccount") && m.contains("not found") {
-        (Cause::MissingConfigOrSecret, 0.85, "the pods' ServiceAccount does not exist")
+        (
+            Cause::MissingConfigOrSecret,
+            0.85,
+            "the pods' ServiceAccount does not exist",
+        )
     } else if m.contains("violates podsecurity")
         || m.contains("admission webhook")
         || m.contains("unable to validate against any security")
@@ -20,7 +31,11 @@ fn failed_create(msg: &str) -> (Cause, f64, &'static str) {
     {
         (Cause::ConfigError, 0.75, "admission refuses the pod spec")
     } else {
-        (Cause::ConfigError, 0.5, "the controller cannot create the pods")
+        (
+            Cause::ConfigError,
+            0.5,
+            "the controller cannot create the pods",
+        )
     }
 }
 
@@ -29,7 +44,9 @@ fn owner_of_rs(ctx: &Ctx<'_>, ns: &str, rs: &str) -> ObjectRef {
     ctx.snap
         .replica_sets
         .iter()
-        .find(|r| r.metadata.namespace.as_deref() == Some(ns) && r.metadata.name.as_deref() == Some(rs))
+        .find(|r| {
+            r.metadata.namespace.as_deref() == Some(ns) && r.metadata.name.as_deref() == Some(rs)
+        })
         .and_then(|r| {
             r.metadata
                 .owner_references
@@ -65,7 +82,9 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, raw: &mut Vec<Finding>) {
         ),
     ] {
         for (ns, name) in items {
-            let (Some(ns), Some(name)) = (ns, name) else { continue };
+            let (Some(ns), Some(name)) = (ns, name) else {
+                continue;
+            };
             let Some(e) = ctx
                 .events(kind, ns, name)
                 .iter()
@@ -102,20 +121,33 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, raw: &mut Vec<Finding>) {
             f.remediation = match cause {
                 Cause::InsufficientResources => vec![
                     format!("kubectl -n {ns} describe resourcequota   # used vs hard"),
-                    format!("kubectl -n {ns} set resources {} --limits=cpu=<less>   # or raise the quota", workload_arg(&object)),
+                    format!(
+                        "kubectl -n {ns} set resources {} --limits=cpu=<less>   # or raise the quota",
+                        workload_arg(&object)
+                    ),
                 ],
-                Cause::MissingConfigOrSecret => vec![format!("kubectl -n {ns} create serviceaccount <name from the message>")],
-                _ => vec![format!("kubectl -n {ns} describe {} {name}   # the admission controller's full reason", kind.to_ascii_lowercase())],
+                Cause::MissingConfigOrSecret => vec![format!(
+                    "kubectl -n {ns} create serviceaccount <name from the message>"
+                )],
+                _ => vec![format!(
+                    "kubectl -n {ns} describe {} {name}   # the admission controller's full reason",
+                    kind.to_ascii_lowercase()
+                )],
             };
             out.push(f);
         }
     }
     // 2. A stalled rollout: the Deployment says so; the new pods' findings say why.
     for d in &ctx.snap.deployments {
-        let (Some(ns), Some(name)) = (d.metadata.namespace.as_deref(), d.metadata.name.as_deref()) else {
+        let (Some(ns), Some(name)) = (d.metadata.namespace.as_deref(), d.metadata.name.as_deref())
+        else {
             continue;
         };
-        let conditions = d.status.as_ref().and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
+        let conditions = d
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or(&[]);
         let Some(stall) = conditions.iter().find(|c| {
             c.type_.as_deref() == Some("Progressing")
                 && c.status.as_deref() == Some("False")
@@ -152,15 +184,23 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, raw: &mut Vec<Finding>) {
             pf.cause,
             pf.severity.max(Severity::Warning),
             object.clone(),
-            format!("the rollout of Deployment {name} stalled (ProgressDeadlineExceeded): pod {}: {}", pf.object.name, pf.summary),
+            format!(
+                "the rollout of Deployment {name} stalled (ProgressDeadlineExceeded): pod {}: {}",
+                pf.object.name, pf.summary
+            ),
             (pf.confidence - 0.01).max(0.0),
         );
         f.evidence.push(stall_ev);
         f.evidence.extend(pf.evidence.iter().take(3).map(|e| {
-            Evidence::new(format!("pod {}: {}", pf.object.name, e.source), e.text.clone())
+            Evidence::new(
+                format!("pod {}: {}", pf.object.name, e.source),
+                e.text.clone(),
+            )
         }));
         f.remediation = pf.remediation.clone();
-        f.remediation.push(format!("kubectl -n {ns} rollout undo deploy/{name}   # back to the last working ReplicaSet"));
+        f.remediation.push(format!(
+            "kubectl -n {ns} rollout undo deploy/{name}   # back to the last working ReplicaSet"
+        ));
         out.push(f);
     }
     raw.extend(out);

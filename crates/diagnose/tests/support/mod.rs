@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 pub mod fixtures;
+pub mod wordings;
 
 use jiff::Timestamp;
 use kubemedic_diagnose::{Cause, Finding, ObjectRef, Report};
