@@ -559,6 +559,7 @@ pub(crate) enum SchedWeight {
 
 impl SchedMessage {
     /// The root cause when the cluster's node count is not known.
+    #[cfg(test)]
     pub fn dominant(&self) -> Option<Cause> {
         self.root(None).map(|(c, _, _)| c)
     }

@@ -485,7 +485,7 @@ pub fn compact_names(names: &[&str]) -> String {
         let (prefix, num) = name.split_at(name.len() - digits);
         match num.parse::<u64>() {
             // Leading zeros would not survive the range: keep such names whole.
-            Ok(v) if !num.is_empty() && !(num.starts_with('0') && num.len() > 1) => {
+            Ok(v) if !(num.is_empty() || num.starts_with('0') && num.len() > 1) => {
                 groups.entry(prefix).or_default().push((v, num));
             }
             _ => plain.push(name),

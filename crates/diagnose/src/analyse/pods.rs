@@ -15,9 +15,7 @@ use jiff::Timestamp;
 use kubemedic_model::objects::{
     Container, ContainerStateTerminated, ContainerStatus, Event, Pod, PodSpec,
 };
-use regex::Regex;
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 /// A restart older than this (relative to now) on a pod that is fine now is history, not trouble.
 const RECENT_SECS: i64 = 3600;
@@ -1793,9 +1791,7 @@ fn never_silent(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         }
         parts.join(", ")
     };
-    let collect_fix = format!(
-        "kubemedic collect DIR   # with the kubemedic agent DaemonSet on the nodes, node logs come along; then kubemedic diagnose --dump DIR"
-    );
+    let collect_fix = "kubemedic collect DIR   # with the kubemedic agent DaemonSet on the nodes, node logs come along; then kubemedic diagnose --dump DIR".to_string();
     if let Some(cs) = waiting(&["ContainerCreating", "PodInitializing"]) {
         if !stuck {
             return;

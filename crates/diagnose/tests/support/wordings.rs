@@ -6,7 +6,6 @@ use kubemedic_diagnose::ObjectRef;
 use kubemedic_model::{NodeLogSource, Snapshot};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One YAML file: a class of failures in many wordings.
@@ -73,33 +72,33 @@ pub struct Expect {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ProbeSpec {
-    kind: String,
+pub struct ProbeSpec {
+    pub kind: String,
     #[serde(default)]
-    http: Option<HttpCheck>,
+    pub http: Option<HttpCheck>,
     #[serde(default)]
-    tcp: Option<TcpCheck>,
+    pub tcp: Option<TcpCheck>,
     #[serde(default)]
-    exec: Option<Vec<String>>,
+    pub exec: Option<Vec<String>>,
     #[serde(default)]
-    initial_delay_seconds: Option<i32>,
+    pub initial_delay_seconds: Option<i32>,
     #[serde(default)]
-    period_seconds: Option<i32>,
+    pub period_seconds: Option<i32>,
     #[serde(default)]
-    failure_threshold: Option<i32>,
+    pub failure_threshold: Option<i32>,
     #[serde(default)]
-    timeout_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct HttpCheck {
-    port: i32,
-    path: String,
+pub struct HttpCheck {
+    pub port: i32,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct TcpCheck {
-    port: i32,
+pub struct TcpCheck {
+    pub port: i32,
 }
 
 /// A built fixture.
