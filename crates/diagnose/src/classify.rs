@@ -962,14 +962,16 @@ fn clip_words(s: &str, n: usize) -> String {
 
 /// `(?i)a|b|c` from a substring list.
 fn alternation(needles: &[&str]) -> String {
-    format!(
-        "(?i){}",
-        needles
-            .iter()
-            .map(|n| regex::escape(n))
-            .collect::<Vec<_>>()
-            .join("|")
-    )
+    format!("(?i){}", bare(needles))
+}
+
+/// `a|b|c` from a substring list, escaped.
+fn bare(needles: &[&str]) -> String {
+    needles
+        .iter()
+        .map(|n| regex::escape(n))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// Every built-in message rule, in the form of a user rules file (`kubemedic explain rules`).
@@ -1031,8 +1033,8 @@ pub(crate) fn builtin_rules() -> Vec<crate::rules::BuiltinRule> {
         "image-pull/not-found",
         pull.clone(),
         format!(
-            "{}|(?i)manifest for \\S+ not found|failed to resolve reference.*not found|is not present with pull policy of never",
-            alternation(PULL_NOT_FOUND)
+            "(?i){}|manifest for \\S+ not found|failed to resolve reference.*not found|is not present with pull policy of never",
+            bare(PULL_NOT_FOUND)
         ),
         Cause::ImageNotFound,
         0.9,
@@ -1123,11 +1125,7 @@ pub(crate) fn builtin_rules() -> Vec<crate::rules::BuiltinRule> {
     add(
         "sandbox/cni",
         sandbox_fields.clone(),
-        format!(
-            "{}|{}",
-            alternation(SANDBOX_CNI),
-            alternation(NETWORK_NOT_READY)
-        ),
+        format!("(?i){}|{}", bare(SANDBOX_CNI), bare(NETWORK_NOT_READY)),
         Cause::CNIFailure,
         0.85,
         "not when the message says deadline (that is the runtime); points to the node",

@@ -397,13 +397,13 @@ fn trigger(
             ));
             let names_top: Vec<String> = top
                 .iter()
-                .take(4)
-                .map(|(w, n)| format!("{} ({n})", label(w)))
+                .take(3)
+                .map(|((_, _, wl), n)| format!("{wl} {n}"))
                 .collect();
             lines.push(Evidence::new(
                 "trigger",
                 format!(
-                    "{pods} pods were created on {} of the {} nodes within {} before {}: {}{}",
+                    "{pods} pods created on {} of the {} nodes in the {} before {} ({}{})",
                     nodes_hit.len(),
                     names.len(),
                     human_secs(TRIGGER_LEAD_SECS),
@@ -413,8 +413,8 @@ fn trigger(
                         "the snapshot"
                     },
                     names_top.join(", "),
-                    if top.len() > 4 {
-                        format!(" and {} more", top.len() - 4)
+                    if top.len() > 3 {
+                        format!(", +{} more", top.len() - 3)
                     } else {
                         String::new()
                     }

@@ -112,8 +112,9 @@ fn fifty_eight_nodes_sharing_a_cause_are_one_incident() {
     );
     // The common trigger: the rollout and the kernel only these nodes run.
     assert!(
-        ev.iter()
-            .any(|e| e.starts_with("trigger") && e.contains("Deployment shop/api (290)")),
+        ev.iter().any(|e| e.starts_with("trigger")
+            && e.contains("290 pods created")
+            && e.contains("(api 290)")),
         "{ev:#?}"
     );
     assert!(

@@ -157,7 +157,7 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
         evidence.contains("kernel 3.10.0-862.el7.x86_64"),
         "{evidence}"
     );
-    assert!(evidence.contains("116 pods were created"), "{evidence}");
+    assert!(evidence.contains("116 pods created"), "{evidence}");
     // JSON keeps every node's own finding, marked as part of the incident.
     let members = findings
         .iter()
