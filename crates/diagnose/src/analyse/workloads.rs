@@ -137,7 +137,11 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, raw: &mut Vec<Finding>) {
             out.push(f);
         }
     }
-    // 2. A stalled rollout: the Deployment says so; the new pods' findings say why.
+    // 2. A stalled rollout: the Deployment says so; the new pods' findings say why. Pods are
+    //    looked up by name only for stalled Deployments (usually none).
+    let mut pods_by_name: Option<
+        std::collections::HashMap<(&str, &str), &kubemedic_model::objects::Pod>,
+    > = None;
     for d in &ctx.snap.deployments {
         let (Some(ns), Some(name)) = (d.metadata.namespace.as_deref(), d.metadata.name.as_deref())
         else {
@@ -168,15 +172,20 @@ pub(crate) fn analyse(ctx: &Ctx<'_>, raw: &mut Vec<Finding>) {
             continue;
         }
         // The most likely cause among its pods' findings.
+        let by_name = pods_by_name.get_or_insert_with(|| {
+            ctx.snap
+                .pods
+                .iter()
+                .map(|p| (crate::util::pod_key(p), p))
+                .collect()
+        });
         let pod_cause = raw
             .iter()
             .filter(|f| f.object.kind == "Pod" && f.object.namespace.as_deref() == Some(ns))
             .filter(|f| {
-                ctx.snap.pods.iter().any(|p| {
-                    p.metadata.name.as_deref() == Some(f.object.name.as_str())
-                        && p.metadata.namespace.as_deref() == Some(ns)
-                        && ctx.workload_of(p) == Some(("Deployment", name))
-                })
+                by_name
+                    .get(&(ns, f.object.name.as_str()))
+                    .is_some_and(|p| ctx.workload_of(p) == Some(("Deployment", name)))
             })
             .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
         let Some(pf) = pod_cause else { continue };
