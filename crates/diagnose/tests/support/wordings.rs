@@ -112,7 +112,8 @@ pub struct Case {
 }
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordings")
+    // From either crate that includes this module (diagnose, kubemedic).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../diagnose/tests/fixtures/wordings")
 }
 
 pub fn load() -> Vec<Case> {
