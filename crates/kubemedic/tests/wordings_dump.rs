@@ -27,7 +27,10 @@ fn every_wording_reads_back_from_a_dump_with_the_same_findings() {
         let back = kubemedic_cluster::load_dump(&dir).unwrap();
         let (want, got) = (key(&diagnose(&c.snap)), key(&diagnose(&back)));
         if want != got {
-            failures.push(format!("{}: in memory {want:#?}\nfrom the dump {got:#?}", c.w.id));
+            failures.push(format!(
+                "{}: in memory {want:#?}\nfrom the dump {got:#?}",
+                c.w.id
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
