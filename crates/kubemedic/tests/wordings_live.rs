@@ -15,7 +15,7 @@ mod support;
 #[path = "support/mod.rs"]
 mod live;
 
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -83,27 +83,10 @@ async fn write_case(client: &kube::Client, c: &Case, ns: &str, shift: i64) {
         )
         .await
         .unwrap();
-    let nodes: Api<Node> = Api::all(client.clone());
     for n in &c.snap.nodes {
         let v = localise(n, ns, shift);
-        let name = v["metadata"]["name"].as_str().unwrap().to_string();
-        let mut meta_only = v.clone();
-        meta_only.as_object_mut().unwrap().remove("status");
-        nodes
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(meta_only).unwrap(),
-            )
-            .await
-            .unwrap();
-        nodes
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": v["status"]})),
-            )
-            .await
-            .unwrap();
+        let name = v["metadata"]["name"].as_str().unwrap();
+        live::create_node(client, name, v["status"].clone()).await;
     }
     for p in &c.snap.pods {
         let mut v = localise(p, ns, shift);
