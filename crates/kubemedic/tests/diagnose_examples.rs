@@ -280,6 +280,22 @@ rules:
 }
 
 #[test]
+fn explain_probe_too_early_states_the_evidence_it_needs() {
+    let r = kubemedic(&["explain", "cause", "ProbeTooEarly"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The meaning is wrapped to the terminal: compare as one line.
+    let text = r.stdout.replace('\n', " ");
+    for needle in [
+        "positive evidence",
+        "start-up completing",
+        "later than the kill time",
+        "without that evidence the finding is LivenessProbeFailure",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{}", r.stdout);
+    }
+}
+
+#[test]
 fn crashloop_exit_2_is_a_go_panic_and_old_restarts_stay_quiet() {
     let (code, r) = diagnose_json(&examples().join("crashloop-exit-2"), &[]);
     assert_eq!(code, 1);
