@@ -1,0 +1,1013 @@
+//! The embedded store: one SQLite file (WAL, FTS5), the default for a single cluster.
+//!
+//! One writer connection (the Lease holder writes), a small pool of read connections (WAL lets
+//! readers run beside the writer). Occurrences are unique by `(uid, count)`, crashes by
+//! `(pod_uid, container, instance)`, so replays after a restart or a relist are no-ops.
+
+use crate::compress;
+use crate::query::{CrashQuery, EventQuery, ObjectSelector, grep_words};
+use crate::record::{
+    ArchivedEvent, CrashRecord, EventOccurrence, ObjectRef, WorkloadRef, fold_occurrences,
+};
+use crate::store::{
+    Batch, FollowPage, PruneStats, Retention, Store, StoreError, StoreStats, WriteStats,
+    from_micros, to_micros,
+};
+use jiff::Timestamp;
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// `PRAGMA application_id` of a kubemedic archive ("KMED").
+pub const APPLICATION_ID: i64 = 0x4B4D_4544;
+/// Schema version (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE events(
+    seq INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    first_time INTEGER NOT NULL,
+    archived_at INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    api TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    object_uid TEXT,
+    workload_kind TEXT,
+    workload_name TEXT,
+    reason TEXT NOT NULL,
+    type TEXT NOT NULL,
+    message TEXT NOT NULL,
+    component TEXT NOT NULL,
+    host TEXT NOT NULL,
+    UNIQUE(uid, count)
+);
+CREATE INDEX events_object ON events(kind, name, time);
+CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
+CREATE INDEX events_time ON events(time);
+CREATE VIRTUAL TABLE events_fts USING fts5(message, content='events', content_rowid='seq');
+CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts(rowid, message) VALUES (new.seq, new.message);
+END;
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts(events_fts, rowid, message) VALUES ('delete', old.seq, old.message);
+END;
+
+CREATE TABLE crashes(
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    pod TEXT NOT NULL,
+    pod_uid TEXT NOT NULL,
+    container TEXT NOT NULL,
+    init_container INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    node TEXT,
+    workload_kind TEXT,
+    workload_name TEXT,
+    restart_count INTEGER NOT NULL,
+    exit_code INTEGER NOT NULL,
+    signal INTEGER,
+    reason TEXT,
+    message TEXT,
+    started_at INTEGER,
+    finished_at INTEGER,
+    captured_at INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    logs BLOB,
+    logs_len INTEGER NOT NULL,
+    logs_truncated INTEGER NOT NULL,
+    logs_error TEXT,
+    node_memory TEXT,
+    UNIQUE(pod_uid, container, instance)
+);
+CREATE INDEX crashes_pod ON crashes(namespace, pod, time);
+CREATE INDEX crashes_workload ON crashes(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
+CREATE INDEX crashes_time ON crashes(time);
+CREATE VIRTUAL TABLE crashes_fts USING fts5(logs, message, content='', contentless_delete=1);
+CREATE TRIGGER crashes_fts_delete AFTER DELETE ON crashes BEGIN
+    DELETE FROM crashes_fts WHERE rowid = old.id;
+END;
+
+CREATE TABLE checkpoints(name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#;
+
+const EVENT_COLUMNS: &str = "seq, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host";
+
+const CRASH_COLUMNS: &str = "namespace, pod, pod_uid, container, init_container, instance, node, workload_kind, workload_name, restart_count, exit_code, signal, reason, message, started_at, finished_at, captured_at, logs_len, logs_truncated, logs_error, node_memory";
+
+/// The SQLite archive.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    cluster: String,
+    writer: Option<Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+    crashes_per_container: AtomicU32,
+}
+
+/// Maps a SQLite error to what the operator can act on.
+fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    let location = path.display().to_string();
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        match f.code {
+            ErrorCode::DiskFull => return StoreError::DiskFull { location },
+            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                return StoreError::Corrupt {
+                    path: location,
+                    reason: msg.clone().unwrap_or_else(|| f.to_string()),
+                };
+            }
+            _ => {}
+        }
+    }
+    StoreError::Database {
+        location,
+        reason: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the archive at `path` for writing as `cluster`.
+    ///
+    /// Refuses, without changing a byte, a file that is not SQLite, a SQLite database of another
+    /// application, a damaged archive, or one written by a newer schema.
+    pub fn open(path: &Path, cluster: &str) -> Result<Self, StoreError> {
+        check_header(path)?;
+        let conn = Connection::open(path).map_err(|e| map_err(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| map_err(path, e))?;
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| map_err(path, e))?;
+        if app_id == APPLICATION_ID {
+            check_version(path, &conn)?;
+            quick_check(path, &conn)?;
+        } else {
+            let tables = user_tables(path, &conn)?;
+            if !tables.is_empty() || app_id != 0 {
+                return Err(StoreError::Foreign {
+                    path: path.display().to_string(),
+                    tables: if tables.is_empty() {
+                        format!("none; application_id {app_id:#x}")
+                    } else {
+                        tables.join(", ")
+                    },
+                });
+            }
+            // A new (or empty) file: incremental auto-vacuum must be chosen before any table.
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(|e| map_err(path, e))?;
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| map_err(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database {
+                location: path.display().to_string(),
+                reason: format!(
+                    "cannot switch to WAL journal mode (got {mode}); is the file on a filesystem without shared memory support?"
+                ),
+            });
+        }
+        // WAL + NORMAL: a killed process loses nothing committed; only a power loss may lose
+        // the last transactions, which a resumed watch then re-reads.
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(|e| map_err(path, e))?;
+        if app_id != APPLICATION_ID {
+            init_schema(path, &conn, cluster)?;
+        }
+        let stored_cluster: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'cluster'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| map_err(path, e))?;
+        if let Some(stored) = stored_cluster
+            && stored != cluster
+        {
+            tracing::warn!(
+                path = %path.display(),
+                stored = %stored,
+                cluster = %cluster,
+                "the archive was written as another cluster; records keep their origin, new ones are written as this cluster"
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            cluster: cluster.to_string(),
+            writer: Some(Mutex::new(conn)),
+            readers: Mutex::new(Vec::new()),
+            crashes_per_container: AtomicU32::new(Retention::default().crashes_per_container),
+        })
+    }
+
+    /// Opens an existing archive for reading only (`kubemedic events --archive sqlite:PATH`).
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Database {
+                location: path.display().to_string(),
+                reason:
+                    "no such file (is this the path the controller writes, --archive sqlite:PATH?)"
+                        .to_string(),
+            });
+        }
+        check_header(path)?;
+        let conn = open_reader(path)?;
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| map_err(path, e))?;
+        if app_id != APPLICATION_ID {
+            return Err(StoreError::Foreign {
+                path: path.display().to_string(),
+                tables: user_tables(path, &conn)?.join(", "),
+            });
+        }
+        check_version(path, &conn)?;
+        let cluster: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'cluster'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| map_err(path, e))?
+            .unwrap_or_else(|| "default".to_string());
+        Ok(Self {
+            path: path.to_path_buf(),
+            cluster,
+            writer: None,
+            readers: Mutex::new(vec![conn]),
+            crashes_per_container: AtomicU32::new(Retention::default().crashes_per_container),
+        })
+    }
+
+    /// Sets how many crashes per container writes keep.
+    pub fn set_crashes_per_container(&self, n: u32) {
+        self.crashes_per_container
+            .store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        let w = self.writer.as_ref().ok_or_else(|| StoreError::Database {
+            location: self.path.display().to_string(),
+            reason: "opened read-only".to_string(),
+        })?;
+        Ok(w.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = {
+            let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    fn used_bytes(&self, conn: &Connection) -> Result<u64, StoreError> {
+        let (pages, free, size): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT freelist_count FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
+    fn file_bytes(&self) -> u64 {
+        let main = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        main + std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_err(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| map_err(path, e))?;
+    Ok(conn)
+}
+
+/// A non-empty file must start with SQLite's magic string.
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StoreError::Database {
+                location: path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => {
+                return Err(StoreError::Database {
+                    location: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    if n < 16 || &head != b"SQLite format 3\0" {
+        let shown: String = head[..n]
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        return Err(StoreError::Corrupt {
+            path: path.display().to_string(),
+            reason: format!("not a SQLite database (it starts with {shown:?})"),
+        });
+    }
+    Ok(())
+}
+
+fn user_tables(path: &Path, conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(|e| map_err(path, e))?;
+    let rows = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| map_err(path, e))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| map_err(path, e))
+}
+
+fn check_version(path: &Path, conn: &Connection) -> Result<(), StoreError> {
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| map_err(path, e))?;
+    if v > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            location: path.display().to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// `PRAGMA quick_check`: finds damaged pages and indexes (a few seconds per GiB).
+fn quick_check(path: &Path, conn: &Connection) -> Result<(), StoreError> {
+    let mut st = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| map_err(path, e))?;
+    let rows: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(|e| map_err(path, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| map_err(path, e))?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        path: path.display().to_string(),
+        reason: format!("integrity check failed: {}", rows.join("; ")),
+    })
+}
+
+fn init_schema(path: &Path, conn: &Connection, cluster: &str) -> Result<(), StoreError> {
+    let sql = format!(
+        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    );
+    conn.execute_batch(&sql).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        map_err(path, e)
+    })?;
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('cluster', ?1), ('created', ?2)",
+        params![cluster, Timestamp::now().to_string()],
+    )
+    .map_err(|e| map_err(path, e))?;
+    Ok(())
+}
+
+fn row_to_occurrence(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, EventOccurrence)> {
+    let origin: String = r.get(5)?;
+    let wk: Option<String> = r.get(11)?;
+    let wn: Option<String> = r.get(12)?;
+    Ok((
+        r.get(0)?,
+        EventOccurrence {
+            uid: r.get(1)?,
+            count: r.get(2)?,
+            time: from_micros(r.get(3)?),
+            first_time: from_micros(r.get(4)?),
+            origin: origin.parse().unwrap_or_default(),
+            api: r.get(6)?,
+            object: ObjectRef {
+                kind: r.get(7)?,
+                namespace: r.get(8)?,
+                name: r.get(9)?,
+                uid: r.get(10)?,
+            },
+            workload: match (wk, wn) {
+                (Some(kind), Some(name)) => Some(WorkloadRef { kind, name }),
+                _ => None,
+            },
+            reason: r.get(13)?,
+            type_: r.get(14)?,
+            message: r.get(15)?,
+            component: r.get(16)?,
+            host: r.get(17)?,
+        },
+    ))
+}
+
+/// Appends the object filter: the object itself, and for workloads the objects it owns.
+fn object_filter(
+    sel: &ObjectSelector,
+    kind_col: &str,
+    name_col: &str,
+    sql: &mut String,
+    args: &mut Vec<Value>,
+) {
+    if sel.is_workload() {
+        sql.push_str(&format!(
+            " AND (({kind_col} = ? AND {name_col} = ?) OR (workload_kind = ? AND workload_name = ?))"
+        ));
+        args.push(Value::Text(sel.kind.clone()));
+        args.push(Value::Text(sel.name.clone()));
+        args.push(Value::Text(sel.kind.clone()));
+        args.push(Value::Text(sel.name.clone()));
+    } else {
+        sql.push_str(&format!(" AND {kind_col} = ? AND {name_col} = ?"));
+        args.push(Value::Text(sel.kind.clone()));
+        args.push(Value::Text(sel.name.clone()));
+    }
+    if let Some(ns) = &sel.namespace {
+        sql.push_str(" AND namespace = ?");
+        args.push(Value::Text(ns.clone()));
+    }
+}
+
+/// The FTS5 expression for `--grep`: the words as a phrase, the last one a prefix.
+pub(crate) fn fts_phrase(text: &str) -> Option<String> {
+    let words = grep_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    Some(format!("\"{}\" *", words.join(" ")))
+}
+
+fn invalid_grep(text: &str) -> StoreError {
+    StoreError::Database {
+        location: "query".to_string(),
+        reason: format!("--grep {text:?} has no letters or digits to search for"),
+    }
+}
+
+fn event_filters(
+    q: &EventQuery,
+    sql: &mut String,
+    args: &mut Vec<Value>,
+) -> Result<(), StoreError> {
+    if let Some(sel) = &q.object {
+        object_filter(sel, "kind", "name", sql, args);
+    }
+    if let Some(ns) = &q.namespace {
+        sql.push_str(" AND namespace = ?");
+        args.push(Value::Text(ns.clone()));
+    }
+    if let Some(r) = &q.reason {
+        sql.push_str(" AND reason = ?");
+        args.push(Value::Text(r.clone()));
+    }
+    if let Some(t) = &q.type_ {
+        sql.push_str(" AND type = ?");
+        args.push(Value::Text(t.clone()));
+    }
+    if let Some(s) = q.since {
+        sql.push_str(" AND time >= ?");
+        args.push(Value::Integer(to_micros(s)));
+    }
+    if let Some(u) = q.until {
+        sql.push_str(" AND time < ?");
+        args.push(Value::Integer(to_micros(u)));
+    }
+    if let Some(g) = &q.grep {
+        let phrase = fts_phrase(g).ok_or_else(|| invalid_grep(g))?;
+        sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+        args.push(Value::Text(phrase));
+    }
+    Ok(())
+}
+
+fn crash_filters(
+    q: &CrashQuery,
+    sql: &mut String,
+    args: &mut Vec<Value>,
+) -> Result<(), StoreError> {
+    if let Some(sel) = &q.object {
+        object_filter(sel, "'Pod'", "pod", sql, args);
+    }
+    if let Some(ns) = &q.namespace {
+        sql.push_str(" AND namespace = ?");
+        args.push(Value::Text(ns.clone()));
+    }
+    if let Some(c) = &q.container {
+        sql.push_str(" AND container = ?");
+        args.push(Value::Text(c.clone()));
+    }
+    if let Some(s) = q.since {
+        sql.push_str(" AND time >= ?");
+        args.push(Value::Integer(to_micros(s)));
+    }
+    if let Some(u) = q.until {
+        sql.push_str(" AND time < ?");
+        args.push(Value::Integer(to_micros(u)));
+    }
+    if let Some(g) = &q.grep {
+        let phrase = fts_phrase(g).ok_or_else(|| invalid_grep(g))?;
+        sql.push_str(" AND id IN (SELECT rowid FROM crashes_fts WHERE crashes_fts MATCH ?)");
+        args.push(Value::Text(phrase));
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    fn write(&self, batch: &Batch) -> Result<WriteStats, StoreError> {
+        let mut stats = WriteStats::default();
+        if batch.is_empty() {
+            return Ok(stats);
+        }
+        let keep = self.crashes_per_container.load(Ordering::Relaxed);
+        let now = to_micros(Timestamp::now());
+        let mut conn = self.writer()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                )
+                .map_err(|e| self.err(e))?;
+            for e in &batch.events {
+                let n = ins
+                    .execute(params![
+                        e.uid,
+                        e.count,
+                        to_micros(e.time),
+                        to_micros(e.first_time),
+                        now,
+                        e.origin.as_str(),
+                        e.api,
+                        e.object.kind,
+                        e.object.namespace,
+                        e.object.name,
+                        e.object.uid,
+                        e.workload.as_ref().map(|w| w.kind.as_str()),
+                        e.workload.as_ref().map(|w| w.name.as_str()),
+                        e.reason,
+                        e.type_,
+                        e.message,
+                        e.component,
+                        e.host,
+                    ])
+                    .map_err(|e| map_err(&self.path, e))?;
+                if n == 1 {
+                    stats.events_inserted += 1;
+                } else {
+                    stats.events_duplicate += 1;
+                }
+            }
+        }
+        for c in &batch.crashes {
+            let (blob, len) = match &c.logs {
+                Some(l) => (
+                    Some(
+                        compress::compress(l).map_err(|reason| StoreError::Database {
+                            location: self.path.display().to_string(),
+                            reason,
+                        })?,
+                    ),
+                    l.len() as i64,
+                ),
+                None => (None, 0),
+            };
+            let node_memory = c.node_memory.as_ref().map(|v| v.to_string());
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO crashes(namespace, pod, pod_uid, container, init_container, instance, node, workload_kind, workload_name, restart_count, exit_code, signal, reason, message, started_at, finished_at, captured_at, time, logs, logs_len, logs_truncated, logs_error, node_memory) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        c.namespace,
+                        c.pod,
+                        c.pod_uid,
+                        c.container,
+                        c.init_container,
+                        c.instance,
+                        c.node,
+                        c.workload.as_ref().map(|w| w.kind.as_str()),
+                        c.workload.as_ref().map(|w| w.name.as_str()),
+                        c.restart_count,
+                        c.exit_code,
+                        c.signal,
+                        c.reason,
+                        c.message,
+                        c.started_at.map(to_micros),
+                        c.finished_at.map(to_micros),
+                        to_micros(c.captured_at),
+                        to_micros(c.time()),
+                        blob,
+                        len,
+                        c.logs_truncated,
+                        c.logs_error,
+                        node_memory,
+                    ])
+                })
+                .map_err(|e| self.err(e))?;
+            if n == 0 {
+                stats.crashes_duplicate += 1;
+                continue;
+            }
+            stats.crashes_inserted += 1;
+            let id = tx.last_insert_rowid();
+            let text = c.logs_text().unwrap_or_default();
+            tx.prepare_cached("INSERT INTO crashes_fts(rowid, logs, message) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| {
+                    st.execute(params![id, text, c.message.clone().unwrap_or_default()])
+                })
+                .map_err(|e| self.err(e))?;
+            let rotated = tx
+                .prepare_cached(
+                    "DELETE FROM crashes WHERE pod_uid = ?1 AND container = ?2 AND id NOT IN (SELECT id FROM crashes WHERE pod_uid = ?1 AND container = ?2 ORDER BY time DESC, id DESC LIMIT ?3)",
+                )
+                .and_then(|mut st| st.execute(params![c.pod_uid, c.container, keep]))
+                .map_err(|e| self.err(e))?;
+            stats.crashes_rotated += rotated as u64;
+        }
+        for (name, value) in &batch.checkpoints {
+            tx.prepare_cached(
+                "INSERT INTO checkpoints(name, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut st| st.execute(params![name, value, now]))
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(stats)
+    }
+
+    fn checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let read = |conn: &Connection| {
+            conn.query_row(
+                "SELECT value FROM checkpoints WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+        };
+        match &self.writer {
+            Some(_) => {
+                let conn = self.writer()?;
+                read(&conn)
+            }
+            None => self.with_reader(read),
+        }
+    }
+
+    fn events(&self, q: &EventQuery) -> Result<Vec<ArchivedEvent>, StoreError> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
+        let mut args = Vec::new();
+        event_filters(q, &mut sql, &mut args)?;
+        sql.push_str(" ORDER BY time DESC, seq DESC LIMIT ?");
+        args.push(Value::Integer(q.effective_limit() as i64));
+        let rows = self.with_reader(|conn| {
+            let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), row_to_occurrence)
+                .map_err(|e| self.err(e))?;
+            rows.map(|r| r.map(|(_, o)| o))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.err(e))
+        })?;
+        Ok(fold_occurrences(&self.cluster, rows))
+    }
+
+    fn follow(&self, q: &EventQuery) -> Result<FollowPage, StoreError> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
+        let mut args = Vec::new();
+        event_filters(q, &mut sql, &mut args)?;
+        let limit = q.effective_limit() as i64;
+        match q.after {
+            Some(after) => {
+                sql.push_str(" AND seq > ? ORDER BY seq LIMIT ?");
+                args.push(Value::Integer(after));
+            }
+            None => sql.push_str(" ORDER BY seq DESC LIMIT ?"),
+        }
+        args.push(Value::Integer(limit));
+        self.with_reader(|conn| {
+            let max_seq: i64 = conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+            let mut rows: Vec<(i64, EventOccurrence)> = st
+                .query_map(rusqlite::params_from_iter(args.iter()), row_to_occurrence)
+                .map_err(|e| self.err(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err(e))?;
+            rows.sort_by_key(|(seq, _)| *seq);
+            // A full page continues from its last row; otherwise everything up to the newest
+            // row seen is covered.
+            let cursor = if q.after.is_some() && rows.len() as i64 == limit {
+                rows.last().map(|(s, _)| *s).unwrap_or(max_seq)
+            } else {
+                max_seq.max(q.after.unwrap_or(0))
+            };
+            Ok(FollowPage {
+                occurrences: rows.into_iter().map(|(_, o)| o).collect(),
+                cursor,
+            })
+        })
+    }
+
+    fn crashes(&self, q: &CrashQuery) -> Result<Vec<CrashRecord>, StoreError> {
+        let logs_col = if q.without_logs { "NULL" } else { "logs" };
+        let mut sql = format!("SELECT {CRASH_COLUMNS}, {logs_col} FROM crashes WHERE 1=1");
+        let mut args = Vec::new();
+        crash_filters(q, &mut sql, &mut args)?;
+        sql.push_str(" ORDER BY time DESC, id DESC LIMIT ?");
+        args.push(Value::Integer(q.effective_limit() as i64));
+        let mut out = self.with_reader(|conn| {
+            let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    let blob: Option<Vec<u8>> = r.get(21)?;
+                    let (c, len) = row_to_crash(r)?;
+                    Ok((c, len, blob))
+                })
+                .map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (mut c, len, blob) = row.map_err(|e| self.err(e))?;
+                if let Some(b) = blob {
+                    match compress::decompress(&b, len) {
+                        Ok(l) => c.logs = Some(l),
+                        Err(e) => c.logs_error = Some(e),
+                    }
+                }
+                out.push(c);
+            }
+            Ok(out)
+        })?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn has_crash(
+        &self,
+        pod_uid: &str,
+        container: &str,
+        instance: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row(
+                "SELECT 1 FROM crashes WHERE pod_uid = ?1 AND container = ?2 AND instance = ?3",
+                params![pod_uid, container, instance],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+        })
+    }
+
+    fn prune(&self, retention: &Retention, now: Timestamp) -> Result<PruneStats, StoreError> {
+        self.set_crashes_per_container(retention.crashes_per_container);
+        let mut stats = PruneStats::default();
+        // Chunks keep each write transaction short so ingest is not held up.
+        let chunk = |conn: &Connection, sql: &str, arg: i64| -> Result<u64, StoreError> {
+            let mut total = 0;
+            loop {
+                let n = conn.execute(sql, params![arg]).map_err(|e| self.err(e))?;
+                total += n as u64;
+                if n < 5_000 {
+                    return Ok(total);
+                }
+            }
+        };
+        if let Some(age) = retention.max_age {
+            let cutoff = now
+                .checked_sub(
+                    jiff::SignedDuration::try_from(age).unwrap_or(jiff::SignedDuration::MAX),
+                )
+                .unwrap_or(Timestamp::MIN);
+            let cutoff = to_micros(cutoff);
+            let conn = self.writer()?;
+            stats.events_removed += chunk(
+                &conn,
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ?1 LIMIT 5000)",
+                cutoff,
+            )?;
+            stats.crashes_removed += chunk(
+                &conn,
+                "DELETE FROM crashes WHERE id IN (SELECT id FROM crashes WHERE time < ?1 LIMIT 5000)",
+                cutoff,
+            )?;
+        }
+        if let Some(max) = retention.max_bytes {
+            for _ in 0..100 {
+                let conn = self.writer()?;
+                let used = self.used_bytes(&conn)?;
+                if used <= max {
+                    break;
+                }
+                // Remove the oldest slice of the timeline, events and crashes alike, sized by how
+                // far over the bound the store is (at least 1% of it).
+                let over = (used - max) as f64 / used as f64;
+                let frac = (over * 1.2).clamp(0.01, 1.0);
+                let (n_events, n_crashes): (i64, i64) = conn
+                    .query_row(
+                        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM crashes)",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(|e| self.err(e))?;
+                if n_events == 0 && n_crashes == 0 {
+                    break;
+                }
+                let ev_cut: Option<i64> = conn
+                    .query_row(
+                        "SELECT time FROM events ORDER BY time LIMIT 1 OFFSET ?1",
+                        params![((n_events as f64 * frac) as i64).max(0)],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                let cr_cut: Option<i64> = conn
+                    .query_row(
+                        "SELECT time FROM crashes ORDER BY time LIMIT 1 OFFSET ?1",
+                        params![((n_crashes as f64 * frac) as i64).max(0)],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                // The slice ends at the later of the two cut points, inclusive, so each round
+                // removes at least one record.
+                let cut = ev_cut.into_iter().chain(cr_cut).max().unwrap_or(i64::MAX);
+                let cut = cut.saturating_add(1);
+                stats.events_removed += chunk(
+                    &conn,
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ?1 LIMIT 5000)",
+                    cut,
+                )?;
+                stats.crashes_removed += chunk(
+                    &conn,
+                    "DELETE FROM crashes WHERE id IN (SELECT id FROM crashes WHERE time < ?1 LIMIT 5000)",
+                    cut,
+                )?;
+            }
+        }
+        {
+            let conn = self.writer()?;
+            if stats.events_removed + stats.crashes_removed > 0 {
+                // Merge the FTS segments the deletes left behind, hand free pages back to the
+                // filesystem and fold the WAL into the main file.
+                conn.execute_batch(
+                    "INSERT INTO events_fts(events_fts, rank) VALUES ('merge', 500);",
+                )
+                .map_err(|e| self.err(e))?;
+                // incremental_vacuum frees one page per step: step it to the end.
+                let mut st = conn
+                    .prepare("PRAGMA incremental_vacuum")
+                    .map_err(|e| self.err(e))?;
+                let mut rows = st.query([]).map_err(|e| self.err(e))?;
+                while rows.next().map_err(|e| self.err(e))?.is_some() {}
+            }
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| self.err(e))?;
+        }
+        stats.bytes_after = self.file_bytes();
+        Ok(stats)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let (events, crashes, oldest, newest) = self.with_reader(|conn| {
+            conn.query_row(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM crashes), (SELECT min(time) FROM events), (SELECT max(time) FROM events)",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))
+        })?;
+        Ok(StoreStats {
+            backend: "sqlite".to_string(),
+            location: self.path.display().to_string(),
+            bytes: self.file_bytes(),
+            events: events as u64,
+            crashes: crashes as u64,
+            oldest: oldest.map(from_micros),
+            newest: newest.map(from_micros),
+        })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT count(*) FROM meta", [], |_| Ok(()))
+                .map_err(|e| self.err(e))
+        })
+    }
+}
+
+/// A crash row without its logs, and the logs' original length.
+fn row_to_crash(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CrashRecord, usize)> {
+    let wk: Option<String> = r.get(7)?;
+    let wn: Option<String> = r.get(8)?;
+    let node_memory: Option<String> = r.get(20)?;
+    let logs_len: i64 = r.get(17)?;
+    let record = CrashRecord {
+        namespace: r.get(0)?,
+        pod: r.get(1)?,
+        pod_uid: r.get(2)?,
+        container: r.get(3)?,
+        init_container: r.get(4)?,
+        instance: r.get(5)?,
+        node: r.get(6)?,
+        workload: match (wk, wn) {
+            (Some(kind), Some(name)) => Some(WorkloadRef { kind, name }),
+            _ => None,
+        },
+        restart_count: r.get(9)?,
+        exit_code: r.get(10)?,
+        signal: r.get(11)?,
+        reason: r.get(12)?,
+        message: r.get(13)?,
+        started_at: r.get::<_, Option<i64>>(14)?.map(from_micros),
+        finished_at: r.get::<_, Option<i64>>(15)?.map(from_micros),
+        captured_at: from_micros(r.get(16)?),
+        logs: None,
+        logs_truncated: r.get(18)?,
+        logs_error: r.get(19)?,
+        node_memory: node_memory.and_then(|s| serde_json::from_str(&s).ok()),
+    };
+    Ok((record, logs_len.max(0) as usize))
+}
