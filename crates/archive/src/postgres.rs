@@ -612,19 +612,26 @@ impl Store for PostgresStore {
                 let msgs = col(&|e| e.message.replace('\0', "\u{fffd}"));
                 let comps = col(&|e| e.component.clone());
                 let hosts = col(&|e| e.host.clone());
-                let n = tx
-                    .execute(
+                let rows = tx
+                    .query(
                         "INSERT INTO kubemedic_events(cluster, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host) \
                          SELECT $1, * FROM unnest($2::text[], $3::int8[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[]) \
-                         ON CONFLICT DO NOTHING",
+                         ON CONFLICT DO NOTHING RETURNING uid, count",
                         &[
                             &self.cluster, &uids, &counts, &times, &firsts, &origins, &apis, &kinds, &nss, &names,
                             &ouids, &wks, &wns, &reasons, &types, &msgs, &comps, &hosts,
                         ],
                     )
                     .map_err(|e| self.err(e))?;
-                stats.events_inserted = n;
-                stats.events_duplicate = ev.len() as u64 - n;
+                let mut inserted: HashSet<(String, i64)> =
+                    rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+                for (i, e) in ev.iter().enumerate() {
+                    if inserted.remove(&(e.uid.clone(), e.count)) {
+                        stats.new_events.push(i);
+                    }
+                }
+                stats.events_inserted = stats.new_events.len() as u64;
+                stats.events_duplicate = ev.len() as u64 - stats.events_inserted;
             }
             for cr in &batch.crashes {
                 let blob = match &cr.logs {

@@ -601,7 +601,7 @@ impl Store for SqliteStore {
                     "INSERT OR IGNORE INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 )
                 .map_err(|e| self.err(e))?;
-            for e in &batch.events {
+            for (i, e) in batch.events.iter().enumerate() {
                 let n = ins
                     .execute(params![
                         e.uid,
@@ -626,6 +626,7 @@ impl Store for SqliteStore {
                     .map_err(|e| map_err(&self.path, e))?;
                 if n == 1 {
                     stats.events_inserted += 1;
+                    stats.new_events.push(i);
                 } else {
                     stats.events_duplicate += 1;
                 }

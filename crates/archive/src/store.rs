@@ -27,7 +27,7 @@ impl Batch {
 }
 
 /// What a write did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteStats {
     /// Occurrences newly stored.
     pub events_inserted: u64,
@@ -39,6 +39,10 @@ pub struct WriteStats {
     pub crashes_duplicate: u64,
     /// Older crashes of the same containers removed to keep the last N.
     pub crashes_rotated: u64,
+    /// Indices (into the batch's events) of the occurrences newly stored, for exports: what
+    /// was already archived is not sent again.
+    #[serde(skip)]
+    pub new_events: Vec<usize>,
 }
 
 impl std::ops::AddAssign for WriteStats {
@@ -48,6 +52,7 @@ impl std::ops::AddAssign for WriteStats {
         self.crashes_inserted += o.crashes_inserted;
         self.crashes_duplicate += o.crashes_duplicate;
         self.crashes_rotated += o.crashes_rotated;
+        self.new_events.extend(o.new_events);
     }
 }
 

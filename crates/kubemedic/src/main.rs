@@ -1,7 +1,9 @@
 //! The `kubemedic` binary: wires the component crates into subcommands.
 
 mod agent;
+mod archive_cli;
 mod collect;
+mod controller;
 mod diagnose;
 mod explain;
 mod output;
@@ -32,6 +34,13 @@ enum Command {
     Collect(collect::CollectArgs),
     /// Run the node agent: watch kernel log, journal, files, plugins and /proc; report NodeConditions, Events and metrics (node-problem-detector compatible).
     Agent(Box<agent::AgentArgs>),
+    /// Run the controller: watch the cluster, archive every Event and container crash (with its
+    /// previous logs), export them, and serve the archive over HTTP (Deployment, Lease-elected leader).
+    Controller(Box<controller::ControllerArgs>),
+    /// The archived event timeline (events past the apiserver's 1 h TTL, every repeat).
+    Events(Box<archive_cli::EventsArgs>),
+    /// Archived container crashes: exit code meaning and the captured previous logs.
+    Crashes(Box<archive_cli::CrashesArgs>),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +51,9 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Collect(args) => collect::run(&args),
         Command::Agent(args) => agent::run(&args),
+        Command::Controller(args) => controller::run_controller(&args),
+        Command::Events(args) => archive_cli::run_events(&args),
+        Command::Crashes(args) => archive_cli::run_crashes(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,703 @@
+//! `kubemedic events` and `kubemedic crashes`: the archive's timeline and crashes, read from the
+//! controller's HTTP API (`--server URL`, or by default through the apiserver's service proxy to
+//! the controller Service) or straight from a store (`--archive sqlite:PATH|postgres://…`).
+
+use crate::output::OutputFormat;
+use anyhow::{Context as _, bail};
+use jiff::Timestamp;
+use kubemedic_archive::query::parse_time;
+use kubemedic_archive::{
+    ArchiveUrl, ArchivedEvent, CrashQuery, EventOccurrence, EventQuery, FollowPage, ObjectSelector,
+    Store,
+};
+use kubemedic_controller::http::{CrashView, exit_meaning};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the archive is read from (shared by `events`, `crashes`, `diagnose` and `collect`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ArchiveSourceArgs {
+    /// Read a store directly: sqlite:PATH or postgres://USER@HOST[:PORT]/DB.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    pub archive: Option<String>,
+    /// The controller's HTTP API, e.g. http://127.0.0.1:20258 (default: through the apiserver's
+    /// service proxy to the controller Service).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Namespace of the controller Service (service-proxy access).
+    #[arg(long, value_name = "NS", default_value = "kubemedic")]
+    pub controller_namespace: String,
+    /// The controller Service and port name (service-proxy access).
+    #[arg(
+        long,
+        value_name = "SVC:PORT",
+        default_value = "kubemedic-controller:http"
+    )]
+    pub controller_service: String,
+    /// Cluster to read from a PostgreSQL archive holding several (default: all).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+}
+
+/// Where the CLI reads from.
+pub enum Source {
+    /// A store opened directly.
+    Store(Arc<dyn Store>),
+    /// The controller's API at a URL.
+    Http(reqwest::Client, String),
+    /// The controller's API through the apiserver's service proxy.
+    Proxy(kube::Client, String),
+}
+
+impl Source {
+    /// Opens the source the flags name.
+    pub async fn open(
+        args: &ArchiveSourceArgs,
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> anyhow::Result<Source> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Some(url) = &args.archive {
+            let url: ArchiveUrl = url.parse()?;
+            let store = tokio::task::spawn_blocking(move || url.open_read_only()).await??;
+            return Ok(Source::Store(store));
+        }
+        if let Some(base) = &args.server {
+            return Ok(Source::Http(
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(60))
+                    .build()?,
+                base.trim_end_matches('/').to_string(),
+            ));
+        }
+        let clients = kubemedic_model::live::client_for(kubeconfig, context).await?;
+        Ok(Source::Proxy(
+            clients.proxy,
+            format!(
+                "/api/v1/namespaces/{}/services/{}/proxy",
+                args.controller_namespace, args.controller_service
+            ),
+        ))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<serde_json::Value> {
+        let qs: String = query
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let pq = if qs.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{qs}")
+        };
+        let text = match self {
+            Source::Store(_) => bail!("internal: HTTP request on a store source"),
+            Source::Http(c, base) => {
+                let resp = c
+                    .get(format!("{base}{pq}"))
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach the controller at {base}"))?;
+                let status = resp.status();
+                let body = resp.text().await?;
+                if !status.is_success() {
+                    bail!(
+                        "the controller at {base} answered {status}: {}",
+                        api_error(&body)
+                    );
+                }
+                body
+            }
+            Source::Proxy(c, prefix) => {
+                let req = http::Request::get(format!("{prefix}{pq}")).body(Vec::new())?;
+                match tokio::time::timeout(Duration::from_secs(60), c.request_text(req)).await {
+                    Err(_) => bail!(
+                        "the controller did not answer through the service proxy ({prefix}) within 60 s"
+                    ),
+                    Ok(Err(e)) => bail!(
+                        "cannot reach the controller through the service proxy ({prefix}): {e}\n(is `kubemedic controller` installed? use --server URL or --archive URL otherwise)"
+                    ),
+                    Ok(Ok(t)) => t,
+                }
+            }
+        };
+        serde_json::from_str(&text)
+            .with_context(|| format!("the controller's reply to {path} is not JSON"))
+    }
+
+    /// Archived events.
+    pub async fn events(&self, q: &EventQuery) -> anyhow::Result<Vec<ArchivedEvent>> {
+        if let Source::Store(s) = self {
+            let (s, q) = (s.clone(), q.clone());
+            return Ok(tokio::task::spawn_blocking(move || s.events(&q)).await??);
+        }
+        let v = self.get("/api/v1/events", &event_params(q)).await?;
+        serde_json::from_value(v["events"].clone()).context("the controller's events reply")
+    }
+
+    /// New occurrences after a cursor.
+    pub async fn follow(&self, q: &EventQuery) -> anyhow::Result<FollowPage> {
+        if let Source::Store(s) = self {
+            let (s, q) = (s.clone(), q.clone());
+            return Ok(tokio::task::spawn_blocking(move || s.follow(&q)).await??);
+        }
+        let v = self.get("/api/v1/events/follow", &event_params(q)).await?;
+        serde_json::from_value(v).context("the controller's follow reply")
+    }
+
+    /// Archived crashes with their exit code meaning.
+    pub async fn crashes(&self, q: &CrashQuery) -> anyhow::Result<Vec<CrashView>> {
+        if let Source::Store(s) = self {
+            let (s, q) = (s.clone(), q.clone());
+            let crashes = tokio::task::spawn_blocking(move || s.crashes(&q)).await??;
+            return Ok(crashes
+                .into_iter()
+                .map(|c| CrashView {
+                    exit_meaning: exit_meaning(c.exit_code),
+                    crash: c,
+                })
+                .collect());
+        }
+        let v = self.get("/api/v1/crashes", &crash_params(q)).await?;
+        serde_json::from_value(v["crashes"].clone()).context("the controller's crashes reply")
+    }
+}
+
+fn api_error(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.trim().to_string())
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn ts(t: Option<Timestamp>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_default()
+}
+
+fn event_params(q: &EventQuery) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "object",
+            q.object.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+        ),
+        ("namespace", q.namespace.clone().unwrap_or_default()),
+        ("reason", q.reason.clone().unwrap_or_default()),
+        ("type", q.type_.clone().unwrap_or_default()),
+        ("since", ts(q.since)),
+        ("until", ts(q.until)),
+        ("grep", q.grep.clone().unwrap_or_default()),
+        ("cluster", q.cluster.clone().unwrap_or_default()),
+        ("after", q.after.map(|a| a.to_string()).unwrap_or_default()),
+        (
+            "limit",
+            if q.limit == 0 {
+                String::new()
+            } else {
+                q.limit.to_string()
+            },
+        ),
+    ]
+}
+
+fn crash_params(q: &CrashQuery) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "object",
+            q.object.as_ref().map(|o| o.to_string()).unwrap_or_default(),
+        ),
+        ("namespace", q.namespace.clone().unwrap_or_default()),
+        ("container", q.container.clone().unwrap_or_default()),
+        ("since", ts(q.since)),
+        ("until", ts(q.until)),
+        ("grep", q.grep.clone().unwrap_or_default()),
+        ("cluster", q.cluster.clone().unwrap_or_default()),
+        (
+            "logs",
+            if q.without_logs {
+                "false".into()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "limit",
+            if q.limit == 0 {
+                String::new()
+            } else {
+                q.limit.to_string()
+            },
+        ),
+    ]
+}
+
+/// Arguments of `kubemedic events`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  kubemedic events pod/api-7c9d-x2x -n shop            # every event of one pod, repeats included
+  kubemedic events deploy/api -n shop --since 7d       # a Deployment and the pods it owned
+  kubemedic events node/worker-3 --type Warning        # a node's events and condition changes
+  kubemedic events -A --reason OOMKilling --since 24h -o json
+  kubemedic events --grep \"no such host\" --since 3d
+  kubemedic events -A --follow                         # new records as they are archived
+  kubemedic events --archive sqlite:/var/lib/kubemedic/archive.db pod/x
+
+Without -n every namespace is searched. Times: RFC 3339 (2026-11-30T12:00:00Z), a date, or a
+duration before now (7d, 36h, 15m). JSON: {\"events\": [{\"uid\", \"count\", \"times\": [...],
+\"repeats\": [{\"count\", \"time\"}], \"reason\", \"type\", \"message\", \"object\", ...}]}.")]
+pub struct EventsArgs {
+    /// pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME, svc/NAME, ... (or KIND/NAMESPACE/NAME).
+    #[arg(value_name = "OBJECT")]
+    object: Option<String>,
+    /// Namespace (default: every namespace).
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
+    namespace: Option<String>,
+    /// Every namespace (the default; kept for kubectl habits).
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Only this reason (exact, e.g. BackOff).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Only this type (Normal or Warning).
+    #[arg(long = "type", value_name = "TYPE")]
+    type_: Option<String>,
+    /// Only repeats at or after this time (7d, 2026-11-30, 2026-11-30T12:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only repeats before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Words the message contains, in order (full-text search; the last word may be a prefix).
+    #[arg(long)]
+    grep: Option<String>,
+    /// At most this many repeats (the newest).
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Keep printing new records as the controller archives them (Ctrl-C stops).
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: OutputFormat,
+    #[command(flatten)]
+    source: ArchiveSourceArgs,
+    /// Path to the kubeconfig file (service-proxy access).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn single_kubeconfig(p: &Option<PathBuf>) -> Option<&std::path::Path> {
+    p.as_deref()
+        .filter(|p| !p.as_os_str().to_string_lossy().contains(':'))
+}
+
+/// `kubemedic events`.
+pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    let now = Timestamp::now();
+    let q = EventQuery {
+        object: args
+            .object
+            .as_deref()
+            .map(str::parse::<ObjectSelector>)
+            .transpose()?,
+        namespace: args.namespace.clone(),
+        reason: args.reason.clone(),
+        type_: args.type_.clone(),
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--until: {e}"))?,
+        grep: args.grep.clone(),
+        cluster: args.source.cluster.clone(),
+        after: None,
+        limit: args.limit,
+    };
+    runtime()?.block_on(async {
+        let src = Source::open(
+            &args.source,
+            single_kubeconfig(&args.kubeconfig),
+            args.context.as_deref(),
+        )
+        .await?;
+        let mut out = std::io::stdout().lock();
+        if args.follow {
+            return follow(&src, q, args.output, &mut out).await;
+        }
+        let events = src.events(&q).await?;
+        match args.output {
+            OutputFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "events": events }))?;
+                writeln!(out)?;
+            }
+            OutputFormat::Text => print_timeline(&events, &mut out)?,
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn object_label(o: &kubemedic_archive::ObjectRef) -> String {
+    let kind = o.kind.to_ascii_lowercase();
+    if o.namespace.is_empty() {
+        format!("{kind}/{}", o.name)
+    } else {
+        format!("{kind}/{}/{}", o.namespace, o.name)
+    }
+}
+
+fn short_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    if s.chars().count() > 160 {
+        let cut: String = s.chars().take(157).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+/// The timeline: one line per repeat, oldest first.
+fn print_timeline(events: &[ArchivedEvent], out: &mut impl Write) -> anyhow::Result<()> {
+    let mut rows: Vec<(Timestamp, i64, &ArchivedEvent)> = events
+        .iter()
+        .flat_map(|e| e.repeats.iter().map(move |r| (r.time, r.count, e)))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.uid.cmp(&b.2.uid)));
+    if rows.is_empty() {
+        writeln!(out, "No archived events match.")?;
+        return Ok(());
+    }
+    let color = std::io::stdout().is_terminal();
+    writeln!(
+        out,
+        "{:<21} {:<8} {:<22} {:<40} {:>5}  MESSAGE",
+        "TIME", "TYPE", "REASON", "OBJECT", "COUNT"
+    )?;
+    for (t, count, e) in &rows {
+        let ty = if color && e.type_ == "Warning" {
+            format!("\x1b[33m{:<8}\x1b[0m", e.type_)
+        } else {
+            format!("{:<8}", e.type_)
+        };
+        writeln!(
+            out,
+            "{:<21} {ty} {:<22} {:<40} {:>5}  {}",
+            short_time(*t),
+            e.reason,
+            object_label(&e.object),
+            count,
+            one_line(&e.message)
+        )?;
+    }
+    let repeats: usize = events.iter().map(|e| e.repeats.len()).sum();
+    writeln!(
+        out,
+        "\n{} events, {} repeats archived.",
+        events.len(),
+        repeats
+    )?;
+    Ok(())
+}
+
+fn print_occurrence(
+    o: &EventOccurrence,
+    output: OutputFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut *out, o)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => writeln!(
+            out,
+            "{:<21} {:<8} {:<22} {:<40} {:>5}  {}",
+            short_time(o.time),
+            o.type_,
+            o.reason,
+            object_label(&o.object),
+            o.count,
+            one_line(&o.message)
+        )?,
+    }
+    Ok(())
+}
+
+async fn follow(
+    src: &Source,
+    mut q: EventQuery,
+    output: OutputFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    if output == OutputFormat::Text {
+        writeln!(
+            out,
+            "{:<21} {:<8} {:<22} {:<40} {:>5}  MESSAGE",
+            "TIME", "TYPE", "REASON", "OBJECT", "COUNT"
+        )?;
+    }
+    q.limit = q.limit.clamp(1, 1000);
+    let first = src.follow(&q).await?;
+    for o in &first.occurrences {
+        print_occurrence(o, output, out)?;
+    }
+    out.flush()?;
+    q.after = Some(first.cursor);
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(ExitCode::SUCCESS),
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        let page = match src.follow(&q).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("warning: {e:#}; retrying");
+                continue;
+            }
+        };
+        for o in &page.occurrences {
+            print_occurrence(o, output, out)?;
+        }
+        out.flush()?;
+        q.after = Some(page.cursor);
+    }
+}
+
+/// Arguments of `kubemedic crashes`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  kubemedic crashes pod/api-7c9d-x2x -n shop           # each crash with exit code meaning and its logs
+  kubemedic crashes deploy/api -n shop --since 3d      # every pod the Deployment had
+  kubemedic crashes -A --grep \"nil pointer\" --tail 0    # full logs of crashes whose logs say so
+  kubemedic crashes -A -o json                         # {\"crashes\": [{\"exitCode\", \"exitMeaning\", \"logs\", ...}]}")]
+pub struct CrashesArgs {
+    /// pod/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME (or KIND/NAMESPACE/NAME).
+    #[arg(value_name = "OBJECT")]
+    object: Option<String>,
+    /// Namespace (default: every namespace).
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NS",
+        conflicts_with = "all_namespaces"
+    )]
+    namespace: Option<String>,
+    /// Every namespace (the default).
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Only this container.
+    #[arg(short = 'c', long)]
+    container: Option<String>,
+    /// Only crashes at or after this time.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only crashes before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Words the logs or termination message contain, in order.
+    #[arg(long)]
+    grep: Option<String>,
+    /// Log lines shown per crash in text output (0: all).
+    #[arg(long, default_value_t = 20)]
+    tail: usize,
+    /// At most this many crashes (the newest).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: OutputFormat,
+    #[command(flatten)]
+    source: ArchiveSourceArgs,
+    /// Path to the kubeconfig file (service-proxy access).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+}
+
+/// `kubemedic crashes`.
+pub fn run_crashes(args: &CrashesArgs) -> anyhow::Result<ExitCode> {
+    let now = Timestamp::now();
+    let q = CrashQuery {
+        object: args
+            .object
+            .as_deref()
+            .map(str::parse::<ObjectSelector>)
+            .transpose()?,
+        namespace: args.namespace.clone(),
+        container: args.container.clone(),
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--until: {e}"))?,
+        grep: args.grep.clone(),
+        cluster: args.source.cluster.clone(),
+        without_logs: false,
+        limit: args.limit,
+    };
+    if let Some(sel) = &q.object
+        && sel.kind != "Pod"
+        && !sel.is_workload()
+    {
+        bail!(
+            "crashes are kept per pod: use pod/NAME or a workload (deploy/, sts/, ds/, job/, rs/), not {}",
+            sel.kind
+        );
+    }
+    runtime()?.block_on(async {
+        let src = Source::open(
+            &args.source,
+            single_kubeconfig(&args.kubeconfig),
+            args.context.as_deref(),
+        )
+        .await?;
+        let crashes = src.crashes(&q).await?;
+        let mut out = std::io::stdout().lock();
+        match args.output {
+            OutputFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "crashes": crashes }))?;
+                writeln!(out)?;
+            }
+            OutputFormat::Text => print_crashes(&crashes, args.tail, &mut out)?,
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> anyhow::Result<()> {
+    if crashes.is_empty() {
+        writeln!(out, "No archived crashes match.")?;
+        return Ok(());
+    }
+    for v in crashes {
+        let c = &v.crash;
+        let when = c.finished_at.unwrap_or(c.captured_at);
+        writeln!(
+            out,
+            "{}  pod/{}/{}  container {}{}",
+            short_time(when),
+            c.namespace,
+            c.pod,
+            c.container,
+            if c.init_container { " (init)" } else { "" }
+        )?;
+        let signal = c
+            .signal
+            .map(|s| format!(", signal {s}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  exit code {} ({}){signal}, reason {}, restart #{}{}",
+            c.exit_code,
+            v.exit_meaning,
+            c.reason.as_deref().unwrap_or("-"),
+            c.restart_count,
+            c.node
+                .as_deref()
+                .map(|n| format!(", node {n}"))
+                .unwrap_or_default()
+        )?;
+        if let (Some(s), Some(f)) = (c.started_at, c.finished_at) {
+            let ran = f.duration_since(s);
+            writeln!(
+                out,
+                "  ran {:.0}s ({} → {})",
+                ran.as_secs_f64(),
+                short_time(s),
+                short_time(f)
+            )?;
+        }
+        if let Some(m) = &c.message {
+            writeln!(out, "  message: {}", one_line(m))?;
+        }
+        if let Some(mem) = &c.node_memory {
+            writeln!(out, "  node memory state: {}", one_line(&mem.to_string()))?;
+        }
+        match (c.logs_text(), &c.logs_error) {
+            (Some(text), _) => {
+                let lines: Vec<&str> = text.lines().collect();
+                let shown = if tail == 0 {
+                    lines.len()
+                } else {
+                    tail.min(lines.len())
+                };
+                writeln!(
+                    out,
+                    "  previous logs ({} lines{}{}):",
+                    lines.len(),
+                    if c.logs_truncated {
+                        ", the start cut"
+                    } else {
+                        ""
+                    },
+                    if shown < lines.len() {
+                        format!(", last {shown} shown; --tail 0 for all")
+                    } else {
+                        String::new()
+                    }
+                )?;
+                for l in &lines[lines.len() - shown..] {
+                    writeln!(out, "    {l}")?;
+                }
+            }
+            (None, Some(e)) => writeln!(out, "  previous logs: not captured ({e})")?,
+            (None, None) => writeln!(out, "  previous logs: none")?,
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
