@@ -4,8 +4,7 @@
 //! the ones captured at its last crash.
 
 use crate::record::{ArchivedEvent, CrashRecord, Origin};
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kubemedic_model::objects::{Event, EventSource, ObjectMeta, ObjectReference, Time};
 use kubemedic_model::{ContainerRef, Snapshot};
 use std::collections::{BTreeMap, HashSet};
 

@@ -5,7 +5,7 @@
 use crate::metrics::Metrics;
 use crate::objects::{
     CoreEvent, DaemonSet, Deployment, EndpointSlice, Endpoints, Job, Node, PersistentVolume,
-    PersistentVolumeClaim, Pod, ReplicaSet, Service, StatefulSet,
+    PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -59,6 +59,8 @@ pub struct WatchCache {
     pub stateful_sets: Store<StatefulSet>,
     /// Jobs.
     pub jobs: Store<Job>,
+    /// ReplicationControllers.
+    pub replication_controllers: Store<ReplicationController>,
     /// Events as the apiserver holds them now, by uid (core/v1 form), kept by the event feed.
     pub events: Arc<RwLock<HashMap<String, CoreEvent>>>,
     health: HealthList,
@@ -191,7 +193,14 @@ impl WatchCache {
                 h("statefulsets"),
                 None,
             ),
-            jobs: spawn_reflector(Api::all(c), "jobs", m, h("jobs"), None),
+            jobs: spawn_reflector(Api::all(c.clone()), "jobs", m.clone(), h("jobs"), None),
+            replication_controllers: spawn_reflector(
+                Api::all(c),
+                "replicationcontrollers",
+                m,
+                h("replicationcontrollers"),
+                None,
+            ),
             events: Arc::new(RwLock::new(HashMap::new())),
             health: health.clone(),
         }
@@ -332,6 +341,7 @@ impl WatchCache {
             daemon_sets: take(&self.daemon_sets, namespace),
             stateful_sets: take(&self.stateful_sets, namespace),
             jobs: take(&self.jobs, namespace),
+            replication_controllers: take(&self.replication_controllers, namespace),
             ..Default::default()
         }
     }

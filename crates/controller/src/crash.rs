@@ -48,7 +48,7 @@ impl Default for CrashOptions {
                 "app.kubernetes.io/name".to_string(),
                 "kubemedic-agent".to_string(),
             ),
-            agent_port: kubemedic_model::live::DEFAULT_AGENT_PORT,
+            agent_port: kubemedic_cluster::live::DEFAULT_AGENT_PORT,
         }
     }
 }
@@ -237,7 +237,9 @@ impl Inner {
 
     /// The ended instance's log, the last `log_bytes` of it; `true` when cut.
     async fn fetch_logs(&self, c: &CrashCandidate) -> Result<(Vec<u8>, bool), String> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), &c.namespace);
+        // `Log` is implemented for k8s-openapi's Pod only; the log endpoint is the same.
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), &c.namespace);
         let lp = LogParams {
             container: Some(c.container.clone()),
             previous: c.previous,

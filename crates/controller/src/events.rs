@@ -45,7 +45,7 @@ impl FeedEvent for EventV1 {
         occurrence_from_v1(self, now)
     }
     fn to_core(&self) -> CoreEvent {
-        kubemedic_model::events::events_v1_to_core(self.clone())
+        kubemedic_cluster::events::events_v1_to_core(self.clone())
     }
 }
 

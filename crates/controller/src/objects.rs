@@ -1,10 +1,10 @@
-//! The object types the watch cache holds. One place to name them, so the cache, the
-//! converters and the snapshot agree (and so a change of type touches one file).
+//! The object types the watch cache holds: kubemedic-model's slim objects (only what diagnosis
+//! and the controller read; managedFields and other heavy fields are never materialised). One
+//! place to name them, so the cache, the converters and the snapshot agree.
 
-pub use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-pub use k8s_openapi::api::batch::v1::Job;
-pub use k8s_openapi::api::core::v1::{
-    Endpoints, Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+pub use kubemedic_model::objects::events_v1::Event as EventV1;
+pub use kubemedic_model::objects::{
+    DaemonSet, Deployment, EndpointSlice, Endpoints, Event as CoreEvent, Job, Node,
+    PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service,
+    StatefulSet,
 };
-pub use k8s_openapi::api::discovery::v1::EndpointSlice;
-pub use k8s_openapi::api::events::v1::Event as EventV1;

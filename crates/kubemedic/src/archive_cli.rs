@@ -73,7 +73,7 @@ impl Source {
                 base.trim_end_matches('/').to_string(),
             ));
         }
-        let clients = kubemedic_model::live::client_for(kubeconfig, context).await?;
+        let clients = kubemedic_cluster::live::client_for(kubeconfig, context).await?;
         Ok(Source::Proxy(
             clients.proxy,
             format!(

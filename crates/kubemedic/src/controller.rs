@@ -81,10 +81,10 @@ pub struct ControllerArgs {
     #[arg(long)]
     core_events: bool,
     /// Label selector of the kubemedic agents (node memory state for OOM kills).
-    #[arg(long, default_value = kubemedic_model::live::DEFAULT_AGENT_SELECTOR)]
+    #[arg(long, default_value = kubemedic_cluster::live::DEFAULT_AGENT_SELECTOR)]
     agent_selector: String,
     /// Port of the agents' HTTP server.
-    #[arg(long, default_value_t = kubemedic_model::live::DEFAULT_AGENT_PORT)]
+    #[arg(long, default_value_t = kubemedic_cluster::live::DEFAULT_AGENT_PORT)]
     agent_port: u16,
 }
 
@@ -209,7 +209,7 @@ async fn kube_client(
     {
         return Ok(kube::Client::try_from(cfg)?);
     }
-    let clients = kubemedic_model::live::client_for(kubeconfig, context).await?;
+    let clients = kubemedic_cluster::live::client_for(kubeconfig, context).await?;
     Ok(clients.api)
 }
 
