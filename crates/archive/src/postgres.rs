@@ -126,6 +126,29 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// A sync client's drop blocks on its own runtime, which panics on an async worker thread
+    /// (where the last `Arc` of a store is often dropped): close the connections on a thread of
+    /// their own.
+    fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let readers = std::mem::take(self.readers.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if writer.is_none() && readers.is_empty() {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("kubemedic-pg-close".into())
+            .spawn(move || {
+                drop(writer);
+                drop(readers);
+            });
+    }
+}
+
 /// host:port/db, never the password.
 fn location_of(config: &Config) -> String {
     let host = config

@@ -44,28 +44,48 @@ async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
     // While it is down: new events and repeats, then enough writes and time for compaction to
     // pass the checkpoint.
     for i in 1..=20 {
-        create_event(&client, "shop", &format!("e{i}"), &format!("p{i}"), "BackOff", "while down").await;
+        create_event(
+            &client,
+            "shop",
+            &format!("e{i}"),
+            &format!("p{i}"),
+            "BackOff",
+            "while down",
+        )
+        .await;
     }
     for n in 2..=4 {
         repeat_event(&client, "shop", "e0", n).await;
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
     for i in 21..=25 {
-        create_event(&client, "shop", &format!("e{i}"), &format!("p{i}"), "BackOff", "while down").await;
+        create_event(
+            &client,
+            "shop",
+            &format!("e{i}"),
+            &format!("p{i}"),
+            "BackOff",
+            "while down",
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "b")).await;
     ctl.wait_leading().await;
-    poll(Duration::from_secs(60), "every event reconciled at its latest count", || async {
-        let (_, v) = ctl.get("/api/v1/events?namespace=shop&limit=1000").await;
-        let evs = v["events"].as_array().cloned().unwrap_or_default();
-        evs.len() == 26
-            && evs
-                .iter()
-                .find(|e| e["object"]["name"] == "p0")
-                .is_some_and(|e| e["count"] == 4)
-    })
+    poll(
+        Duration::from_secs(60),
+        "every event reconciled at its latest count",
+        || async {
+            let (_, v) = ctl.get("/api/v1/events?namespace=shop&limit=1000").await;
+            let evs = v["events"].as_array().cloned().unwrap_or_default();
+            evs.len() == 26
+                && evs
+                    .iter()
+                    .find(|e| e["object"]["name"] == "p0")
+                    .is_some_and(|e| e["count"] == 4)
+        },
+    )
     .await;
     let text = reqwest::get(format!("http://{}/metrics", ctl.addr))
         .await
@@ -74,7 +94,10 @@ async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
         .await
         .unwrap();
     assert!(
-        metric(&text, "kubemedic_archive_event_relists_total{kind=\"expired\"}") >= 1.0,
+        metric(
+            &text,
+            "kubemedic_archive_event_relists_total{kind=\"expired\"}"
+        ) >= 1.0,
         "the resume from checkpoint {checkpoint} must have expired and relisted:\n{text}"
     );
     ctl.stop().await;
@@ -106,7 +129,15 @@ async fn an_apiserver_restart_is_survived_and_expired_events_stay_archived() {
     let db = dir.path().join("archive.db");
     let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "a")).await;
     ctl.wait_leading().await;
-    let uid = create_event(&client, "shop", "before", "api-1", "BackOff", "before the restart").await;
+    let uid = create_event(
+        &client,
+        "shop",
+        "before",
+        "api-1",
+        "BackOff",
+        "before the restart",
+    )
+    .await;
     poll(Duration::from_secs(30), "event archived", || async {
         let (_, v) = ctl.get("/api/v1/events?object=pod/api-1").await;
         v["events"][0]["uid"] == uid.as_str()
@@ -117,27 +148,50 @@ async fn an_apiserver_restart_is_survived_and_expired_events_stay_archived() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     tb.start_apiserver().await.unwrap();
     let client = tb.client();
-    let uid2 = create_event(&client, "shop", "after", "api-2", "BackOff", "after the restart").await;
-    poll(Duration::from_secs(60), "event after the restart archived", || async {
-        let (_, v) = ctl.get("/api/v1/events?object=pod/api-2").await;
-        v["events"][0]["uid"] == uid2.as_str()
-    })
+    let uid2 = create_event(
+        &client,
+        "shop",
+        "after",
+        "api-2",
+        "BackOff",
+        "after the restart",
+    )
+    .await;
+    poll(
+        Duration::from_secs(60),
+        "event after the restart archived",
+        || async {
+            let (_, v) = ctl.get("/api/v1/events?object=pod/api-2").await;
+            v["events"][0]["uid"] == uid2.as_str()
+        },
+    )
     .await;
 
     // The TTL removes both from the apiserver; the archive keeps them.
     let api = support::events_api(&client, "shop");
-    poll(Duration::from_secs(120), "events expired by the apiserver", || async {
-        api.list(&Default::default()).await.map(|l| l.items.is_empty()).unwrap_or(false)
-    })
+    poll(
+        Duration::from_secs(120),
+        "events expired by the apiserver",
+        || async {
+            api.list(&Default::default())
+                .await
+                .map(|l| l.items.is_empty())
+                .unwrap_or(false)
+        },
+    )
     .await;
     let (_, v) = ctl.get("/api/v1/events?namespace=shop").await;
     assert_eq!(v["events"].as_array().unwrap().len(), 2, "{v}");
-    poll(Duration::from_secs(30), "healthy after the restart", || async {
-        reqwest::get(format!("http://{}/healthz", ctl.addr))
-            .await
-            .map(|r| r.status().as_u16() == 200)
-            .unwrap_or(false)
-    })
+    poll(
+        Duration::from_secs(30),
+        "healthy after the restart",
+        || async {
+            reqwest::get(format!("http://{}/healthz", ctl.addr))
+                .await
+                .map(|r| r.status().as_u16() == 200)
+                .unwrap_or(false)
+        },
+    )
     .await;
     ctl.stop().await;
 }
