@@ -307,6 +307,7 @@ impl Exports {
         spool_root: Option<&Path>,
         metrics: Arc<Metrics>,
     ) -> Result<Exports, String> {
+        crate::install_crypto_provider();
         let mut sinks = Vec::new();
         for s in &cfg.sinks {
             let spool = Spool::open(spool_root.map(|r| r.join(&s.name)))

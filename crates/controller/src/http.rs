@@ -274,6 +274,7 @@ async fn forward(s: &ApiState, uri: &Uri) -> Option<Response> {
                 "{base}{}",
                 uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
             );
+            crate::install_crypto_provider();
             let client = reqwest::Client::new();
             match client
                 .get(&url)

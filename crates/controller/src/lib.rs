@@ -86,6 +86,12 @@ pub enum ControllerError {
     Exports(String),
 }
 
+/// Installs rustls' ring provider as the process default (reqwest is built without one, so kube
+/// and reqwest share a single TLS backend); harmless when already installed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A running controller's address (for tests and logs).
 #[derive(Debug, Clone)]
 pub struct Running {
@@ -101,7 +107,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
     started: Option<tokio::sync::oneshot::Sender<Running>>,
 ) -> Result<(), ControllerError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let archive_url = cfg.archive.clone();
     let cluster = cfg.cluster.clone();
     let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || archive_url.open(&cluster))
