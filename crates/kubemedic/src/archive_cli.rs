@@ -168,6 +168,70 @@ impl Source {
     }
 }
 
+/// Diagnosis with memory: adds to a live snapshot what the archive holds for the last week of
+/// `namespace` (events the apiserver expired, previous logs captured at crashes). Returns a
+/// note for the report's source line. An archive named with --archive/--server that cannot be
+/// read is reported as a skipped input; the default (the controller Service) is skipped quietly
+/// when no controller is installed.
+pub async fn remember(
+    snap: &mut kubemedic_model::Snapshot,
+    args: &ArchiveSourceArgs,
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+    namespace: Option<&str>,
+) -> String {
+    let explicit = args.archive.is_some() || args.server.is_some();
+    let since = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
+        .ok();
+    let result = async {
+        let src = Source::open(args, kubeconfig, context).await?;
+        let events = src
+            .events(&EventQuery {
+                namespace: namespace.map(str::to_string),
+                since,
+                cluster: args.cluster.clone(),
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await?;
+        let crashes: Vec<_> = src
+            .crashes(&CrashQuery {
+                namespace: namespace.map(str::to_string),
+                since,
+                cluster: args.cluster.clone(),
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .map(|v| v.crash)
+            .collect();
+        anyhow::Ok(kubemedic_archive::memory::merge(snap, &events, &crashes))
+    };
+    match tokio::time::timeout(Duration::from_secs(60), result).await {
+        Ok(Ok(stats)) => format!(
+            " + archive ({} events past the TTL, previous logs of {} containers)",
+            stats.events_added, stats.logs_added
+        ),
+        Ok(Err(e)) if explicit => {
+            snap.skipped.push(kubemedic_model::SkippedInput {
+                input: "archive".to_string(),
+                reason: format!("{e:#}"),
+            });
+            String::new()
+        }
+        Err(_) if explicit => {
+            snap.skipped.push(kubemedic_model::SkippedInput {
+                input: "archive".to_string(),
+                reason: "no answer within 60 s".to_string(),
+            });
+            String::new()
+        }
+        _ => String::new(),
+    }
+}
+
 fn api_error(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()

@@ -46,6 +46,12 @@ pub struct ClusterArgs {
     /// Do not ask node agents for facts and node logs.
     #[arg(long)]
     pub no_agents: bool,
+    /// Do not add what the kubemedic controller's archive remembers (events past the TTL,
+    /// captured previous logs).
+    #[arg(long)]
+    pub no_archive: bool,
+    #[command(flatten)]
+    pub archive: crate::archive_cli::ArchiveSourceArgs,
 }
 
 impl ClusterArgs {
@@ -83,9 +89,22 @@ impl ClusterArgs {
             progress: Some(progress.callback()),
             ..LiveOptions::default()
         };
-        let snap = live::load_live(&clients, &opts).await?;
+        let mut snap = live::load_live(&clients, &opts).await?;
+        let memory = if self.no_archive {
+            String::new()
+        } else {
+            progress.set("reading the archive");
+            crate::archive_cli::remember(
+                &mut snap,
+                &self.archive,
+                single_file.map(|p| p.as_path()),
+                self.context.as_deref(),
+                opts.namespace.as_deref(),
+            )
+            .await
+        };
         let source = format!(
-            "cluster{} ({scope})",
+            "cluster{} ({scope}){memory}",
             self.context
                 .as_deref()
                 .map(|c| format!(" context {c}"))
