@@ -24,12 +24,26 @@ pub struct LeaseOptions {
 
 /// The Lease could not be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("leader election on Lease {namespace}/{name}: {source}")]
+#[error("leader election on Lease {namespace}/{name}: {reason}")]
 pub struct LeaseError {
     namespace: String,
     name: String,
-    #[source]
-    source: kube_lease_manager::LeaseManagerError,
+    reason: String,
+}
+
+/// The innermost cause only (the library nests the same API error several times), with a hint
+/// for the usual mistake.
+fn reason_of(e: &kube_lease_manager::LeaseManagerError, namespace: &str) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(s) = inner.source() {
+        inner = s;
+    }
+    let text = inner.to_string();
+    if text.contains(&format!("namespaces \"{namespace}\" not found")) {
+        format!("namespace {namespace} does not exist (create it, or run with --namespace NS)")
+    } else {
+        text
+    }
 }
 
 /// Runs the election; the returned channel says whether this replica holds the Lease. When
@@ -49,10 +63,10 @@ pub async fn elect(
         .with_field_manager("kubemedic-controller")
         .build()
         .await
-        .map_err(|source| LeaseError {
+        .map_err(|e| LeaseError {
             namespace: opts.namespace.clone(),
             name: opts.name.clone(),
-            source,
+            reason: reason_of(&e, &opts.namespace),
         })?;
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(async move {

@@ -705,7 +705,7 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
             .unwrap_or_default();
         writeln!(
             out,
-            "  exit code {} ({}){signal}, reason {}, restart #{}{}",
+            "  exit code {} ({}){signal}, reason {}, restartCount {}{}",
             c.exit_code,
             v.exit_meaning,
             c.reason.as_deref().unwrap_or("-"),
