@@ -112,3 +112,30 @@ Monitor configs: checks the combination of values and renders the --config.* fla
 {{- end -}}
 {{- with $flags -}}{{- toYaml . -}}{{- end -}}
 {{- end -}}
+
+{{- define "kubemedic.controller.fullname" -}}
+{{- printf "%s-controller" (include "kubemedic.fullname" .) -}}
+{{- end -}}
+
+{{- define "kubemedic.controller.serviceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create -}}
+{{- default (include "kubemedic.controller.fullname" .) .Values.controller.serviceAccount.name -}}
+{{- else -}}
+{{- required "controller.serviceAccount.name is required when controller.serviceAccount.create is false" .Values.controller.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The controller's selector labels. `kubemedic events|crashes|diagnose` reach it through the
+Service <fullname>-controller, port name http.
+*/}}
+{{- define "kubemedic.controller.selectorLabels" -}}
+app.kubernetes.io/name: kubemedic-controller
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kubemedic.controller.labels" -}}
+{{ include "kubemedic.controller.selectorLabels" . }}
+app.kubernetes.io/component: controller
+{{ include "kubemedic.commonLabels" . }}
+{{- end -}}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Archive figures: SQLite ingest on one core, query by object and full-text --grep over a large
+# store (KM_BENCH_ROWS, default 10,000,000: ~4 GiB under /tmp, deleted at the end; check
+# `df -h /tmp` first), PostgreSQL ingest (KM_BENCH_PG_ROWS, default 500,000). Prints figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+taskset -c 0 cargo bench -p kubemedic-archive --bench archive 2>&1 | grep -E '^(sqlite|postgres)'
