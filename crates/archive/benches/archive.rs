@@ -16,7 +16,14 @@ use std::time::{Duration, Instant};
 
 const BATCH: usize = 5_000;
 const REASONS: [&str; 8] = [
-    "Scheduled", "Pulled", "Created", "Started", "BackOff", "Unhealthy", "Killing", "FailedMount",
+    "Scheduled",
+    "Pulled",
+    "Created",
+    "Started",
+    "BackOff",
+    "Unhealthy",
+    "Killing",
+    "FailedMount",
 ];
 
 /// A cheap deterministic generator (xorshift), so runs are comparable.
@@ -39,11 +46,15 @@ fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
     let reason = REASONS[(rng.next() % 8) as usize];
     let repeat = rng.next() % 5 == 0;
     let (uid, count) = if repeat {
-        (format!("{:032x}", i.saturating_sub(1 + rng.next() % 1000)), 2 + (i % 7) as i64)
+        (
+            format!("{:032x}", i.saturating_sub(1 + rng.next() % 1000)),
+            2 + (i % 7) as i64,
+        )
     } else {
         (format!("{:032x}", i), 1)
     };
-    let t = Timestamp::from_second(1_790_000_000 + (i / 50) as i64).unwrap_or(Timestamp::UNIX_EPOCH);
+    let t =
+        Timestamp::from_second(1_790_000_000 + (i / 50) as i64).unwrap_or(Timestamp::UNIX_EPOCH);
     EventOccurrence {
         uid,
         count,
@@ -62,12 +73,29 @@ fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
             name: format!("app-{}", pod % 5000),
         }),
         reason: reason.into(),
-        type_: if reason == "BackOff" || reason == "Unhealthy" { "Warning" } else { "Normal" }.into(),
+        type_: if reason == "BackOff" || reason == "Unhealthy" {
+            "Warning"
+        } else {
+            "Normal"
+        }
+        .into(),
         message: match reason {
-            "BackOff" => format!("Back-off restarting failed container app in pod app-{pod}_ns-{ns}"),
-            "Unhealthy" => format!("Liveness probe failed: Get \"http://10.244.{}.{}:8080/healthz\": context deadline exceeded", pod % 250, pod % 200),
-            "Pulled" => format!("Container image \"registry.local/app:{}\" already present on machine", pod % 40),
-            _ => format!("{reason} container app of pod app-{pod} on node worker-{}", pod % 5000),
+            "BackOff" => {
+                format!("Back-off restarting failed container app in pod app-{pod}_ns-{ns}")
+            }
+            "Unhealthy" => format!(
+                "Liveness probe failed: Get \"http://10.244.{}.{}:8080/healthz\": context deadline exceeded",
+                pod % 250,
+                pod % 200
+            ),
+            "Pulled" => format!(
+                "Container image \"registry.local/app:{}\" already present on machine",
+                pod % 40
+            ),
+            _ => format!(
+                "{reason} container app of pod app-{pod} on node worker-{}",
+                pod % 5000
+            ),
         },
         component: "kubelet".into(),
         host: format!("worker-{}", pod % 5000),
@@ -97,7 +125,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -125,7 +156,12 @@ fn main() {
         while i < rows {
             let n = BATCH.min((rows - i) as usize);
             let events = (i..i + n as u64).map(|k| occurrence(k, &mut rng)).collect();
-            store.write(&Batch { events, ..Default::default() }).expect("write");
+            store
+                .write(&Batch {
+                    events,
+                    ..Default::default()
+                })
+                .expect("write");
             i += n as u64;
         }
         let t = start.elapsed();
@@ -145,16 +181,18 @@ fn main() {
 
     // Query by object: random pods, then random Deployments (their pods' events).
     let mut rng = Rng(42);
-    for (what, mk) in [
-        ("pod", 0u8),
-        ("deploy", 1u8),
-    ] {
+    for (what, mk) in [("pod", 0u8), ("deploy", 1u8)] {
         let mut lat = Vec::new();
         let mut found = 0;
         for _ in 0..1_000 {
             let pod = rng.next() % 150_000;
             let sel = if mk == 0 {
-                format!("pod/ns-{}/app-{}-7c9d5b6f4-{:05x}", pod % 300, pod % 5000, pod)
+                format!(
+                    "pod/ns-{}/app-{}-7c9d5b6f4-{:05x}",
+                    pod % 300,
+                    pod % 5000,
+                    pod
+                )
             } else {
                 format!("deploy/app-{}", pod % 5000)
             };
@@ -179,7 +217,12 @@ fn main() {
     }
 
     // Full-text --grep: a rare phrase, a common word, a prefix; the default limit (10,000 newest).
-    for text in ["context deadline exceeded", "registry local app 17", "Back-off", "liven"] {
+    for text in [
+        "context deadline exceeded",
+        "registry local app 17",
+        "Back-off",
+        "liven",
+    ] {
         let mut lat = Vec::new();
         let mut n = 0;
         for _ in 0..5 {
@@ -221,9 +264,14 @@ fn main() {
                 let pod = rng.next() % 150_000;
                 let q = EventQuery {
                     object: Some(
-                        format!("pod/ns-{}/app-{}-7c9d5b6f4-{:05x}", pod % 300, pod % 5000, pod)
-                            .parse()
-                            .expect("selector"),
+                        format!(
+                            "pod/ns-{}/app-{}-7c9d5b6f4-{:05x}",
+                            pod % 300,
+                            pod % 5000,
+                            pod
+                        )
+                        .parse()
+                        .expect("selector"),
                     ),
                     ..Default::default()
                 };

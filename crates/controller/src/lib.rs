@@ -116,6 +116,19 @@ pub async fn run(
             location: "archive".to_string(),
             reason: e.to_string(),
         })??;
+    run_with_store(client, cfg, store, shutdown, started).await
+}
+
+/// [`run`] with the archive already open (the binary opens it before connecting to the
+/// cluster, so a file it refuses is reported at once).
+pub async fn run_with_store(
+    client: Client,
+    cfg: ControllerConfig,
+    store: Arc<dyn Store>,
+    shutdown: watch::Receiver<bool>,
+    started: Option<tokio::sync::oneshot::Sender<Running>>,
+) -> Result<(), ControllerError> {
+    install_crypto_provider();
     tracing::info!(store = %store.describe(), "archive open");
     let metrics = Metrics::new();
     let exports = match &cfg.exports {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use support::{Controller, config, create_event, ensure_namespace, repeat_event};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,7 +41,15 @@ async fn bench_events_through_the_api_to_the_archive() {
         let permit = sem.clone().acquire_owned().await.unwrap();
         tasks.push(tokio::spawn(async move {
             let name = format!("e{i}");
-            create_event(&client, "bench", &name, &format!("p{i}"), "BackOff", "Back-off restarting failed container").await;
+            create_event(
+                &client,
+                "bench",
+                &name,
+                &format!("p{i}"),
+                "BackOff",
+                "Back-off restarting failed container",
+            )
+            .await;
             for n in 2..=repeats {
                 repeat_event(&client, "bench", &name, n).await;
             }
@@ -60,13 +71,20 @@ async fn bench_events_through_the_api_to_the_archive() {
     loop {
         let n: i64 = rusqlite::Connection::open(&db)
             .unwrap()
-            .query_row("SELECT count(*) FROM events WHERE namespace = 'bench'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM events WHERE namespace = 'bench'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         if n as usize >= total {
             assert_eq!(n as usize, total, "exactly one row per repeat");
             break;
         }
-        assert!(Instant::now() < deadline, "only {n} of {total} archived after 300 s");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {total} archived after 300 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let conn = rusqlite::Connection::open(&db).unwrap();

@@ -7,7 +7,7 @@ use kubemedic_controller::crash::CrashOptions;
 use kubemedic_controller::export::ExportConfig;
 use kubemedic_controller::ingest::WriterConfig;
 use kubemedic_controller::lease::LeaseOptions;
-use kubemedic_controller::{ControllerConfig, run};
+use kubemedic_controller::{ControllerConfig, run_with_store};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -186,13 +186,19 @@ pub fn run_controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // The archive first: a file it refuses (foreign, damaged, newer) is reported at once.
+        let url = cfg.archive.clone();
+        let cluster = cfg.cluster.clone();
+        let store = tokio::task::spawn_blocking(move || url.open(&cluster))
+            .await
+            .context("opening the archive")??;
         let client = kube_client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
             let _ = tx.send(true);
         });
-        run(client, cfg, rx, None).await?;
+        run_with_store(client, cfg, store, rx, None).await?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -36,7 +36,10 @@ fn the_controller_manifests_are_least_privilege_and_what_the_cli_expects() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert!(env.contains(&"POD_NAME") && env.contains(&"POD_NAMESPACE"), "{env:?}");
+    assert!(
+        env.contains(&"POD_NAME") && env.contains(&"POD_NAMESPACE"),
+        "{env:?}"
+    );
     // `kubemedic events|crashes` default: service kubemedic-controller, port name http, in kubemedic.
     let svc = find(&objects, "Service", "kubemedic-controller");
     assert_eq!(svc["metadata"]["namespace"], "kubemedic");
@@ -124,7 +127,11 @@ async fn chart_archive_options_render_or_refuse_naming_the_value() {
         d["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
         "kubemedic-controller-archive"
     );
-    find(&objects, "PersistentVolumeClaim", "kubemedic-controller-archive");
+    find(
+        &objects,
+        "PersistentVolumeClaim",
+        "kubemedic-controller-archive",
+    );
     // PVC with two replicas: refused, saying why.
     let (code, _, err) = helm_run(
         &helm,
@@ -166,11 +173,21 @@ async fn chart_archive_options_render_or_refuse_naming_the_value() {
     assert!(!args.iter().any(|a| a.starts_with("--archive")), "{args:?}");
     let d = find(&objects, "Deployment", "kubemedic-controller");
     let env = d["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
-    assert!(env.contains("archive-db") && env.contains("prod-eu-1"), "{env}");
+    assert!(
+        env.contains("archive-db") && env.contains("prod-eu-1"),
+        "{env}"
+    );
     // Exports: a ConfigMap mounted and the flag passed.
     let objects = helm_template(
         &helm,
-        &["--set", "controller.exports.sinks[0].name=loki", "--set", "controller.exports.sinks[0].type=loki", "--set", "controller.exports.sinks[0].url=http://loki:3100"],
+        &[
+            "--set",
+            "controller.exports.sinks[0].name=loki",
+            "--set",
+            "controller.exports.sinks[0].type=loki",
+            "--set",
+            "controller.exports.sinks[0].url=http://loki:3100",
+        ],
     );
     find(&objects, "ConfigMap", "kubemedic-controller-exports");
     assert!(controller_args(&objects).contains(&"--exports=/config/exports.yaml".to_string()));
