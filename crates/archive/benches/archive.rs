@@ -44,7 +44,7 @@ fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
     let pod = rng.next() % 150_000;
     let ns = pod % 300;
     let reason = REASONS[(rng.next() % 8) as usize];
-    let repeat = rng.next() % 5 == 0;
+    let repeat = rng.next().is_multiple_of(5);
     let (uid, count) = if repeat {
         (
             format!("{:032x}", i.saturating_sub(1 + rng.next() % 1000)),
