@@ -5,5 +5,6 @@
 # binaries (testbed/build). Sizes: KM_BENCH_EVENTS=2000 KM_BENCH_REPEATS=3 KM_BENCH_WRITERS=16
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo test --release -p kubemedic-controller --test bench_e2e --no-run 2>/dev/null
 KUBEMEDIC_REQUIRE_TESTBED=1 cargo test --release -p kubemedic-controller --test bench_e2e -- --ignored --nocapture 2>&1 \
   | grep -E '^controller-e2e'
