@@ -102,3 +102,132 @@ async fn real_node_runs_pods_from_packed_images() {
     .await;
     assert!(body.contains("served"), "{body}");
 }
+
+/// A pod on `node` with one container `main`.
+fn pod(name: &str, node: &str, container: serde_json::Value) -> Pod {
+    let mut container = container;
+    container["name"] = "main".into();
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                 "containers": [container]},
+    }))
+    .unwrap()
+}
+
+/// The container `main`'s status, once `ready` says it is in the state sought.
+async fn container_state(
+    pods: &Api<Pod>,
+    name: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait_for(
+        &format!("pod {name}'s container state"),
+        Duration::from_secs(90),
+        || async {
+            let p = pods.get(name).await.ok()?;
+            let status = serde_json::to_value(p.status?.container_statuses?.first()?).ok()?;
+            ready(&status).then_some(status)
+        },
+    )
+    .await
+}
+
+/// The workload images fail the ways they are meant to, on a real kubelet: what the diagnosis
+/// tests rely on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_images_fail_the_seeds_ways() {
+    let Some(bin) = Testbed::binaries().await else {
+        return;
+    };
+    let mut node_images = vec![images::busybox().unwrap()];
+    for which in kubemedic_testbed::Workload::ALL {
+        node_images.push(images::workload(&bin, which).unwrap());
+    }
+    let Some(tb) = Testbed::start(Options {
+        real_nodes: 1,
+        node_images,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let node = tb.real_node().name().to_string();
+    let pods: Api<Pod> = Api::namespaced(tb.client(), "default");
+    use kubemedic_testbed::Workload;
+    for (name, container) in [
+        (
+            "panic",
+            serde_json::json!({"image": Workload::Panic.image_name(), "args": ["-after", "0s"]}),
+        ),
+        (
+            "badconfig",
+            serde_json::json!({"image": Workload::BadConfig.image_name()}),
+        ),
+        (
+            "oom",
+            serde_json::json!({"image": Workload::Oom.image_name(),
+            "resources": {"limits": {"memory": "32Mi"}}}),
+        ),
+        (
+            "wrongcmd",
+            serde_json::json!({"image": "busybox:1.36", "command": ["/no/such/binary"]}),
+        ),
+        (
+            "noimage",
+            serde_json::json!({"image": "registry.example.invalid/shop/api:1.0"}),
+        ),
+    ] {
+        pods.create(&PostParams::default(), &pod(name, &node, container))
+            .await
+            .unwrap();
+    }
+
+    let terminated = |s: &serde_json::Value| s["state"]["terminated"].is_object();
+    let panic = container_state(&pods, "panic", terminated).await;
+    assert_eq!(panic["state"]["terminated"]["exitCode"], 2, "{panic}");
+    let logs = pods.logs("panic", &Default::default()).await.unwrap();
+    assert!(
+        logs.contains("panic: runtime error: invalid memory address"),
+        "{logs}"
+    );
+    assert!(logs.contains("goroutine 1 [running]:"), "{logs}");
+
+    let bad = container_state(&pods, "badconfig", terminated).await;
+    assert_eq!(bad["state"]["terminated"]["exitCode"], 1, "{bad}");
+    let logs = pods.logs("badconfig", &Default::default()).await.unwrap();
+    assert!(
+        logs.contains("cannot read config file /etc/app/config.yaml"),
+        "{logs}"
+    );
+
+    let oom = container_state(&pods, "oom", terminated).await;
+    assert_eq!(oom["state"]["terminated"]["reason"], "OOMKilled", "{oom}");
+    assert_eq!(oom["state"]["terminated"]["exitCode"], 137, "{oom}");
+
+    // runc's real words for a command that does not exist.
+    let wrong = container_state(&pods, "wrongcmd", |s| {
+        s["state"]["terminated"]["message"].is_string()
+            || s["state"]["waiting"]["message"].is_string()
+    })
+    .await;
+    assert!(
+        wrong.to_string().contains(
+            r#"exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory"#
+        ),
+        "{wrong}"
+    );
+
+    // No registry resolves inside the node: a real pull error.
+    let missing = container_state(&pods, "noimage", |s| {
+        s["state"]["waiting"]["message"].is_string()
+    })
+    .await;
+    let reason = missing["state"]["waiting"]["reason"].as_str().unwrap();
+    assert!(
+        reason == "ErrImagePull" || reason == "ImagePullBackOff",
+        "{missing}"
+    );
+    assert!(missing.to_string().contains("no such host"), "{missing}");
+}
