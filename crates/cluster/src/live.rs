@@ -320,6 +320,17 @@ pub fn is_failing(cs: &ContainerStatus) -> bool {
     cs.restart_count > 0 || bad_term(&cs.state) || bad_term(&cs.last_state) || waiting_bad
 }
 
+/// How long to wait before asking again for a log the kubelet could not find.
+const LOG_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The kubelet's error when it cannot read a container's log (sent with status 200 as the log
+/// body, e.g. `unable to retrieve container logs for containerd://<id>`), if `body` is one.
+fn kubelet_log_error(body: &str) -> Option<&str> {
+    let body = body.trim();
+    let id = body.strip_prefix("unable to retrieve container logs for ")?;
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then_some(body)
+}
+
 struct LogJob {
     namespace: String,
     pod: String,
@@ -393,7 +404,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
             // kube's log subresource is implemented for k8s-openapi's Pod only; the body is
             // plain text either way.
             let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, &job.namespace);
-            let res = async {
+            let fetch = || async {
                 let mut stream = api.log_stream(&job.pod, &lp).await?;
                 let mut buf = Vec::new();
                 stream
@@ -401,8 +412,21 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
                     .await
                     .map_err(kube::Error::ReadEvents)?;
                 Ok::<_, kube::Error>(String::from_utf8_lossy(&buf).into_owned())
+            };
+            let mut res = fetch().await.map_err(|e| e.to_string());
+            // Right after a restart the pod status can still name a container the kubelet has
+            // already collected; it answers 200 with its error as the "log". Once more after a
+            // moment (the status catches up), then it is a skipped input, never log text.
+            if res.as_deref().is_ok_and(|t| kubelet_log_error(t).is_some()) {
+                tokio::time::sleep(LOG_RETRY_DELAY).await;
+                res = fetch().await.map_err(|e| e.to_string());
             }
-            .await;
+            let res = res.and_then(|text| match kubelet_log_error(&text) {
+                Some(error) => Err(format!(
+                    "the kubelet answered {error:?} (that container's log is gone; it restarted again)"
+                )),
+                None => Ok(text),
+            });
             (job, res)
         }
     }))
@@ -424,7 +448,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
                     entry.current = Some(text);
                 }
             }
-            Err(e) => snap.skipped.push(SkippedInput {
+            Err(reason) => snap.skipped.push(SkippedInput {
                 input: format!(
                     "logs {}{}/{} container {}",
                     if job.previous { "(previous) " } else { "" },
@@ -432,7 +456,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
                     job.pod,
                     job.container
                 ),
-                reason: e.to_string(),
+                reason,
             }),
         }
     }
@@ -622,6 +646,28 @@ mod tests {
             path: format!("/proxy/logs/{source}?tail=2000"),
             text: text.map(str::to_string).map_err(str::to_string),
         }
+    }
+
+    #[test]
+    fn kubelet_log_errors_are_told_from_log_text() {
+        // Seen on the testbed's real node: collect right after a restart.
+        assert_eq!(
+            kubelet_log_error("unable to retrieve container logs for containerd://363338e0e19c"),
+            Some("unable to retrieve container logs for containerd://363338e0e19c")
+        );
+        assert_eq!(
+            kubelet_log_error("unable to retrieve container logs for docker://abc\n"),
+            Some("unable to retrieve container logs for docker://abc")
+        );
+        // A program that logs the same words is still a log.
+        assert_eq!(
+            kubelet_log_error(
+                "starting\nunable to retrieve container logs for containerd://x\nretrying"
+            ),
+            None
+        );
+        assert_eq!(kubelet_log_error(""), None);
+        assert_eq!(kubelet_log_error("panic: boom"), None);
     }
 
     #[test]

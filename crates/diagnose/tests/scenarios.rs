@@ -106,6 +106,69 @@ fn pod_restarts_seed_recent_exit_2_is_a_go_panic_with_the_stack_as_evidence() {
     );
 }
 
+/// What a real kubelet and a real Go panic give (seen on the testbed's real node): the
+/// evidence quotes the top of the crashing goroutine's stack, not just its header, and the
+/// kubelet's restart back-off event.
+#[test]
+fn go_panic_evidence_quotes_the_top_frames_and_the_kubelets_back_off() {
+    let mut s = base();
+    let name = "iot-gateway-6d5f7c9b8-x2x7k";
+    let mut p = pod(name, json!({}));
+    merge_status(
+        &mut p,
+        json!({"name": "api", "ready": false, "restartCount": 2, "image": "img", "imageID": "",
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container=api"}},
+        "lastState": {"terminated": {"exitCode": 2, "reason": "Error", "startedAt": ago(40), "finishedAt": ago(38)}}}),
+    );
+    s.pods.push(p);
+    logs(
+        &mut s,
+        name,
+        Some(concat!(
+            "2026/11/30 22:31:38.1 iot-gateway starting, version 1.4.2\n",
+            "2026/11/30 22:31:40.2 processing order A-1042\n",
+            "panic: runtime error: invalid memory address or nil pointer dereference\n",
+            "[signal SIGSEGV: segmentation violation code=0x1 addr=0x10 pc=0x626711]\n",
+            "\n",
+            "goroutine 1 [running]:\n",
+            "main.process(...)\n",
+            "\tmain.go:53\n",
+            "main.panicking({0x7e95d4c0e0, 0x2, 0x2})\n",
+            "\tmain.go:70 +0x2b1\n",
+            "main.main()\n",
+            "\tmain.go:32 +0xe5\n",
+        )),
+        Some("2026/11/30 22:31:52.0 iot-gateway starting, version 1.4.2\n"),
+    );
+    s.events.push(container_event(
+        name,
+        "BackOff",
+        &format!("Back-off restarting failed container api in pod {name}_shop(0d1e)"),
+        3,
+    ));
+    let report = diagnose(&s);
+    let f = &findings_for(&report, &pod_ref(name))[0];
+    assert_eq!(f.cause, Cause::AppPanic);
+    let ev: Vec<String> = f
+        .evidence
+        .iter()
+        .map(|e| format!("{} | {}", e.source, e.text))
+        .collect();
+    let has = |needle: &str| ev.iter().any(|e| e.contains(needle));
+    assert!(has("goroutine 1 [running]:"), "{ev:#?}");
+    assert!(
+        has("logs api (previous) line 7 | main.process(...)"),
+        "{ev:#?}"
+    );
+    assert!(has("main.go:53"), "{ev:#?}");
+    assert!(has("main.panicking("), "{ev:#?}");
+    assert!(!has("main.main()"), "only the innermost frames: {ev:#?}");
+    assert!(
+        has("event BackOff | Back-off restarting failed container api") && has("(x3)"),
+        "{ev:#?}"
+    );
+}
+
 #[test]
 fn replicas_with_the_same_cause_are_grouped_on_the_deployment() {
     let mut s = base();

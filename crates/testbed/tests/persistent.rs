@@ -51,6 +51,18 @@ async fn up_with_a_real_node_and_down_leave_nothing() {
     up_and_down(1).await;
 }
 
+/// Stops the serve process if the test fails before `down` (a detached process would
+/// otherwise hold its cluster, and real node, forever).
+struct StopOnDrop(PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = persistent::running_pid(&self.0) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
 async fn up_and_down(real_nodes: usize) {
     let state: PathBuf = std::env::temp_dir().join(format!(
         "kubemedic-testbed-up-test-{}-{real_nodes}",
@@ -62,6 +74,7 @@ async fn up_and_down(real_nodes: usize) {
         .env(STATE_ENV, &state)
         .env(REAL_NODES_ENV, real_nodes.to_string());
     let kubeconfig = persistent::up(&state, serve).await.unwrap();
+    let _stop_on_failure = StopOnDrop(state.clone());
 
     let serve_pid = persistent::running_pid(&state).expect("serve process running");
     let ready = std::fs::read_to_string(state.join("ready")).unwrap();

@@ -57,6 +57,29 @@ async fn helper_holds_a_real_node_until_killed() {
     std::future::pending::<()>().await;
 }
 
+/// The helper process; killed if this test fails before it kills it on purpose, so a failed
+/// run leaves no node behind either.
+struct Helper(std::process::Child);
+
+impl Helper {
+    fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn killed_test_with_a_real_node_leaves_nothing_behind() {
     let supported = tokio::runtime::Builder::new_current_thread()
@@ -71,17 +94,19 @@ fn killed_test_with_a_real_node_leaves_nothing_behind() {
     let scratch = tempfile::tempdir().unwrap();
     for signal in [libc::SIGKILL, libc::SIGTERM] {
         let report = scratch.path().join(format!("report-{signal}"));
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "helper_holds_a_real_node_until_killed",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env(REPORT_ENV, &report)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Helper(
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "helper_holds_a_real_node_until_killed",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env(REPORT_ENV, &report)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(180);
         while !report.exists() {
             if let Some(status) = child.try_wait().unwrap() {

@@ -327,6 +327,27 @@ fn readiness_events<'a>(v: &PodView<'a, '_>, container: &str) -> Vec<&'a Event> 
         .collect()
 }
 
+/// Log lines of a Go stack trace quoted after its `goroutine N [running]:` header: the two
+/// innermost frames, each a function line and a file:line line.
+const PANIC_FRAMES: usize = 4;
+
+/// The kubelet's latest event about restarting `container` after it exited (`BackOff`:
+/// "Back-off restarting failed container ..."), with its count: how the crash shows up from
+/// outside, and how often.
+fn restart_event(v: &PodView<'_, '_>, container: &str) -> Option<Evidence> {
+    v.events
+        .iter()
+        .filter(|e| for_container(e, container))
+        .filter(|e| {
+            e.reason.as_deref() == Some("BackOff")
+                && e.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("restarting failed container"))
+        })
+        .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0))
+        .map(|e| event_evidence(e))
+}
+
 fn term_evidence(cs: &ContainerStatus, t: &ContainerStateTerminated, previous: bool) -> Evidence {
     let which = if previous { "lastState" } else { "state" };
     let signal = t.signal.map_or(String::new(), |s| format!(" signal={s}"));
@@ -718,7 +739,23 @@ fn app_exit(
             .take(3)
             .map(|l| log_ev(l.number, l.text))
             .collect();
+        // The top of the crashing goroutine's stack says where the bug is: the frames right
+        // after its `goroutine N [running]:` header (function, then file:line).
+        if let Some(header) = lines
+            .iter()
+            .position(|l| l.text.contains("goroutine ") && l.text.contains("[running]"))
+        {
+            let shown: Vec<usize> = panic.iter().take(3).map(|l| l.number).collect();
+            cand.evidence.extend(
+                lines[header + 1..]
+                    .iter()
+                    .take(PANIC_FRAMES)
+                    .filter(|l| !shown.contains(&l.number))
+                    .map(|l| log_ev(l.number, l.text)),
+            );
+        }
         cand.evidence.push(status_ev.clone());
+        cand.evidence.extend(restart_event(v, c));
         cand.remediation = panic_fix(v, c);
         out.push(cand);
     }
