@@ -362,7 +362,8 @@ pub enum Workload {
     BadConfig,
     /// Allocates and touches memory until the cgroup OOM killer ends it.
     Oom,
-    /// Serves HTTP on :8080 and stays up.
+    /// Serves HTTP on :8080 and stays up; `args: ["-start-delay", "30s"]` makes it load for
+    /// that long before it listens (probes that start too early).
     Serve,
 }
 

@@ -7,7 +7,8 @@
 //	workload badconfig  reads the config file given by -config (default /etc/app/config.yaml)
 //	                    and exits 1 naming the file, line and field it rejects
 //	workload oom        allocates and touches memory until the cgroup OOM killer ends it
-//	workload serve      answers HTTP on -listen (default :8080) and /healthz, for healthy pods
+//	workload serve      answers HTTP on -listen (default :8080), after -start-delay (default
+//	                    0s: a slow start, for probes that begin too early)
 package main
 
 import (
@@ -132,7 +133,12 @@ func oom(args []string) {
 func serve(args []string) {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
+	delay := fs.Duration("start-delay", 0, "how long to load before listening")
 	_ = fs.Parse(args)
+	if *delay > 0 {
+		log.Printf("loading caches, ready in %s", *delay)
+		time.Sleep(*delay)
+	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	log.Printf("serving on %s", *listen)
 	log.Fatal(http.ListenAndServe(*listen, nil))
