@@ -128,6 +128,33 @@ async fn agent_pod(pods: &Api<Pod>) -> Option<Pod> {
     })
 }
 
+/// The service-account token the kubelet projected into the agent pod (`pod_uid`), read
+/// inside the node (the projected volume is a tmpfs mounted in the node's mount namespace).
+async fn agent_token(node: &kubemedic_testbed::RealNode, pod_uid: &str) -> String {
+    let script =
+        format!("cat /var/lib/kubelet/pods/{pod_uid}/volumes/kubernetes.io~projected/*/token");
+    node.exec(&["sh", "-c", &script]).await.unwrap()
+}
+
+/// A client authenticating with `token` (and trusting the testbed's CA).
+async fn token_client(tb: &Testbed, token: &str, scratch: &Path) -> kube::Client {
+    let path = scratch.join("agent.kubeconfig");
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": tb.server_url(),
+                      "certificate-authority": tb.ca_cert_path()}}],
+        "users": [{"name": "agent", "user": {"token": token.trim()}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "agent"}}],
+        "current-context": "c",
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
 fn kubectl(bin: &Path, kubeconfig: &str, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(bin.join("kubectl"));
     cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
@@ -332,6 +359,49 @@ async fn installed_with_helm_on_a_real_node() {
         let (code, answer, _) = kubectl(&bin, &kubeconfig, &args);
         assert_eq!((code, answer.trim()), (1, "no"), "can-i {verb} {what}");
     }
+
+    // RBAC allows nodes/status on any Node; the chart's admission policy narrows it to the
+    // agent's own. Checked with the real token the kubelet gave the agent's pod.
+    let token = agent_token(tb.real_node(), agent.metadata.uid.as_deref().unwrap()).await;
+    let as_agent = token_client(&tb, &token, scratch.path()).await;
+    let other = "kwok-like-node-7";
+    nodes
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": other}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let patch = || {
+        let now = jiff::Timestamp::now().to_string();
+        json!({"status": {"conditions": [{"type": "KubemedicE2EOther", "status": "True",
+            "reason": "Forged", "message": "written with the agent's token",
+            "lastHeartbeatTime": now, "lastTransitionTime": now}]}})
+        .to_string()
+    };
+    let agent_nodes: Api<Node> = Api::all(as_agent);
+    let denied = agent_nodes
+        .patch_status(
+            other,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(serde_json::from_str::<Value>(&patch()).unwrap()),
+        )
+        .await
+        .expect_err("the agent's token must not write another Node's status");
+    assert!(
+        denied
+            .to_string()
+            .contains("may only write the status of the Node its pod runs on"),
+        "{denied}"
+    );
+    agent_nodes
+        .patch_status(
+            &node,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(serde_json::from_str::<Value>(&patch()).unwrap()),
+        )
+        .await
+        .expect("its own Node's status it may write");
 
     // helm upgrade replaces the agent pod; the condition it set stays True throughout.
     let before = condition(&nodes, &node).await.unwrap();
