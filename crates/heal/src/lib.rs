@@ -11,6 +11,7 @@ pub mod duration;
 pub mod library;
 pub mod matching;
 pub mod plan;
+pub mod progress;
 pub mod runbook;
 pub mod safety;
 pub mod selector;
