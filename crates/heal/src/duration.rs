@@ -72,7 +72,7 @@ impl fmt::Display for Human {
         if ms == 0 {
             return f.write_str("0s");
         }
-        if ms % 1000 != 0 && ms < 1000 {
+        if !ms.is_multiple_of(1000) && ms < 1000 {
             return write!(f, "{ms}ms");
         }
         let mut secs = self.0.as_secs();

@@ -182,5 +182,12 @@ pub fn matches(rb: &Runbook, view: &ClusterView, first_seen: &FirstSeen) -> Vec<
             summary: f.summary.clone(),
         });
     }
-    by_target.into_values().collect()
+    let vetoed = |m: &Match| {
+        view.findings.iter().any(|f| {
+            rb.matcher.unless_causes.contains(&f.cause)
+                && (f.object == m.target
+                    || (m.target.kind == "Node" && f.node.as_deref() == Some(&m.target.name)))
+        })
+    };
+    by_target.into_values().filter(|m| !vetoed(m)).collect()
 }

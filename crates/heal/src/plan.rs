@@ -91,7 +91,11 @@ pub enum Gate {
 
 /// What happens to one matched target now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "kebab-case")]
+#[serde(
+    tag = "decision",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum Decision {
     /// A run starts now (or would, in dry-run).
     Start {
@@ -145,6 +149,8 @@ pub struct Entry {
     pub decision: Decision,
     /// The steps that would run, described.
     pub steps: Vec<String>,
+    /// Whether an escalation alert follows the steps.
+    pub escalation: bool,
 }
 
 /// A node group's health.
@@ -439,6 +445,7 @@ pub fn plan(input: Input<'_>) -> Plan {
                     d
                 })
                 .collect(),
+            escalation: rb.escalation_alert(),
             matched: m,
             decision,
         });
@@ -476,6 +483,7 @@ pub fn plan(input: Input<'_>) -> Plan {
                 reason,
             },
             steps: vec![],
+            escalation: false,
         });
     }
     Plan {

@@ -301,6 +301,17 @@ pub fn skip(
     record(status, index, StepState::Skipped, why, now);
 }
 
+/// Whether ending the run in `Escalated` should send the escalation alert: not when the last
+/// step carried out was itself an alert (an alert-only ladder already told a person).
+pub fn escalation_alert_needed(status: &RemediationStatus) -> bool {
+    status
+        .history
+        .iter()
+        .rev()
+        .find(|r| r.state != StepState::Skipped)
+        .is_none_or(|r| r.action != crate::action::ActionKind::Alert.as_str())
+}
+
 /// The status change for ending the run.
 pub fn finish(status: &mut RemediationStatus, phase: Phase, message: &str, now: Timestamp) {
     status.phase = Some(phase);

@@ -119,6 +119,10 @@ pub struct Matcher {
     /// NodeConditions (node targets only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<ConditionMatch>,
+    /// Causes that veto the match: a target with a finding of one of them is left alone (a
+    /// runtime restart is the wrong cure for xtables lock contention).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unless_causes: Vec<String>,
     /// How long a cause finding must have been seen before acting.
     #[serde(rename = "for", with = "duration::serde_text")]
     pub for_: Duration,
@@ -206,6 +210,16 @@ mod opt_duration {
 }
 
 impl Runbook {
+    /// Whether the escalation alert follows the ladder: not when the last enabled step is an
+    /// alert (see `progress::escalation_alert_needed`, the same rule on a run's history).
+    pub fn escalation_alert(&self) -> bool {
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| s.enabled)
+            .is_none_or(|s| s.action.kind() != ActionKind::Alert)
+    }
+
     /// Whether any enabled step is disruptive (the budget and the per-node lock apply).
     pub fn disruptive(&self) -> bool {
         self.steps
@@ -369,6 +383,8 @@ struct RawMatch {
     causes: Vec<Spanned<String>>,
     #[serde(default)]
     conditions: Vec<Spanned<RawCondition>>,
+    #[serde(default)]
+    unless_causes: Vec<Spanned<String>>,
     #[serde(default, rename = "for")]
     for_: Option<Spanned<String>>,
     #[serde(default)]
@@ -678,7 +694,18 @@ fn validate_match(
             "give causes and/or conditions: a runbook that matches nothing never runs",
         );
     }
-    for (i, cause) in raw.causes.iter().enumerate() {
+    let all_causes = raw
+        .causes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("match.causes[{i}]"), c))
+        .chain(
+            raw.unless_causes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("match.unlessCauses[{i}]"), c)),
+        );
+    for (path, cause) in all_causes {
         if !known_cause(&cause.value) {
             let hint = kubemedic_diagnose::Cause::ALL
                 .iter()
@@ -687,7 +714,7 @@ fn validate_match(
                 .unwrap_or_else(|| " (see `kubemedic explain cause` for the catalog)".into());
             c.push(
                 line_of(cause),
-                format!("match.causes[{i}]"),
+                path,
                 format!("unknown cause {:?}{hint}", cause.value),
             );
         }
@@ -764,6 +791,7 @@ fn validate_match(
     }
     (c.errors.len() == before).then(|| Matcher {
         causes: raw.causes.iter().map(|s| s.value.clone()).collect(),
+        unless_causes: raw.unless_causes.iter().map(|s| s.value.clone()).collect(),
         conditions,
         for_,
         node_selector,

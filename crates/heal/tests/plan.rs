@@ -156,8 +156,10 @@ fn thirty_of_a_hundred_not_ready_with_a_budget_of_three() {
 fn thirty_nodes_going_bad_at_once_is_a_storm_and_nothing_disruptive_starts() {
     let view = cluster(100, 30, 310);
     let lib = lib_enabled(&["node-not-ready"]);
-    let mut safety = SafetyConfig::default();
-    safety.max_disrupted = Budget::Count(3);
+    let mut safety = SafetyConfig {
+        max_disrupted: Budget::Count(3),
+        ..SafetyConfig::default()
+    };
     safety.storm.window = std::time::Duration::from_secs(600);
     let p = run_plan(&view, &lib, &safety, &[]);
     assert!(p.storm.started && p.storm.active, "{:?}", p.storm);
