@@ -58,3 +58,9 @@ else
     echo "setup: Go not found: the integration tests will be skipped (they fail under KUBEMEDIC_REQUIRE_TESTBED=1)" >&2
 fi
 phase "testbed build"
+
+# Alertmanager (crates/notify's real-receiver test), built from its Go module and cached.
+if command -v go >/dev/null 2>&1; then
+    testbed/alertmanager-build >/dev/null
+fi
+phase "alertmanager build"
