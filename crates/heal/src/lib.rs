@@ -8,6 +8,7 @@
 pub mod action;
 pub mod crd;
 pub mod duration;
+pub mod exec;
 pub mod library;
 pub mod matching;
 pub mod plan;

@@ -24,7 +24,10 @@ impl Drop for Running {
 }
 
 fn binary() -> Option<PathBuf> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testbed/alertmanager-build");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testbed/alertmanager-build"
+    );
     let out = Command::new(script).stderr(Stdio::inherit()).output();
     match out {
         Ok(o) if o.status.success() => {
@@ -65,7 +68,10 @@ async fn start() -> Option<Running> {
     let port = free_port();
     let child = Command::new(bin)
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
         .stdout(Stdio::null())
@@ -107,7 +113,10 @@ async fn get(url: &str) -> Result<String, String> {
         if !text.starts_with("HTTP/1.0 200") && !text.starts_with("HTTP/1.1 200") {
             return Err(text.lines().next().unwrap_or("").to_string());
         }
-        Ok(text.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
+        Ok(text
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default())
     };
     tokio::time::timeout(Duration::from_secs(5), fut)
         .await
