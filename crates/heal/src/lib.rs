@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod alerts;
 pub mod crd;
 pub mod duration;
 pub mod exec;
