@@ -2,6 +2,7 @@
 
 mod agent;
 mod archive_cli;
+mod agent_remediate;
 mod collect;
 mod controller;
 mod diagnose;
