@@ -402,6 +402,7 @@ pub fn plan(input: Input<'_>) -> Plan {
     }
     let mut busy_nodes: BTreeMap<String, String> = in_flight
         .iter()
+        .filter(|r| r.disruptive)
         .filter_map(|r| r.node.clone().map(|n| (n, r.name.clone())))
         .collect();
     let max_disrupted = safety.max_disrupted.of(view.nodes.len());
@@ -428,7 +429,8 @@ pub fn plan(input: Input<'_>) -> Plan {
             &seen_targets,
             now,
         );
-        if matches!(decision, Decision::Start { .. } | Decision::Continue { .. }) {
+        if rb.disruptive() && matches!(decision, Decision::Start { .. } | Decision::Continue { .. })
+        {
             seen_targets.insert(m.target.clone());
         }
         entries.push(Entry {
@@ -577,22 +579,28 @@ fn decide(
             remediation: r.name.clone(),
         };
     }
-    if let Some(r) = in_flight.iter().find(|r| r.target == m.target) {
-        return wait(
-            Gate::NodeBusy,
-            format!(
-                "run {} of runbook {} is in flight on {}",
-                r.name, r.runbook, m.target
-            ),
-            None,
-        );
-    }
-    if seen_targets.contains(&m.target) {
-        return wait(
-            Gate::NodeBusy,
-            format!("another runbook acts on {} first", m.target),
-            None,
-        );
+    // One disruptive run per target at a time; alerts and other gentle runs go alongside.
+    if rb.disruptive() {
+        if let Some(r) = in_flight
+            .iter()
+            .find(|r| r.target == m.target && r.disruptive)
+        {
+            return wait(
+                Gate::NodeBusy,
+                format!(
+                    "run {} of runbook {} is in flight on {}",
+                    r.name, r.runbook, m.target
+                ),
+                None,
+            );
+        }
+        if seen_targets.contains(&m.target) {
+            return wait(
+                Gate::NodeBusy,
+                format!("another runbook acts on {} first", m.target),
+                None,
+            );
+        }
     }
     // 3. Minimum duration.
     if !m.held(now) {
@@ -665,9 +673,10 @@ fn decide(
             return wait(
                 Gate::Budget,
                 format!(
-                    "{} of at most {} nodes disrupted",
+                    "{} of at most {} {} disrupted",
                     disrupted.len(),
-                    max_disrupted
+                    max_disrupted,
+                    if max_disrupted == 1 { "node" } else { "nodes" }
                 ),
                 None,
             );

@@ -97,9 +97,6 @@ pub struct PodView {
     /// Controller owner (kind, name).
     #[serde(default)]
     pub owner: Option<(String, String)>,
-    /// hostPath volume paths.
-    #[serde(default)]
-    pub host_paths: Vec<String>,
     /// Being deleted.
     #[serde(default)]
     pub terminating: bool,
@@ -246,16 +243,6 @@ impl ClusterView {
                             .find(|o| o.controller == Some(true))
                             .map(|o| (o.kind.clone(), o.name.clone()))
                     }),
-                    host_paths: p
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.volumes.as_ref())
-                        .map(|vs| {
-                            vs.iter()
-                                .filter_map(|v| v.host_path.as_ref().map(|h| h.path.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
                     terminating: meta.deletion_timestamp.is_some(),
                 }
             })

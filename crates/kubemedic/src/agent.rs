@@ -254,7 +254,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
             (None, false) => None,
         };
         args.remediate
-            .spawn(remediate_client, &node_name, &args.host_proc)?;
+            .spawn(remediate_client, &node_name, &host_dir(args, args.host_proc.as_ref(), "proc"))?;
         let mut listen = Vec::new();
         if args.port != 0 {
             listen.push(SocketAddr::new(args.address, args.port));

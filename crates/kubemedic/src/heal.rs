@@ -334,7 +334,7 @@ fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let progress = Progress::stderr();
     let loaded = if let Some(dir) = &args.dump {
         progress.set("reading the dump");
-        kubemedic_model::load_dump(dir)
+        kubemedic_cluster::load_dump(dir)
             .map(|s| (s, format!("dump {}", dir.display())))
             .map_err(anyhow::Error::from)
     } else {
@@ -388,15 +388,15 @@ pub fn render_plan(plan: &Plan, source: &str) -> String {
         })
         .collect();
     s.push_str(&format!(
-        "Safety: {} · disrupted {} of at most {} node(s) · {}\n",
+        "Safety: {} · disrupted {} of at most {} · {}\n",
         if plan.paused { "PAUSED" } else { "not paused" },
         plan.disrupted,
-        plan.max_disrupted,
+        nodes(plan.max_disrupted),
         groups.join(" · ")
     ));
     s.push_str(&format!(
-        "Storm: {} node(s) started matching within the window (threshold {}){}\n",
-        plan.storm.recent,
+        "Storm: {} started matching within the window (threshold {}){}\n",
+        nodes(plan.storm.recent),
         plan.storm.threshold,
         if plan.storm.active {
             ": STORM, disruptive healing held"
@@ -448,6 +448,14 @@ pub fn render_plan(plan: &Plan, source: &str) -> String {
         }
     }
     s
+}
+
+fn nodes(n: usize) -> String {
+    if n == 1 {
+        "1 node".to_string()
+    } else {
+        format!("{n} nodes")
+    }
 }
 
 fn gate_name(g: kubemedic_heal::Gate) -> &'static str {

@@ -7,9 +7,9 @@ pub mod lock;
 pub mod runner;
 
 use crate::view::ClusterView;
-use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams};
+use kubemedic_model::objects::{Node, Pod};
 
 /// The nodes and pods of the cluster as the planner sees them, listed straight from the API
 /// (no findings). The controller builds its view from its watch cache instead; this serves
