@@ -111,13 +111,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// (CPU seconds of this process, peak RSS in KiB), from /proc/self (USER_HZ is 100 on Linux).
 fn rusage() -> (f64, u64) {
-    let u = rustix::process::getrusage(rustix::process::RusageWho::Self_);
-    let cpu = u.ru_utime.tv_sec as f64
-        + u.ru_utime.tv_usec as f64 / 1e6
-        + u.ru_stime.tv_sec as f64
-        + u.ru_stime.tv_usec as f64 / 1e6;
-    (cpu, u.ru_maxrss as u64)
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name.
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (ticks as f64 / 100.0, hwm)
 }
 
 async fn latency() {
@@ -147,8 +155,15 @@ async fn latency() {
             None,
         );
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            let view = live_view(&healer_client).await.unwrap();
-            h.pass(&view).await.unwrap();
+            // A failed pass is retried at once, as the controller's loop does.
+            match live_view(&healer_client).await {
+                Ok(view) => {
+                    if let Err(e) = h.pass(&view).await {
+                        eprintln!("pass failed (retried): {e}");
+                    }
+                }
+                Err(e) => eprintln!("list failed (retried): {e}"),
+            }
         }
     });
     let nodes: Api<Node> = Api::all(c.clone());
