@@ -19,9 +19,10 @@ phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SE
 # busybox image), gcc + libc6-dev (the static pause program); musl-tools for the static kubemedic
 # binary packed into the node's kubemedic image and deploy/image/build-rootfs (ring compiles C with musl-gcc);
 # postgresql: the archive's PostgreSQL tests start a throwaway server (initdb in a temp dir).
+# dbus (dbus-daemon) for the agent's systemd-over-D-Bus test.
 apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps
     containerd runc containernetworking-plugins conntrack nftables busybox-static
-    gcc libc6-dev musl-tools postgresql)
+    gcc libc6-dev musl-tools postgresql dbus)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -58,3 +59,9 @@ else
     echo "setup: Go not found: the integration tests will be skipped (they fail under KUBEMEDIC_REQUIRE_TESTBED=1)" >&2
 fi
 phase "testbed build"
+
+# Alertmanager (crates/notify's real-receiver test), built from its Go module and cached.
+if command -v go >/dev/null 2>&1; then
+    testbed/alertmanager-build >/dev/null
+fi
+phase "alertmanager build"

@@ -102,6 +102,8 @@ pub struct AgentArgs {
     /// journalctl used by journald monitors.
     #[arg(long, default_value = "journalctl")]
     journalctl: PathBuf,
+    #[command(flatten)]
+    remediate: crate::agent_remediate::RemediateArgs,
     /// How often node facts are collected.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     facts_interval: Duration,
@@ -246,6 +248,13 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
             options.heartbeat = args.heartbeat;
             Some(options)
         };
+        let remediate_client = match (&kube, args.remediate.remediate && !args.standalone) {
+            (Some(k), _) => Some(k.client.clone()),
+            (None, true) => Some(kube_client(args).await?),
+            (None, false) => None,
+        };
+        args.remediate
+            .spawn(remediate_client, &node_name, &host_dir(args, args.host_proc.as_ref(), "proc"))?;
         let mut listen = Vec::new();
         if args.port != 0 {
             listen.push(SocketAddr::new(args.address, args.port));

@@ -2,10 +2,12 @@
 
 mod agent;
 mod archive_cli;
+mod agent_remediate;
 mod collect;
 mod controller;
 mod diagnose;
 mod explain;
+mod heal;
 mod output;
 mod render;
 mod rules;
@@ -41,6 +43,10 @@ enum Command {
     Events(Box<archive_cli::EventsArgs>),
     /// Archived container crashes: exit code meaning and the captured previous logs.
     Crashes(Box<archive_cli::CrashesArgs>),
+    /// List, show and validate healing runbooks (embedded defaults plus --runbooks DIR).
+    Runbooks(heal::RunbooksArgs),
+    /// Self-healing: `heal plan` prints what would happen now and why; `heal crd` the CRD.
+    Heal(heal::HealArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Command::Controller(args) => controller::run_controller(&args),
         Command::Events(args) => archive_cli::run_events(&args),
         Command::Crashes(args) => archive_cli::run_crashes(&args),
+        Command::Runbooks(args) => heal::run_runbooks(&args),
+        Command::Heal(args) => heal::run_heal(&args),
     };
     match result {
         Ok(code) => code,
