@@ -1,8 +1,8 @@
 //! The `kubemedic` binary: wires the component crates into subcommands.
 
 mod agent;
-mod archive_cli;
 mod agent_remediate;
+mod archive_cli;
 mod collect;
 mod controller;
 mod diagnose;
