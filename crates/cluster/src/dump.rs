@@ -1,30 +1,47 @@
 //! Reading an offline dump: the directory `kubectl cluster-info dump --all-namespaces
-//! --output-directory=DIR` writes, plus kubemedic's optional additions.
+//! --output-directory=DIR` writes (JSON, or YAML with `--output yaml`), plus kubemedic's
+//! optional additions.
 //!
 //! Layout (see `docs/diagnose.md`):
 //! - `nodes.json`, `persistentvolumes.json` at the top;
 //! - one directory per namespace with `events.json`, `pods.json`, `services.json`,
 //!   `deployments.json`, `replicasets.json`, `daemonsets.json`, `replication-controllers.json`
 //!   (kubectl's files) and optionally `endpoints.json`, `endpointslices.json`,
-//!   `persistentvolumeclaims.json`, `statefulsets.json`, `jobs.json`;
+//!   `persistentvolumeclaims.json`, `statefulsets.json`, `jobs.json`; every list may be `.yaml`;
 //! - `<ns>/<pod>/logs.txt` (kubectl) and `<ns>/<pod>/previous-logs.txt` (kubemedic), both made of
 //!   `==== START logs for container C of pod NS/POD ====` ... `==== END ... ====` blocks;
 //! - `_nodes/<node>/<source>.log` and `_nodes/<node>/facts.json`;
 //! - `_kubemedic/meta.json` with `collectedAt`.
 //!
-//! A file that cannot be read or parsed is recorded in [`Snapshot::skipped`] with its path and
-//! the position of the problem; everything else is still loaded. Only a missing or unreadable
-//! dump directory is an error.
+//! Files are parsed in parallel (one buffer per file), straight into the slim object types:
+//! fields the analysers do not read, managedFields above all, are skipped by the parser. Container
+//! logs are read only for the containers whose logs the analysers read
+//! ([`kubemedic_model::snapshot::pod_logs_wanted`], the same rule as the live loader), and
+//! only their tails are kept.
+//!
+//! A file that cannot be read or parsed, a list whose kind does not match its file name, an
+//! item without a name: each is recorded in [`Snapshot::skipped`] with its path and the position
+//! of the problem; everything else is still loaded. Only a directory that is not a dump at all is
+//! an error.
 
-use crate::events::events_v1_to_core;
+use crate::events::EventItem;
 use crate::logs::{LogBlocks, TailBuffer, parse_log_blocks};
 use jiff::Timestamp;
-use kubemedic_model::objects::Event;
+use kubemedic_model::objects::{
+    DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, ObjectMeta,
+    PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service,
+    StatefulSet,
+};
+use kubemedic_model::snapshot::pod_logs_wanted;
 use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use rayon::prelude::*;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 /// File name of kubemedic's marker inside `_kubemedic/`.
@@ -71,10 +88,18 @@ pub enum DumpError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The directory holds nothing a dump has.
+    #[error("{path} is not a dump: {why}")]
+    NotADump {
+        /// The directory.
+        path: PathBuf,
+        /// What was found instead, and what to pass.
+        why: String,
+    },
 }
 
 /// Metadata kubemedic writes next to the kubectl files.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DumpMeta {
     /// When the collection finished.
@@ -105,438 +130,863 @@ pub fn load_dump_with(dir: &Path, opts: &DumpOptions) -> Result<Snapshot, DumpEr
     if !meta.is_dir() {
         return Err(DumpError::NotADirectory(dir.to_path_buf()));
     }
-    let entries = sorted_entries(dir).map_err(|source| DumpError::Unreadable {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let layout = Layout::scan(dir)?;
+    layout.check_is_dump(dir)?;
+    let root = Root(dir);
+    let mut snap = Snapshot::default();
+    snap.skipped.extend(layout.notes.iter().cloned());
+    snap.missing = layout.missing_files();
 
-    let mut loader = Loader {
-        root: dir,
-        opts,
-        snap: Snapshot::default(),
-        meta_time: None,
-    };
-    for entry in entries {
-        let name = file_name(&entry);
-        let is_dir = entry.is_dir();
-        match (name.as_str(), is_dir) {
-            ("nodes.json", false) => loader.snap.nodes = loader.read_list(&entry),
-            ("persistentvolumes.json", false) => {
-                loader.snap.persistent_volumes = loader.read_list(&entry)
+    // All lists at once, in parallel; results come back in job order.
+    let jobs: Vec<&ListFile> = layout
+        .top_lists
+        .iter()
+        .chain(layout.namespaces.iter().flat_map(|ns| ns.lists.iter()))
+        .collect();
+    let parsed: Vec<Parsed> = jobs.par_iter().map(|job| parse_file(root, job)).collect();
+    let mut pods_complete: HashSet<&str> = HashSet::new();
+    for (job, result) in jobs.iter().zip(parsed) {
+        snap.skipped.extend(result.notes);
+        if job.kind == ListKind::Pods
+            && result.whole_file_read
+            && let Some(ns) = &job.namespace
+        {
+            pods_complete.insert(ns.as_str());
+        }
+        result.objects.add_to(&mut snap);
+    }
+
+    // Container logs of the containers the analysers read; in a namespace whose pods could not
+    // all be read, every pod directory (nothing says which ones matter).
+    let wanted: HashSet<(&str, &str)> = snap
+        .pods
+        .iter()
+        .filter(|p| pod_logs_wanted(p))
+        .filter_map(|p| {
+            Some((
+                p.metadata.namespace.as_deref()?,
+                p.metadata.name.as_deref()?,
+            ))
+        })
+        .collect();
+    let log_jobs: Vec<(&str, &Path, &str)> = layout
+        .namespaces
+        .iter()
+        .flat_map(|ns| {
+            let all = !pods_complete.contains(ns.name.as_str());
+            let wanted = &wanted;
+            ns.pod_dirs.iter().filter_map(move |pod| {
+                (all || wanted.contains(&(ns.name.as_str(), pod.as_str()))).then_some((
+                    ns.name.as_str(),
+                    ns.path.as_path(),
+                    pod.as_str(),
+                ))
+            })
+        })
+        .collect();
+    let logs: Vec<PodLogs> = log_jobs
+        .par_iter()
+        .map(|(ns, ns_path, pod)| read_pod_logs(root, opts, ns, &ns_path.join(pod)))
+        .collect();
+    for pod_logs in logs {
+        snap.skipped.extend(pod_logs.notes);
+        for (key, previous, text) in pod_logs.blocks {
+            let entry = snap.container_logs.entry(key).or_default();
+            if previous {
+                entry.previous = Some(text);
+            } else {
+                entry.current = Some(text);
             }
-            (META_DIR, true) => loader.read_meta(&entry),
-            (NODES_DIR, true) => loader.read_nodes_dir(&entry),
-            (_, true) if !name.starts_with('.') => loader.read_namespace(&entry),
-            _ => {}
         }
     }
-    let taken_at = loader
-        .meta_time
-        .or_else(|| loader.snap.newest_timestamp())
-        .or_else(|| mtime(&dir.join("nodes.json")))
+
+    // Node logs and facts.
+    let node_files: Vec<(String, PathBuf)> = match &layout.nodes_dir {
+        Some(d) => node_files(root, d, &mut snap.skipped),
+        None => Vec::new(),
+    };
+    let node_results: Vec<NodeFile> = node_files
+        .par_iter()
+        .map(|(node, path)| read_node_file(root, opts, node, path))
+        .collect();
+    for r in node_results {
+        snap.skipped.extend(r.notes);
+        match r.content {
+            NodeContent::Facts(facts) => {
+                snap.node_facts.insert(r.node, *facts);
+            }
+            NodeContent::Log(source, text) => {
+                snap.node_logs
+                    .entry(r.node)
+                    .or_default()
+                    .insert(source, text);
+            }
+            NodeContent::Nothing => {}
+        }
+    }
+
+    let meta_time = layout
+        .meta_file
+        .as_deref()
+        .and_then(|p| read_meta(root, p, &mut snap.skipped));
+    snap.taken_at = meta_time
+        .or_else(|| snap.newest_timestamp())
+        .or_else(|| layout.top_lists.first().and_then(|f| mtime(&f.path)))
         .or_else(|| mtime(dir));
-    loader.snap.taken_at = taken_at;
-    Ok(loader.snap)
+    Ok(snap)
 }
 
-struct Loader<'a> {
-    root: &'a Path,
-    opts: &'a DumpOptions,
-    snap: Snapshot,
-    meta_time: Option<Timestamp>,
-}
+/// The dump root, for paths in notes.
+#[derive(Clone, Copy)]
+struct Root<'a>(&'a Path);
 
-/// The typed JSON `List` kubectl prints; items usually carry no kind/apiVersion.
-#[derive(Deserialize)]
-struct ListDoc<T> {
-    #[serde(default, rename = "apiVersion")]
-    api_version: Option<String>,
-    #[serde(default = "Vec::new")]
-    items: Vec<T>,
-}
-
-impl Loader<'_> {
-    fn rel(&self, path: &Path) -> String {
-        path.strip_prefix(self.root)
+impl Root<'_> {
+    fn rel(self, path: &Path) -> String {
+        path.strip_prefix(self.0)
             .unwrap_or(path)
             .display()
             .to_string()
     }
 
-    fn skip(&mut self, path: &Path, reason: impl Into<String>) {
-        let input = self.rel(path);
-        self.snap.skipped.push(SkippedInput {
-            input,
+    fn note(self, path: &Path, reason: impl Into<String>) -> SkippedInput {
+        SkippedInput {
+            input: self.rel(path),
             reason: reason.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is in the directory
+
+/// Serialization of the list files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+/// The kinds a dump holds lists of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ListKind {
+    Nodes,
+    PersistentVolumes,
+    Events,
+    ReplicationControllers,
+    Services,
+    DaemonSets,
+    Deployments,
+    ReplicaSets,
+    Pods,
+    StatefulSets,
+    Jobs,
+    Endpoints,
+    EndpointSlices,
+    PersistentVolumeClaims,
+}
+
+impl ListKind {
+    const ALL: [ListKind; 14] = [
+        ListKind::Nodes,
+        ListKind::PersistentVolumes,
+        ListKind::Events,
+        ListKind::ReplicationControllers,
+        ListKind::Services,
+        ListKind::DaemonSets,
+        ListKind::Deployments,
+        ListKind::ReplicaSets,
+        ListKind::Pods,
+        ListKind::StatefulSets,
+        ListKind::Jobs,
+        ListKind::Endpoints,
+        ListKind::EndpointSlices,
+        ListKind::PersistentVolumeClaims,
+    ];
+
+    /// kubectl's seven files in every namespace directory.
+    const KUBECTL_NAMESPACED: [ListKind; 7] = [
+        ListKind::Events,
+        ListKind::ReplicationControllers,
+        ListKind::Services,
+        ListKind::DaemonSets,
+        ListKind::Deployments,
+        ListKind::ReplicaSets,
+        ListKind::Pods,
+    ];
+
+    /// The file name without its extension.
+    fn stem(self) -> &'static str {
+        match self {
+            ListKind::Nodes => "nodes",
+            ListKind::PersistentVolumes => "persistentvolumes",
+            ListKind::Events => "events",
+            ListKind::ReplicationControllers => "replication-controllers",
+            ListKind::Services => "services",
+            ListKind::DaemonSets => "daemonsets",
+            ListKind::Deployments => "deployments",
+            ListKind::ReplicaSets => "replicasets",
+            ListKind::Pods => "pods",
+            ListKind::StatefulSets => "statefulsets",
+            ListKind::Jobs => "jobs",
+            ListKind::Endpoints => "endpoints",
+            ListKind::EndpointSlices => "endpointslices",
+            ListKind::PersistentVolumeClaims => "persistentvolumeclaims",
+        }
+    }
+
+    fn cluster_scoped(self) -> bool {
+        matches!(self, ListKind::Nodes | ListKind::PersistentVolumes)
+    }
+
+    /// What is lost when kubectl's file for this kind is missing.
+    fn loss(self) -> &'static str {
+        match self {
+            ListKind::Events => {
+                "no events there: causes shown only by events (scheduling, image pulls, probes, mounts) cannot be named"
+            }
+            ListKind::Pods => "no pods there are analysed",
+            ListKind::ReplicaSets => "pods are tied to their Deployment by ReplicaSet name only",
+            ListKind::Services => "no Services there are checked for endpoints",
+            _ => "objects of that kind there are not analysed",
+        }
+    }
+
+    fn parse(name: &str) -> Option<(ListKind, Format)> {
+        let (stem, format) = if let Some(s) = name.strip_suffix(".json") {
+            (s, Format::Json)
+        } else if let Some(s) = name
+            .strip_suffix(".yaml")
+            .or_else(|| name.strip_suffix(".yml"))
+        {
+            (s, Format::Yaml)
+        } else {
+            return None;
+        };
+        ListKind::ALL
+            .into_iter()
+            .find(|k| k.stem() == stem)
+            .map(|k| (k, format))
+    }
+}
+
+/// One list file to parse.
+#[derive(Debug)]
+struct ListFile {
+    path: PathBuf,
+    kind: ListKind,
+    format: Format,
+    /// The namespace directory it is in (`None` at the top).
+    namespace: Option<String>,
+}
+
+/// One namespace directory.
+#[derive(Debug)]
+struct NamespaceDir {
+    name: String,
+    path: PathBuf,
+    lists: Vec<ListFile>,
+    /// Subdirectories (pods with logs).
+    pod_dirs: Vec<String>,
+}
+
+/// What the dump directory holds, found by listing it (and its namespace directories) once.
+#[derive(Debug, Default)]
+struct Layout {
+    top_lists: Vec<ListFile>,
+    namespaces: Vec<NamespaceDir>,
+    nodes_dir: Option<PathBuf>,
+    meta_file: Option<PathBuf>,
+    /// Subdirectories that look like dumps themselves (they hold a nodes list).
+    nested_dumps: Vec<String>,
+    /// Entries at the top (to tell an empty directory apart).
+    entries: usize,
+    notes: Vec<SkippedInput>,
+}
+
+/// A directory entry: name and whether it is a directory (symlinks followed).
+struct Entry {
+    name: String,
+    path: PathBuf,
+    is_dir: bool,
+}
+
+fn entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let Ok(e) = e else { continue };
+        let path = e.path();
+        let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() => fs::metadata(&path).is_ok_and(|m| m.is_dir()),
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        out.push(Entry {
+            name: e.file_name().to_string_lossy().into_owned(),
+            path,
+            is_dir,
         });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
 
-    fn read_bytes(&mut self, path: &Path) -> Option<Vec<u8>> {
-        match fs::read(path) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                self.skip(path, format!("cannot read: {e}"));
-                None
-            }
-        }
-    }
+/// A Kubernetes namespace name (DNS-1123 label): what a namespace directory can be called.
+fn is_namespace_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
 
-    /// Reads a typed list; bad items are skipped one by one with their index and field path.
-    fn read_list<T: DeserializeOwned>(&mut self, path: &Path) -> Vec<T> {
-        let Some(bytes) = self.read_bytes(path) else {
-            return Vec::new();
+impl Layout {
+    fn scan(dir: &Path) -> Result<Layout, DumpError> {
+        let top = entries(dir).map_err(|source| DumpError::Unreadable {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let root = Root(dir);
+        let mut layout = Layout {
+            entries: top.len(),
+            ..Layout::default()
         };
-        self.salvage(path, parse_list::<T>(&bytes))
-    }
-
-    fn read_events(&mut self, path: &Path) -> Vec<Event> {
-        let Some(bytes) = self.read_bytes(path) else {
-            return Vec::new();
-        };
-        // core/v1 Events deserialise from an events.k8s.io/v1 item without complaint (every
-        // field is optional), so the list's apiVersion decides which shape to read.
-        let is_v1 = serde_json::from_slice::<ListDoc<serde::de::IgnoredAny>>(&bytes)
-            .ok()
-            .and_then(|d| d.api_version)
-            .is_some_and(|v| v.starts_with("events.k8s.io/"));
-        if is_v1 {
-            let v1 = self.salvage(
-                path,
-                parse_list::<kubemedic_model::objects::events_v1::Event>(&bytes),
-            );
-            return v1.into_iter().map(events_v1_to_core).collect();
-        }
-        self.salvage(path, parse_list::<Event>(&bytes))
-    }
-
-    fn salvage<T>(&mut self, path: &Path, parsed: Result<Vec<T>, ListError<T>>) -> Vec<T> {
-        match parsed {
-            Ok(items) => items,
-            Err(ListError::Syntax(msg)) => {
-                self.skip(path, msg);
-                Vec::new()
-            }
-            Err(ListError::Items { items, errors }) => {
-                for e in errors {
-                    self.skip(path, e);
+        for e in top {
+            if !e.is_dir {
+                if let Some((kind, format)) = ListKind::parse(&e.name) {
+                    layout.top_lists.push(ListFile {
+                        path: e.path,
+                        kind,
+                        format,
+                        namespace: None,
+                    });
                 }
-                items
-            }
-        }
-    }
-
-    fn read_meta(&mut self, dir: &Path) {
-        let path = dir.join(META_FILE);
-        if !path.exists() {
-            return;
-        }
-        let Some(bytes) = self.read_bytes(&path) else {
-            return;
-        };
-        match serde_path_to_error::deserialize::<_, DumpMeta>(
-            &mut serde_json::Deserializer::from_slice(&bytes),
-        ) {
-            Ok(meta) => self.meta_time = meta.collected_at,
-            Err(e) => self.skip(&path, describe_error(&e)),
-        }
-    }
-
-    fn read_namespace(&mut self, dir: &Path) {
-        let Some(namespace) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-            return;
-        };
-        let entries = match sorted_entries(dir) {
-            Ok(e) => e,
-            Err(e) => {
-                self.skip(dir, format!("cannot list namespace directory: {e}"));
-                return;
-            }
-        };
-        for entry in entries {
-            let name = file_name(&entry);
-            if entry.is_dir() {
-                self.read_pod_dir(&namespace, &entry);
                 continue;
             }
-            match name.as_str() {
-                "events.json" => {
-                    let ev = self.read_events(&entry);
-                    self.snap.events.extend(ev);
+            match e.name.as_str() {
+                META_DIR => {
+                    let f = e.path.join(META_FILE);
+                    if f.is_file() {
+                        layout.meta_file = Some(f);
+                    }
                 }
-                "pods.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.pods.extend(v);
-                }
-                "services.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.services.extend(v);
-                }
-                "deployments.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.deployments.extend(v);
-                }
-                "replicasets.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.replica_sets.extend(v);
-                }
-                "daemonsets.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.daemon_sets.extend(v);
-                }
-                "statefulsets.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.stateful_sets.extend(v);
-                }
-                "jobs.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.jobs.extend(v);
-                }
-                "endpoints.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.endpoints.extend(v);
-                }
-                "endpointslices.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.endpoint_slices.extend(v);
-                }
-                "persistentvolumeclaims.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.persistent_volume_claims.extend(v);
-                }
-                "replication-controllers.json" => {
-                    let v = self.read_list(&entry);
-                    self.snap.replication_controllers.extend(v);
+                NODES_DIR => layout.nodes_dir = Some(e.path),
+                name if is_namespace_name(name) => {
+                    let inner = match entries(&e.path) {
+                        Ok(v) => v,
+                        Err(err) => {
+                            layout
+                                .notes
+                                .push(root.note(&e.path, format!("cannot list directory: {err}")));
+                            continue;
+                        }
+                    };
+                    let mut ns = NamespaceDir {
+                        name: e.name.clone(),
+                        path: e.path.clone(),
+                        lists: Vec::new(),
+                        pod_dirs: Vec::new(),
+                    };
+                    let mut nested = false;
+                    for f in inner {
+                        if f.is_dir {
+                            ns.pod_dirs.push(f.name);
+                        } else if let Some((kind, format)) = ListKind::parse(&f.name) {
+                            if kind.cluster_scoped() {
+                                nested |= kind == ListKind::Nodes;
+                                continue;
+                            }
+                            ns.lists.push(ListFile {
+                                path: f.path,
+                                kind,
+                                format,
+                                namespace: Some(e.name.clone()),
+                            });
+                        }
+                    }
+                    if nested {
+                        layout.nested_dumps.push(e.name);
+                    } else if !ns.lists.is_empty() {
+                        layout.namespaces.push(ns);
+                    }
                 }
                 _ => {}
             }
         }
+        Ok(layout)
     }
 
-    fn read_pod_dir(&mut self, namespace: &str, dir: &Path) {
-        for (file, previous) in [("logs.txt", false), ("previous-logs.txt", true)] {
-            let path = dir.join(file);
-            if !path.is_file() {
+    /// Refuses a directory with nothing a dump has, saying what it is instead.
+    fn check_is_dump(&self, dir: &Path) -> Result<(), DumpError> {
+        let has_nodes = self.top_lists.iter().any(|f| f.kind == ListKind::Nodes);
+        if has_nodes
+            || !self.namespaces.is_empty()
+            || self.meta_file.is_some()
+            || self.nodes_dir.is_some()
+        {
+            return Ok(());
+        }
+        let why = if !self.nested_dumps.is_empty() {
+            let shown: Vec<String> = self
+                .nested_dumps
+                .iter()
+                .take(5)
+                .map(|d| dir.join(d).display().to_string())
+                .collect();
+            format!(
+                "it holds {} dump{} in subdirectories; pass one of them: {}",
+                self.nested_dumps.len(),
+                if self.nested_dumps.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                shown.join(", ")
+            )
+        } else if let Some(f) = self.top_lists.iter().find(|f| !f.kind.cluster_scoped()) {
+            format!(
+                "it looks like one namespace directory of a dump ({} here, but no nodes.json); pass the dump's top directory{}",
+                file_name(&f.path),
+                dir.parent()
+                    .map(|p| format!(" (probably {})", p.display()))
+                    .unwrap_or_default()
+            )
+        } else if self.entries == 0 {
+            "the directory is empty".to_string()
+        } else {
+            "no nodes.json, no namespace directories with kubectl's lists (pods.json, events.json, …), no _kubemedic/meta.json; expected the output directory of `kubectl cluster-info dump --output-directory=DIR` or `kubemedic collect DIR`".to_string()
+        };
+        Err(DumpError::NotADump {
+            path: dir.to_path_buf(),
+            why,
+        })
+    }
+
+    /// One note per kubectl file that namespace directories lack (kubectl versions differ in
+    /// what they write), and one for a missing nodes list.
+    fn missing_files(&self) -> Vec<SkippedInput> {
+        let mut out = Vec::new();
+        if !self.top_lists.iter().any(|f| f.kind == ListKind::Nodes) {
+            out.push(SkippedInput {
+                input: "nodes.json".to_string(),
+                reason: "missing from the dump: no Node objects, so node conditions cannot be analysed and pods are not tied to their nodes' state".to_string(),
+            });
+        }
+        let total = self.namespaces.len();
+        for kind in ListKind::KUBECTL_NAMESPACED {
+            let lacking: Vec<&str> = self
+                .namespaces
+                .iter()
+                .filter(|ns| !ns.lists.iter().any(|f| f.kind == kind))
+                .map(|ns| ns.name.as_str())
+                .collect();
+            if lacking.is_empty() {
                 continue;
             }
-            let f = match fs::File::open(&path) {
-                Ok(f) => f,
-                Err(e) => {
-                    self.skip(&path, format!("cannot read: {e}"));
-                    continue;
-                }
-            };
-            let blocks =
-                match parse_log_blocks(BufReader::new(f), self.opts.max_container_log_bytes) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.skip(&path, format!("cannot read: {e}"));
-                        continue;
-                    }
-                };
-            self.store_blocks(namespace, dir, &path, blocks, previous);
-        }
-    }
-
-    fn store_blocks(
-        &mut self,
-        namespace: &str,
-        pod_dir: &Path,
-        path: &Path,
-        blocks: LogBlocks,
-        previous: bool,
-    ) {
-        let dir_pod = file_name(pod_dir);
-        for note in blocks.notes {
-            self.skip(path, note);
-        }
-        for block in blocks.blocks {
-            if block.namespace != namespace || block.pod != dir_pod {
-                self.skip(
-                    path,
-                    format!(
-                        "line {}: block for pod {}/{} found in the directory of {namespace}/{dir_pod}; kept under the pod the marker names",
-                        block.start_line, block.namespace, block.pod
-                    ),
-                );
+            let mut shown = lacking
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if lacking.len() > 5 {
+                shown.push_str(", …");
             }
-            if let Some(total) = block.truncated_from {
-                self.skip(
-                    path,
-                    format!(
-                        "container {}: log tail-limited, kept the last {} of {} bytes",
-                        block.container,
-                        block.text.len(),
-                        total
-                    ),
-                );
-            }
-            let key = ContainerRef::new(block.namespace, block.pod, block.container);
-            let entry = self.snap.container_logs.entry(key).or_default();
-            if previous {
-                entry.previous = Some(block.text);
-            } else {
-                entry.current = Some(block.text);
-            }
-        }
-    }
-
-    fn read_nodes_dir(&mut self, dir: &Path) {
-        let entries = match sorted_entries(dir) {
-            Ok(e) => e,
-            Err(e) => {
-                self.skip(dir, format!("cannot list: {e}"));
-                return;
-            }
-        };
-        for node_dir in entries.into_iter().filter(|p| p.is_dir()) {
-            let node = file_name(&node_dir);
-            let files = match sorted_entries(&node_dir) {
-                Ok(e) => e,
-                Err(e) => {
-                    self.skip(&node_dir, format!("cannot list: {e}"));
-                    continue;
-                }
-            };
-            for file in files.into_iter().filter(|p| p.is_file()) {
-                let name = file_name(&file);
-                if name == "facts.json" {
-                    self.read_facts(&node, &file);
-                } else if let Some(source) = name.strip_suffix(".log") {
-                    match source.parse::<NodeLogSource>() {
-                        Ok(src) => self.read_node_log(&node, src, &file),
-                        Err(e) => self.skip(&file, e.to_string()),
-                    }
-                }
-            }
-        }
-    }
-
-    fn read_facts(&mut self, node: &str, path: &Path) {
-        let Some(bytes) = self.read_bytes(path) else {
-            return;
-        };
-        match serde_path_to_error::deserialize::<_, NodeFacts>(
-            &mut serde_json::Deserializer::from_slice(&bytes),
-        ) {
-            Ok(mut facts) => {
-                if facts.node.is_empty() {
-                    facts.node = node.to_string();
-                }
-                self.snap.node_facts.insert(node.to_string(), facts);
-            }
-            Err(e) => self.skip(path, describe_error(&e)),
-        }
-    }
-
-    fn read_node_log(&mut self, node: &str, source: NodeLogSource, path: &Path) {
-        let f = match fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                self.skip(path, format!("cannot read: {e}"));
-                return;
-            }
-        };
-        let mut tail = TailBuffer::new(self.opts.max_node_log_bytes);
-        let mut reader = BufReader::new(f);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => tail.push(&String::from_utf8_lossy(&line)),
-                Err(e) => {
-                    self.skip(
-                        path,
-                        format!("read error after {} bytes: {e}", tail.total()),
-                    );
-                    break;
-                }
-            }
-        }
-        let total = tail.total();
-        let (text, truncated) = tail.finish();
-        if truncated {
-            self.skip(
-                path,
-                format!(
-                    "log tail-limited, kept the last {} of {total} bytes",
-                    text.len()
+            out.push(SkippedInput {
+                input: format!("{}.json", kind.stem()),
+                reason: format!(
+                    "missing in {} of {total} namespace directories ({shown}); the kubectl that wrote this dump did not write it, or it was removed: {}",
+                    lacking.len(),
+                    kind.loss()
                 ),
-            );
+            });
         }
-        self.snap
-            .node_logs
-            .entry(node.to_string())
-            .or_default()
-            .insert(source, text);
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+/// The objects of one list file.
+enum Objects {
+    Nodes(Vec<Node>),
+    PersistentVolumes(Vec<PersistentVolume>),
+    Events(Vec<Event>),
+    ReplicationControllers(Vec<ReplicationController>),
+    Services(Vec<Service>),
+    DaemonSets(Vec<DaemonSet>),
+    Deployments(Vec<Deployment>),
+    ReplicaSets(Vec<ReplicaSet>),
+    Pods(Vec<Pod>),
+    StatefulSets(Vec<StatefulSet>),
+    Jobs(Vec<Job>),
+    Endpoints(Vec<Endpoints>),
+    EndpointSlices(Vec<EndpointSlice>),
+    PersistentVolumeClaims(Vec<PersistentVolumeClaim>),
+}
+
+impl Objects {
+    fn add_to(self, s: &mut Snapshot) {
+        match self {
+            Objects::Nodes(v) => s.nodes.extend(v),
+            Objects::PersistentVolumes(v) => s.persistent_volumes.extend(v),
+            Objects::Events(v) => s.events.extend(v),
+            Objects::ReplicationControllers(v) => s.replication_controllers.extend(v),
+            Objects::Services(v) => s.services.extend(v),
+            Objects::DaemonSets(v) => s.daemon_sets.extend(v),
+            Objects::Deployments(v) => s.deployments.extend(v),
+            Objects::ReplicaSets(v) => s.replica_sets.extend(v),
+            Objects::Pods(v) => s.pods.extend(v),
+            Objects::StatefulSets(v) => s.stateful_sets.extend(v),
+            Objects::Jobs(v) => s.jobs.extend(v),
+            Objects::Endpoints(v) => s.endpoints.extend(v),
+            Objects::EndpointSlices(v) => s.endpoint_slices.extend(v),
+            Objects::PersistentVolumeClaims(v) => s.persistent_volume_claims.extend(v),
+        }
+    }
+}
+
+/// What one list file gave.
+struct Parsed {
+    objects: Objects,
+    notes: Vec<SkippedInput>,
+    /// Every item was read (no file-level failure, no item skipped for its shape).
+    whole_file_read: bool,
+}
+
+/// What the list readers need of an item type: its list kind and its metadata.
+pub(crate) trait ListItem: DeserializeOwned {
+    /// `PodList`, ...
+    const LIST_KIND: &'static str;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+}
+
+impl<T> ListItem for T
+where
+    T: DeserializeOwned + k8s_openapi::ListableResource + k8s_openapi::Metadata<Ty = ObjectMeta>,
+{
+    const LIST_KIND: &'static str = T::LIST_KIND;
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
+    }
+}
+
+impl ListItem for EventItem {
+    const LIST_KIND: &'static str = "EventList";
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.metadata_mut()
+    }
+}
+
+thread_local! {
+    /// One read buffer per parsing thread, reused from file to file: allocating and freeing a
+    /// buffer the size of each file (10 MB for a namespace's pods) fragments the heap the
+    /// parsed objects live in, and that showed as hundreds of MB of peak RSS on a large dump.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parse_file(root: Root<'_>, job: &ListFile) -> Parsed {
+    READ_BUFFER.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        let read = fs::File::open(&job.path).and_then(|mut f| {
+            let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
+            buf.reserve(len);
+            f.read_to_end(&mut buf)
+        });
+        match read {
+            Ok(_) => parse_bytes(root, job, &buf),
+            Err(e) => Parsed {
+                objects: empty(job.kind),
+                notes: vec![root.note(&job.path, format!("cannot read: {e}"))],
+                whole_file_read: false,
+            },
+        }
+    })
+}
+
+fn parse_bytes(root: Root<'_>, job: &ListFile, bytes: &[u8]) -> Parsed {
+    let ns = job.namespace.as_deref();
+    let mut notes = Vec::new();
+    macro_rules! read {
+        ($variant:ident) => {{
+            let (items, whole, _) = read_list(bytes, job.format, ns, &mut notes);
+            (Objects::$variant(items), whole)
+        }};
+    }
+    let (objects, whole) = match job.kind {
+        ListKind::Nodes => read!(Nodes),
+        ListKind::PersistentVolumes => read!(PersistentVolumes),
+        ListKind::ReplicationControllers => read!(ReplicationControllers),
+        ListKind::Services => read!(Services),
+        ListKind::DaemonSets => read!(DaemonSets),
+        ListKind::Deployments => read!(Deployments),
+        ListKind::ReplicaSets => read!(ReplicaSets),
+        ListKind::Pods => read!(Pods),
+        ListKind::StatefulSets => read!(StatefulSets),
+        ListKind::Jobs => read!(Jobs),
+        ListKind::Endpoints => read!(Endpoints),
+        ListKind::EndpointSlices => read!(EndpointSlices),
+        ListKind::PersistentVolumeClaims => read!(PersistentVolumeClaims),
+        ListKind::Events => {
+            let (items, whole, api_version) =
+                read_list::<EventItem>(bytes, job.format, ns, &mut notes);
+            let list_is_v1 = api_version.is_some_and(|v| v.starts_with("events.k8s.io/"));
+            let events = items.into_iter().map(|e| e.into_core(list_is_v1)).collect();
+            (Objects::Events(events), whole)
+        }
+    };
+    Parsed {
+        objects,
+        notes: notes.into_iter().map(|n| root.note(&job.path, n)).collect(),
+        whole_file_read: whole,
+    }
+}
+
+fn empty(kind: ListKind) -> Objects {
+    match kind {
+        ListKind::Nodes => Objects::Nodes(Vec::new()),
+        ListKind::PersistentVolumes => Objects::PersistentVolumes(Vec::new()),
+        ListKind::Events => Objects::Events(Vec::new()),
+        ListKind::ReplicationControllers => Objects::ReplicationControllers(Vec::new()),
+        ListKind::Services => Objects::Services(Vec::new()),
+        ListKind::DaemonSets => Objects::DaemonSets(Vec::new()),
+        ListKind::Deployments => Objects::Deployments(Vec::new()),
+        ListKind::ReplicaSets => Objects::ReplicaSets(Vec::new()),
+        ListKind::Pods => Objects::Pods(Vec::new()),
+        ListKind::StatefulSets => Objects::StatefulSets(Vec::new()),
+        ListKind::Jobs => Objects::Jobs(Vec::new()),
+        ListKind::Endpoints => Objects::Endpoints(Vec::new()),
+        ListKind::EndpointSlices => Objects::EndpointSlices(Vec::new()),
+        ListKind::PersistentVolumeClaims => Objects::PersistentVolumeClaims(Vec::new()),
+    }
+}
+
+/// Reads one list: items, whether all of them were read, and the list's `apiVersion`.
+/// Problems go to `notes` (without the file name).
+fn read_list<T: ListItem>(
+    bytes: &[u8],
+    format: Format,
+    namespace: Option<&str>,
+    notes: &mut Vec<String>,
+) -> (Vec<T>, bool, Option<String>) {
+    let parsed = match format {
+        Format::Json => parse_json_list::<T>(bytes),
+        Format::Yaml => crate::yaml::parse_yaml_list::<T>(bytes),
+    };
+    let (doc, mut whole) = match parsed {
+        Ok(doc) => (doc, true),
+        Err(ListError::File(msg)) => {
+            notes.push(msg);
+            return (Vec::new(), false, None);
+        }
+        Err(ListError::Items { doc, errors }) => {
+            notes.extend(errors);
+            (doc, false)
+        }
+    };
+    if let Some(kind) = doc.kind.as_deref()
+        && !kind_matches(kind, T::LIST_KIND)
+    {
+        notes.push(format!(
+            "holds a {kind}, but its name says {}; file skipped",
+            T::LIST_KIND
+        ));
+        return (Vec::new(), false, doc.api_version);
+    }
+    let mut items = Vec::with_capacity(doc.items.len());
+    for (index, mut item) in doc.items.into_iter().enumerate() {
+        let meta = item.meta_mut();
+        if meta.name.as_deref().is_none_or(str::is_empty) {
+            notes.push(format!("item {index}: no metadata.name; item skipped"));
+            whole = false;
+            continue;
+        }
+        if let Some(ns) = namespace
+            && meta.namespace.is_none()
+        {
+            // The directory says which namespace; kubectl always writes it anyway.
+            meta.namespace = Some(ns.to_string());
+        }
+        items.push(item);
+    }
+    (items, whole, doc.api_version)
+}
+
+/// A list's kind fits the file: the typed kind, or the untyped `List` kubectl uses for
+/// mixed lists.
+fn kind_matches(kind: &str, expected: &str) -> bool {
+    kind == expected || kind == "List"
+}
+
+/// A kubectl list document: `kind`, `apiVersion` and the items (`metadata` skipped).
+pub(crate) struct ListDoc<T> {
+    pub(crate) kind: Option<String>,
+    pub(crate) api_version: Option<String>,
+    pub(crate) items: Vec<T>,
+}
+
+impl<'de, T: ListItem> Deserialize<'de> for ListDoc<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ListDocVisitor(PhantomData))
+    }
+}
+
+struct ListDocVisitor<T>(PhantomData<T>);
+
+impl<'de, T: ListItem> Visitor<'de> for ListDocVisitor<T> {
+    type Value = ListDoc<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {}", T::LIST_KIND)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListDoc<T>, A::Error> {
+        let mut doc = ListDoc {
+            kind: None,
+            api_version: None,
+            items: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<ListKey>()? {
+            match key {
+                ListKey::Kind => doc.kind = map.next_value()?,
+                ListKey::ApiVersion => doc.api_version = map.next_value()?,
+                ListKey::Items => {
+                    // kubectl writes `kind` first: a list of the wrong kind is not parsed at all.
+                    if doc
+                        .kind
+                        .as_deref()
+                        .is_some_and(|k| !kind_matches(k, T::LIST_KIND))
+                    {
+                        map.next_value::<IgnoredAny>()?;
+                    } else {
+                        doc.items = map.next_value::<Option<Vec<T>>>()?.unwrap_or_default();
+                    }
+                }
+                ListKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(doc)
+    }
+}
+
+enum ListKey {
+    Kind,
+    ApiVersion,
+    Items,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ListKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = ListKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ListKey, E> {
+                Ok(match v {
+                    "kind" => ListKey::Kind,
+                    "apiVersion" => ListKey::ApiVersion,
+                    "items" => ListKey::Items,
+                    _ => ListKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
     }
 }
 
 /// Why a list file could not be fully used.
-enum ListError<T> {
-    /// Not JSON at all (or truncated): nothing usable.
-    Syntax(String),
-    /// Valid JSON, but some items do not have the expected shape; the others are returned.
-    Items { items: Vec<T>, errors: Vec<String> },
+pub(crate) enum ListError<T> {
+    /// Not JSON/YAML at all (or truncated): nothing usable.
+    File(String),
+    /// Well-formed, but some items do not have the expected shape; the others are in `doc`.
+    Items {
+        doc: ListDoc<T>,
+        errors: Vec<String>,
+    },
 }
 
-fn describe_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
-    let inner = e.inner();
-    let path = e.path().to_string();
-    let what = match inner.classify() {
-        serde_json::error::Category::Syntax => "invalid JSON",
-        serde_json::error::Category::Eof => "truncated JSON",
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Data => "unexpected content",
-    };
-    if path.is_empty() || path == "." {
-        format!("{what} at line {}: {inner}", inner.line())
-    } else {
-        format!("{what} at line {}, field `{path}`: {inner}", inner.line())
-    }
-}
-
-/// Parses a kubectl List file; fast path is one typed pass, slow path salvages good items.
-fn parse_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ListError<T>> {
-    let first_err = match serde_path_to_error::deserialize::<_, ListDoc<T>>(
-        &mut serde_json::Deserializer::from_slice(bytes),
-    ) {
-        Ok(doc) => return Ok(doc.items),
+fn parse_json_list<T: ListItem>(bytes: &[u8]) -> Result<ListDoc<T>, ListError<T>> {
+    // Fast path: one typed pass without path tracking.
+    let first_err = match serde_json::from_slice::<ListDoc<T>>(bytes) {
+        Ok(doc) => return Ok(doc),
         Err(e) => e,
     };
-    if !matches!(
-        first_err.inner().classify(),
-        serde_json::error::Category::Data
+    // Again with the field path, for the message.
+    let with_path = match serde_path_to_error::deserialize::<_, ListDoc<T>>(
+        &mut serde_json::Deserializer::from_slice(bytes),
     ) {
-        return Err(ListError::Syntax(describe_error(&first_err)));
-    }
-    // The JSON is well-formed but an item has the wrong shape: load item by item.
-    let doc: ListDoc<serde_json::Value> = match serde_json::from_slice(bytes) {
-        Ok(d) => d,
-        Err(_) => return Err(ListError::Syntax(describe_error(&first_err))),
+        Ok(doc) => return Ok(doc),
+        Err(e) => e,
     };
-    let mut items = Vec::with_capacity(doc.items.len());
+    if !matches!(first_err.classify(), serde_json::error::Category::Data) {
+        return Err(ListError::File(describe_json_error(&with_path)));
+    }
+    // Well-formed JSON, but an item has the wrong shape: read item by item.
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(_) => return Err(ListError::File(describe_json_error(&with_path))),
+    };
+    let position = format!(" (line {} column {})", first_err.line(), first_err.column());
+    salvage(value, &position)
+}
+
+/// Reads a list item by item from its generic form, naming each bad item.
+pub(crate) fn salvage<T: ListItem>(
+    value: serde_json::Value,
+    first_position: &str,
+) -> Result<ListDoc<T>, ListError<T>> {
+    let serde_json::Value::Object(mut top) = value else {
+        return Err(ListError::File(format!(
+            "not a {}: the document is not a mapping",
+            T::LIST_KIND
+        )));
+    };
+    let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    let kind = text(top.remove("kind"));
+    let api_version = text(top.remove("apiVersion"));
+    let raw_items = match top.remove("items") {
+        Some(serde_json::Value::Array(a)) => a,
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(_) => {
+            return Err(ListError::File("field `items` is not a list".to_string()));
+        }
+    };
+    let mut doc = ListDoc {
+        kind,
+        api_version,
+        items: Vec::with_capacity(raw_items.len()),
+    };
+    if doc
+        .kind
+        .as_deref()
+        .is_some_and(|k| !kind_matches(k, T::LIST_KIND))
+    {
+        return Ok(doc);
+    }
     let mut errors = Vec::new();
-    let mut first_reported = false;
-    for (index, mut value) in doc.items.into_iter().enumerate() {
+    for (index, mut value) in raw_items.into_iter().enumerate() {
         let label = item_label(&value);
         // Items of an older API group version (extensions/v1beta1 ...) still parse by shape.
         if let Some(obj) = value.as_object_mut() {
-            obj.remove("apiVersion");
             obj.remove("kind");
+            obj.remove("apiVersion");
         }
         match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(item) => items.push(item),
+            Ok(item) => doc.items.push(item),
             Err(e) => {
-                let position = if first_reported {
-                    String::new()
+                let position = if errors.is_empty() {
+                    first_position
                 } else {
-                    first_reported = true;
-                    format!(
-                        " (line {} column {})",
-                        first_err.inner().line(),
-                        first_err.inner().column()
-                    )
+                    ""
                 };
                 let field = e.path().to_string();
                 errors.push(format!(
@@ -553,9 +1003,25 @@ fn parse_list<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ListError<T>>
     }
     if errors.is_empty() {
         // The typed pass failed on something the per-item pass accepts (a kind/apiVersion).
-        return Ok(items);
+        return Ok(doc);
     }
-    Err(ListError::Items { items, errors })
+    Err(ListError::Items { doc, errors })
+}
+
+fn describe_json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    let path = e.path().to_string();
+    let what = match inner.classify() {
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Data => "unexpected content",
+    };
+    if path.is_empty() || path == "." {
+        format!("{what} at line {}: {inner}", inner.line())
+    } else {
+        format!("{what} at line {}, field `{path}`: {inner}", inner.line())
+    }
 }
 
 fn item_label(value: &serde_json::Value) -> String {
@@ -571,12 +1037,196 @@ fn item_label(value: &serde_json::Value) -> String {
     }
 }
 
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.sort();
-    Ok(v)
+// ---------------------------------------------------------------------------------------------
+// Container logs
+
+/// The log blocks of one pod directory.
+struct PodLogs {
+    blocks: Vec<(ContainerRef, bool, String)>,
+    notes: Vec<SkippedInput>,
+}
+
+fn read_pod_logs(root: Root<'_>, opts: &DumpOptions, namespace: &str, dir: &Path) -> PodLogs {
+    let mut out = PodLogs {
+        blocks: Vec::new(),
+        notes: Vec::new(),
+    };
+    let dir_pod = file_name(dir);
+    for (file, previous) in [("logs.txt", false), ("previous-logs.txt", true)] {
+        let path = dir.join(file);
+        let f = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                out.notes
+                    .push(root.note(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let blocks: LogBlocks = match parse_log_blocks(
+            BufReader::with_capacity(64 << 10, f),
+            opts.max_container_log_bytes,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                out.notes
+                    .push(root.note(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        for note in blocks.notes {
+            out.notes.push(root.note(&path, note));
+        }
+        for block in blocks.blocks {
+            if block.namespace != namespace || block.pod != dir_pod {
+                out.notes.push(root.note(
+                    &path,
+                    format!(
+                        "line {}: block for pod {}/{} found in the directory of {namespace}/{dir_pod}; kept under the pod the marker names",
+                        block.start_line, block.namespace, block.pod
+                    ),
+                ));
+            }
+            if let Some(total) = block.truncated_from {
+                out.notes.push(root.note(
+                    &path,
+                    format!(
+                        "container {}: log tail-limited, kept the last {} of {} bytes",
+                        block.container,
+                        block.text.len(),
+                        total
+                    ),
+                ));
+            }
+            let key = ContainerRef::new(block.namespace, block.pod, block.container);
+            out.blocks.push((key, previous, block.text));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node logs and facts
+
+enum NodeContent {
+    Facts(Box<NodeFacts>),
+    Log(NodeLogSource, String),
+    Nothing,
+}
+
+struct NodeFile {
+    node: String,
+    content: NodeContent,
+    notes: Vec<SkippedInput>,
+}
+
+/// `(node, file)` for every file under `_nodes/<node>/`.
+fn node_files(root: Root<'_>, dir: &Path, notes: &mut Vec<SkippedInput>) -> Vec<(String, PathBuf)> {
+    let nodes = match entries(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            notes.push(root.note(dir, format!("cannot list: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for node_dir in nodes.into_iter().filter(|e| e.is_dir) {
+        match entries(&node_dir.path) {
+            Ok(files) => out.extend(
+                files
+                    .into_iter()
+                    .filter(|f| !f.is_dir)
+                    .map(|f| (node_dir.name.clone(), f.path)),
+            ),
+            Err(e) => notes.push(root.note(&node_dir.path, format!("cannot list: {e}"))),
+        }
+    }
+    out
+}
+
+fn read_node_file(root: Root<'_>, opts: &DumpOptions, node: &str, path: &Path) -> NodeFile {
+    let mut out = NodeFile {
+        node: node.to_string(),
+        content: NodeContent::Nothing,
+        notes: Vec::new(),
+    };
+    let name = file_name(path);
+    if name == "facts.json" {
+        match fs::read(path) {
+            Ok(bytes) => match serde_path_to_error::deserialize::<_, NodeFacts>(
+                &mut serde_json::Deserializer::from_slice(&bytes),
+            ) {
+                Ok(mut facts) => {
+                    if facts.node.is_empty() {
+                        facts.node = node.to_string();
+                    }
+                    out.content = NodeContent::Facts(Box::new(facts));
+                }
+                Err(e) => out.notes.push(root.note(path, describe_json_error(&e))),
+            },
+            Err(e) => out.notes.push(root.note(path, format!("cannot read: {e}"))),
+        }
+    } else if let Some(source) = name.strip_suffix(".log") {
+        match source.parse::<NodeLogSource>() {
+            Ok(src) => match read_tail(path, opts.max_node_log_bytes) {
+                Ok((text, total)) => {
+                    if text.len() < total {
+                        out.notes.push(root.note(
+                            path,
+                            format!(
+                                "log tail-limited, kept the last {} of {total} bytes",
+                                text.len()
+                            ),
+                        ));
+                    }
+                    out.content = NodeContent::Log(src, text);
+                }
+                Err(e) => out.notes.push(root.note(path, format!("cannot read: {e}"))),
+            },
+            Err(e) => out.notes.push(root.note(path, e.to_string())),
+        }
+    }
+    out
+}
+
+/// The last `max` bytes of a file (whole lines, see [`TailBuffer`]) and its size; reads only
+/// the tail of a large file.
+fn read_tail(path: &Path, max: usize) -> std::io::Result<(String, usize)> {
+    let mut f = fs::File::open(path)?;
+    let len = f.metadata()?.len() as usize;
+    // One byte more than the tail, to see whether the tail starts at a line start.
+    let start = len.saturating_sub(max + 1);
+    f.seek(SeekFrom::Start(start as u64))?;
+    let mut bytes = Vec::with_capacity(len - start);
+    f.read_to_end(&mut bytes)?;
+    let mut tail = TailBuffer::new(max);
+    if start > 0 {
+        // Pretend the bytes before were seen, so the buffer cuts as if it had read them all.
+        tail.skipped(start);
+    }
+    tail.push(&bytes);
+    let total = tail.total();
+    let (text, _) = tail.finish();
+    Ok((text, total))
+}
+
+fn read_meta(root: Root<'_>, path: &Path, notes: &mut Vec<SkippedInput>) -> Option<Timestamp> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            notes.push(root.note(path, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    match serde_path_to_error::deserialize::<_, DumpMeta>(
+        &mut serde_json::Deserializer::from_slice(&bytes),
+    ) {
+        Ok(meta) => meta.collected_at,
+        Err(e) => {
+            notes.push(root.note(path, describe_json_error(&e)));
+            None
+        }
+    }
 }
 
 fn file_name(p: &Path) -> String {

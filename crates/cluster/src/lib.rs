@@ -8,6 +8,7 @@ pub mod events;
 pub mod live;
 pub mod logs;
 pub mod writer;
+mod yaml;
 
 pub use dump::{DumpError, DumpMeta, DumpOptions, load_dump, load_dump_with};
 pub use writer::{DumpWriteError, WriteStats, write_dump};

@@ -11,10 +11,10 @@ use kube::api::{Api, ListParams, LogParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource, ResourceExt};
 use kubemedic_model::objects::{
-    ContainerState, ContainerStatus, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job,
-    Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service,
-    StatefulSet,
+    DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, PersistentVolume,
+    PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
+use kubemedic_model::snapshot::{container_is_failing, is_cluster_dns};
 use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -113,6 +113,9 @@ pub enum LiveError {
     /// The client could not be built.
     #[error("cannot create a Kubernetes client: {0}")]
     Client(#[source] kube::Error),
+    /// The namespace asked for does not exist.
+    #[error("namespace {0} does not exist in the cluster")]
+    NamespaceNotFound(String),
     /// Listing pods failed: nothing worth diagnosing can be loaded.
     #[error("cannot list {what}: {source}")]
     List {
@@ -229,6 +232,21 @@ fn keep<T>(
     }
 }
 
+/// Nothing namespaced was listed.
+fn namespace_is_empty(s: &Snapshot) -> bool {
+    s.pods.is_empty()
+        && s.events.is_empty()
+        && s.services.is_empty()
+        && s.endpoints.is_empty()
+        && s.persistent_volume_claims.is_empty()
+        && s.deployments.is_empty()
+        && s.replica_sets.is_empty()
+        && s.daemon_sets.is_empty()
+        && s.stateful_sets.is_empty()
+        && s.jobs.is_empty()
+        && s.replication_controllers.is_empty()
+}
+
 /// Loads a snapshot from the cluster `client` talks to.
 pub async fn load_live(
     clients: &ClusterClients,
@@ -293,6 +311,16 @@ pub async fn load_live(
     snap.jobs = keep(jobs, "jobs", sk);
     snap.replication_controllers = keep(rcs, "replicationcontrollers", sk);
     snap.pods = pods;
+    if let Some(ns) = ns
+        && namespace_is_empty(&snap)
+    {
+        // An empty namespace is healthy; one that does not exist is a typo. Without the right
+        // to read namespaces, the benefit of the doubt.
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        if let Ok(None) = namespaces.get_opt(ns).await {
+            return Err(LiveError::NamespaceNotFound(ns.to_string()));
+        }
+    }
 
     if opts.fetch_logs {
         fetch_logs(client, opts, &mut snap).await;
@@ -302,22 +330,6 @@ pub async fn load_live(
     }
     snap.taken_at = Some(jiff::Timestamp::now());
     Ok(snap)
-}
-
-/// Whether a container's logs are worth fetching: it restarted or ended badly.
-pub fn is_failing(cs: &ContainerStatus) -> bool {
-    let bad_term = |s: &Option<ContainerState>| {
-        s.as_ref()
-            .and_then(|s| s.terminated.as_ref())
-            .is_some_and(|t| t.exit_code != 0)
-    };
-    let waiting_bad = cs
-        .state
-        .as_ref()
-        .and_then(|s| s.waiting.as_ref())
-        .and_then(|w| w.reason.as_deref())
-        .is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing");
-    cs.restart_count > 0 || bad_term(&cs.state) || bad_term(&cs.last_state) || waiting_bad
 }
 
 /// How long to wait before asking again for a log the kubelet could not find.
@@ -346,13 +358,15 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
             continue;
         };
         let name = pod.name_any();
+        // Cluster DNS replicas: their logs show lookups failing while they look healthy.
+        let dns = is_cluster_dns(pod);
         for cs in status
             .init_container_statuses
             .iter()
             .flatten()
             .chain(status.container_statuses.iter().flatten())
         {
-            if !is_failing(cs) {
+            if !(dns || container_is_failing(cs)) {
                 continue;
             }
             let ever_started = cs.restart_count > 0
@@ -367,7 +381,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
             jobs.push(LogJob {
                 namespace: ns.clone(),
                 pod: name.clone(),
-                container: cs.name.clone(),
+                container: cs.name.to_string(),
                 previous: false,
             });
             if cs.restart_count > 0
@@ -379,7 +393,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
                 jobs.push(LogJob {
                     namespace: ns.clone(),
                     pod: name.clone(),
-                    container: cs.name.clone(),
+                    container: cs.name.to_string(),
                     previous: true,
                 });
             }
@@ -489,7 +503,7 @@ async fn fetch_facts(
             Some((
                 p.metadata.namespace.clone()?,
                 p.name_any(),
-                p.spec.as_ref()?.node_name.clone()?,
+                p.spec.as_ref()?.node_name.as_deref()?.to_string(),
             ))
         })
         .collect();

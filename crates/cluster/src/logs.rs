@@ -1,7 +1,6 @@
 //! kubectl's container log blocks (`==== START logs for container C of pod NS/POD ====`) and
 //! tail-limited buffering of large logs.
 
-use std::collections::VecDeque;
 use std::io::BufRead;
 
 const START: &str = "==== START logs for container ";
@@ -44,13 +43,15 @@ pub struct LogBlocks {
     pub notes: Vec<String>,
 }
 
-/// Keeps the last `max` bytes of a text given line by line.
+/// Keeps the last `max` bytes of a text given line by line: whole lines from the end, or the
+/// end of the last line when that alone is longer than `max`.
+///
+/// Stores raw bytes (no allocation per line) and trims lazily, so a long log costs one copy.
 #[derive(Debug)]
 pub struct TailBuffer {
     max: usize,
-    kept: usize,
     total: usize,
-    lines: VecDeque<String>,
+    buf: Vec<u8>,
 }
 
 impl TailBuffer {
@@ -58,33 +59,42 @@ impl TailBuffer {
     pub fn new(max: usize) -> Self {
         Self {
             max,
-            kept: 0,
             total: 0,
-            lines: VecDeque::new(),
+            buf: Vec::new(),
         }
     }
 
     /// Appends one line (with its newline, if it had one).
-    pub fn push(&mut self, line: &str) {
+    pub fn push(&mut self, line: &[u8]) {
         self.total += line.len();
-        self.kept += line.len();
-        self.lines.push_back(line.to_string());
-        while self.kept > self.max && self.lines.len() > 1 {
-            if let Some(front) = self.lines.pop_front() {
-                self.kept -= front.len();
-            }
+        self.buf.extend_from_slice(line);
+        // Trim only when well past the limit: each byte is moved at most a few times.
+        if self.buf.len() > self.max.saturating_mul(2).max(64 << 10) {
+            let cut = self.cut_point();
+            self.buf.drain(..cut);
         }
-        // A single line longer than the limit keeps its last `max` bytes.
-        if self.kept > self.max
-            && let Some(only) = self.lines.front_mut()
-        {
-            let mut cut = only.len() - self.max;
-            while !only.is_char_boundary(cut) {
-                cut += 1;
-            }
-            only.drain(..cut);
-            self.kept = only.len();
+    }
+
+    /// Where the kept tail starts: the first line start at or after `len - max`, or exactly
+    /// `len - max` when that is inside the last line.
+    fn cut_point(&self) -> usize {
+        let len = self.buf.len();
+        if len <= self.max {
+            return 0;
         }
+        let start = len - self.max;
+        if start > 0 && self.buf[start - 1] == b'\n' {
+            return start;
+        }
+        match self.buf[start..].iter().position(|&b| b == b'\n') {
+            Some(p) if start + p + 1 < len => start + p + 1,
+            _ => start,
+        }
+    }
+
+    /// Counts `n` bytes that came before and were not given (a file read from an offset).
+    pub fn skipped(&mut self, n: usize) {
+        self.total += n;
     }
 
     /// Bytes seen so far, kept or not.
@@ -92,14 +102,30 @@ impl TailBuffer {
         self.total
     }
 
-    /// The kept text and whether anything was dropped.
-    pub fn finish(self) -> (String, bool) {
-        let truncated = self.kept < self.total;
-        let mut s = String::with_capacity(self.kept);
-        for l in self.lines {
-            s.push_str(&l);
+    /// The kept text (invalid UTF-8 replaced) and whether anything was dropped.
+    pub fn finish(mut self) -> (String, bool) {
+        let cut = self.cut_point();
+        self.buf.drain(..cut);
+        // A cut inside a line may split a character: skip its continuation bytes.
+        let skip = self
+            .buf
+            .iter()
+            .take(3)
+            .take_while(|&&b| (b & 0xC0) == 0x80)
+            .count();
+        if skip > 0 && self.buf.len() < self.total {
+            self.buf.drain(..skip);
         }
-        (s, truncated)
+        let truncated = self.buf.len() < self.total;
+        (bytes_to_string(self.buf), truncated)
+    }
+}
+
+/// UTF-8 text of `bytes` without a copy when valid, invalid sequences replaced otherwise.
+pub fn bytes_to_string(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 
@@ -152,6 +178,11 @@ fn close(open: Open, out: &mut LogBlocks) {
     });
 }
 
+/// Byte offset of `needle` in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Splits a kubectl `logs.txt` into container blocks, decoding invalid UTF-8 lossily and
 /// keeping at most `max_bytes` (the tail) per block.
 pub fn parse_log_blocks<R: BufRead>(mut reader: R, max_bytes: usize) -> std::io::Result<LogBlocks> {
@@ -167,9 +198,9 @@ pub fn parse_log_blocks<R: BufRead>(mut reader: R, max_bytes: usize) -> std::io:
             break;
         }
         line_no += 1;
-        let line = String::from_utf8_lossy(&raw);
-        if let Some(rest) = line.strip_prefix(START)
-            && let Some((container, namespace, pod)) = parse_header(rest)
+        let line = raw.as_slice();
+        if let Some(rest) = line.strip_prefix(START.as_bytes())
+            && let Some((container, namespace, pod)) = parse_header(&String::from_utf8_lossy(rest))
         {
             if let Some(prev) = open.take() {
                 out.notes.push(format!(
@@ -191,8 +222,8 @@ pub fn parse_log_blocks<R: BufRead>(mut reader: R, max_bytes: usize) -> std::io:
             Some(block) => {
                 // kubectl writes the END marker right after the raw log bytes, so it ends the
                 // last log line when the log had no trailing newline.
-                if let Some(pos) = line.find(END)
-                    && parse_header(&line[pos + END.len()..]).is_some()
+                if let Some(pos) = find(line, END.as_bytes())
+                    && parse_header(&String::from_utf8_lossy(&line[pos + END.len()..])).is_some()
                 {
                     if pos > 0 {
                         block.tail.push(&line[..pos]);
@@ -201,11 +232,11 @@ pub fn parse_log_blocks<R: BufRead>(mut reader: R, max_bytes: usize) -> std::io:
                         close(b, &mut out);
                     }
                 } else {
-                    block.tail.push(&line);
+                    block.tail.push(line);
                 }
             }
             None => {
-                if !line.trim().is_empty() {
+                if !line.trim_ascii().is_empty() {
                     if stray == 0 {
                         first_stray = line_no;
                     }

@@ -10,8 +10,6 @@ use kubemedic_model::objects::Pod;
 use serde_json::json;
 use std::time::Duration;
 
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slim_pods_list_watch_and_reflect() {
     let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
@@ -28,7 +26,7 @@ async fn slim_pods_list_watch_and_reflect() {
     let full: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
     let manifest = json!({
         "metadata": {"name": "api-1", "labels": {"app": "api"},
-            "annotations": {LAST_APPLIED: "{\"kind\":\"Pod\"}", "team": "shop"}},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"kind\":\"Pod\"}", "team": "shop"}},
         "spec": {"containers": [{"name": "api", "image": "registry.example.com/shop/api:1.4.2",
             "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 5},
             "env": [{"name": "A", "value": "never read"}]}]}
@@ -46,9 +44,8 @@ async fn slim_pods_list_watch_and_reflect() {
     let p = &listed.items[0];
     assert!(p.metadata.managed_fields.is_none());
     assert!(p.metadata.resource_version.is_some());
-    let annotations = p.metadata.annotations.as_ref().unwrap();
-    assert_eq!(annotations.get("team").map(String::as_str), Some("shop"));
-    assert!(!annotations.contains_key(LAST_APPLIED));
+    // Pods come by the hundred thousand and no analyser reads their annotations.
+    assert!(p.metadata.annotations.is_none());
     let probe = p.spec.as_ref().unwrap().containers[0]
         .liveness_probe
         .as_ref()

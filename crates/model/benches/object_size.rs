@@ -152,18 +152,15 @@ fn row(what: &str, inline: usize, heap: Heap) {
     );
 }
 
-fn main() {
-    sizes();
-    let json = include_str!("../tests/fixtures/pod-kwok.json");
+fn measure(label: &str, json: &str) {
     println!(
-        "pod: tests/fixtures/pod-kwok.json ({} bytes of JSON, managedFields included)",
+        "\n{label} ({} bytes of JSON, managedFields included)",
         json.len()
     );
     println!(
         "{:<44} {:>7} {:>8} {:>7} {:>9} {:>9}",
         "type", "size_of", "heap", "allocs", "heap+hdr", "total"
     );
-
     let (full, h) = heap_of(|| {
         serde_json::from_str::<k8s_openapi::api::core::v1::Pod>(json).expect("fixture parses")
     });
@@ -176,6 +173,7 @@ fn main() {
     row("  of which ObjectMeta", size_of::<ObjectMeta>(), h);
     let (_mf, h) = heap_of(|| full.metadata.managed_fields.clone());
     row("  of which managedFields", size_of::<Option<Vec<()>>>(), h);
+    drop(full);
 
     let (slim, h) = heap_of(|| {
         serde_json::from_str::<kubemedic_model::objects::Pod>(json).expect("fixture parses")
@@ -205,13 +203,25 @@ fn main() {
     );
     let (_c, h) = heap_of(|| compact(&slim.metadata));
     row("alternative: compact own meta", size_of::<CompactMeta>(), h);
+}
+
+fn main() {
+    measure(
+        "kwok pod: tests/fixtures/pod-kwok.json",
+        include_str!("../tests/fixtures/pod-kwok.json"),
+    );
+    measure(
+        "Deployment pod with probes, resources, env, annotations: tests/fixtures/pod-deployment.json",
+        include_str!("../tests/fixtures/pod-deployment.json"),
+    );
     println!(
-        "size_of: Time {}, Option<Time> {}, String {}, BTreeMap<String,String> {}",
+        "\nsize_of: Time {}, Option<Time> {}, String {}, BTreeMap<String,String> {}",
         size_of::<Time>(),
         size_of::<Option<Time>>(),
         size_of::<String>(),
         size_of::<std::collections::BTreeMap<String, String>>()
     );
+    sizes();
 }
 
 #[allow(dead_code)]

@@ -2,8 +2,9 @@
 
 use crate::facts::NodeFacts;
 use crate::objects::{
-    DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, PersistentVolume,
-    PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
+    ContainerState, ContainerStatus, DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job,
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service,
+    StatefulSet,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,9 @@ pub struct Snapshot {
     pub node_facts: BTreeMap<String, NodeFacts>,
     /// Inputs that could not be read; the rest of the snapshot is still complete.
     pub skipped: Vec<SkippedInput>,
+    /// Inputs a complete collection has that this one lacks (a file an older kubectl does not
+    /// write), with what that costs the analysis; nothing was wrong with what was there.
+    pub missing: Vec<SkippedInput>,
 }
 
 impl Snapshot {
@@ -114,6 +118,54 @@ impl Snapshot {
         }
         newest
     }
+}
+
+/// Whether a container is failing: it restarted, ended with a non-zero code, or waits with a
+/// reason other than being created.
+pub fn container_is_failing(cs: &ContainerStatus) -> bool {
+    let bad_term = |s: &Option<ContainerState>| {
+        s.as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .is_some_and(|t| t.exit_code != 0)
+    };
+    let waiting_bad = cs
+        .state
+        .as_ref()
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.reason.as_deref())
+        .is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing");
+    cs.restart_count > 0 || bad_term(&cs.state) || bad_term(&cs.last_state) || waiting_bad
+}
+
+/// Whether a pod is a cluster DNS replica (CoreDNS or kube-dns): their logs tell a replica that
+/// fails lookups while it looks healthy.
+pub fn is_cluster_dns(pod: &Pod) -> bool {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("k8s-app"))
+        .is_some_and(|v| v == "kube-dns" || v == "coredns")
+        || pod
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("coredns-"))
+}
+
+/// Whether the analysers read this pod's container logs: a container of it is failing, or it is
+/// a cluster DNS replica. Both loaders (live and dump) load logs by this rule, so a dump and the
+/// live cluster it was collected from give the same findings.
+pub fn pod_logs_wanted(pod: &Pod) -> bool {
+    if is_cluster_dns(pod) {
+        return true;
+    }
+    pod.status.as_ref().is_some_and(|s| {
+        s.container_statuses
+            .iter()
+            .flatten()
+            .chain(s.init_container_statuses.iter().flatten())
+            .any(container_is_failing)
+    })
 }
 
 /// Identifies one container of one pod.

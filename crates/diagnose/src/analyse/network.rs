@@ -58,8 +58,8 @@ fn host_ports(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     if let Some(hp) = host_port.filter(|hp| *hp > 0) {
                         let key = (
                             hp,
-                            port.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                            port.host_ip.clone().unwrap_or_default(),
+                            port.protocol.as_deref().unwrap_or("TCP").to_string(),
+                            port.host_ip.as_deref().unwrap_or_default().to_string(),
                         );
                         let list = bound.entry(key).or_default();
                         if !list.iter().any(|q| std::ptr::eq(*q, *p)) {
@@ -148,15 +148,7 @@ fn dns_error_line(line: &str) -> bool {
 fn dns_replicas(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let mut groups: BTreeMap<(String, String, String), Vec<&Pod>> = BTreeMap::new();
     for p in &ctx.snap.pods {
-        let labels = p.metadata.labels.as_ref();
-        let is_dns = labels
-            .and_then(|l| l.get("k8s-app"))
-            .is_some_and(|v| v == "kube-dns" || v == "coredns")
-            || p.metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("coredns-"));
-        if !is_dns || !active(p) {
+        if !kubemedic_model::snapshot::is_cluster_dns(p) || !active(p) {
             continue;
         }
         let (ns, _) = pod_key(p);
@@ -261,12 +253,12 @@ fn probe_events(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             _ => continue,
         };
         let io = &e.involved_object;
-        let kind = io.kind.clone().unwrap_or_default();
+        let kind = io.kind.as_deref().unwrap_or_default().to_string();
         if kind == "Node" {
             continue;
         }
-        let ns = io.namespace.clone().unwrap_or_default();
-        let name = io.name.clone().unwrap_or_default();
+        let ns = io.namespace.as_deref().unwrap_or_default().to_string();
+        let name = io.name.as_deref().unwrap_or_default().to_string();
         if seen
             .insert((cause, kind.clone(), ns.clone(), name.clone()), ())
             .is_some()

@@ -1278,8 +1278,8 @@ fn panic_fix(v: &PodView<'_, '_>, c: &str) -> Vec<String> {
 fn command_fix(v: &PodView<'_, '_>, c: &str) -> Vec<String> {
     let image = v
         .container_spec(c)
-        .and_then(|s| s.image.clone())
-        .unwrap_or_else(|| "IMAGE".to_string());
+        .and_then(|s| s.image.as_deref())
+        .unwrap_or("IMAGE");
     vec![
         format!(
             "{} get {} -o jsonpath='{{.spec.template.spec.containers[?(@.name==\"{c}\")].command}}'",
@@ -1369,8 +1369,9 @@ fn image(
     let c = cs.name.as_str();
     let image = v
         .container_spec(c)
-        .and_then(|s| s.image.clone())
-        .unwrap_or_else(|| cs.image.clone());
+        .and_then(|s| s.image.as_deref())
+        .unwrap_or(&cs.image)
+        .to_string();
     // The waiting message says "Back-off pulling image"; the Failed events carry the reason.
     let mut best: Option<(Verdict, Evidence)> = None;
     let mut consider = |verdict: Option<Verdict>, ev: Evidence| {

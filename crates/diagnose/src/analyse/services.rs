@@ -5,8 +5,8 @@ use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
 use crate::util::FxMap;
 use crate::util::{finding, pod_conditions, pod_key};
-use kubemedic_model::objects::{Pod, Service};
-use std::collections::{BTreeMap, HashMap};
+use kubemedic_model::objects::{CompactString, Pod, Service, StrMap};
+use std::collections::HashMap;
 
 /// Pods of one namespace indexed by label pair, so a selector costs its shortest posting list.
 struct LabelIndex<'a> {
@@ -20,7 +20,7 @@ fn pod_ready(p: &Pod) -> bool {
             .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
-fn matching<'a>(idx: Option<&LabelIndex<'a>>, selector: &BTreeMap<String, String>) -> Vec<&'a Pod> {
+fn matching<'a>(idx: Option<&LabelIndex<'a>>, selector: &StrMap<CompactString>) -> Vec<&'a Pod> {
     let Some(idx) = idx else { return Vec::new() };
     let mut lists: Vec<&Vec<&Pod>> = Vec::new();
     for (k, v) in selector {
@@ -37,9 +37,9 @@ fn matching<'a>(idx: Option<&LabelIndex<'a>>, selector: &BTreeMap<String, String
         .iter()
         .filter(|p| {
             let labels = p.metadata.labels.as_ref();
-            selector
-                .iter()
-                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            selector.iter().all(|(k, v)| {
+                labels.and_then(|l| l.get(k.as_str())).map(String::as_str) == Some(v.as_str())
+            })
         })
         .filter(|p| {
             p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Succeeded")

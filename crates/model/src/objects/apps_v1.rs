@@ -4,6 +4,7 @@ use super::{
     LabelSelector, NamespaceResourceScope, ObjectMeta, PodTemplateSpec, Time, k8s_kind, meta,
     required, shrunk,
 };
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
@@ -18,14 +19,14 @@ macro_rules! workload_condition {
             /// Last status change.
             pub last_transition_time: Option<Time>,
             /// Human text.
-            pub message: Option<String>,
+            pub message: Option<CompactString>,
             /// Short reason.
-            pub reason: Option<String>,
+            pub reason: Option<CompactString>,
             /// True, False or Unknown.
-            pub status: Option<String>,
+            pub status: Option<CompactString>,
             /// Condition type.
             #[serde(rename = "type")]
-            pub type_: Option<String>,
+            pub type_: Option<CompactString>,
         }
     };
 }
@@ -106,14 +107,14 @@ pub struct DeploymentCondition {
     /// Last time it was updated.
     pub last_update_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason (ProgressDeadlineExceeded, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
-    pub status: Option<String>,
+    pub status: Option<CompactString>,
     /// Condition type.
     #[serde(rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<CompactString>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,14 +278,14 @@ impl super::Absent for StatefulSetSpec {}
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetSpec {
     /// OrderedReady or Parallel.
-    pub pod_management_policy: Option<String>,
+    pub pod_management_policy: Option<CompactString>,
     /// Desired replicas.
     pub replicas: Option<i32>,
     /// Pod label selector.
     #[serde(default, deserialize_with = "required")]
     pub selector: LabelSelector,
     /// The governing headless Service.
-    pub service_name: Option<String>,
+    pub service_name: Option<CompactString>,
     /// Pods to create.
     #[serde(default, deserialize_with = "required")]
     pub template: PodTemplateSpec,

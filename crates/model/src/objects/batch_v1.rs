@@ -4,6 +4,7 @@ use super::{
     LabelSelector, NamespaceResourceScope, ObjectMeta, PodTemplateSpec, Time, k8s_kind, meta,
     required, shrunk,
 };
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
@@ -76,13 +77,13 @@ pub struct JobCondition {
     /// Last status change.
     pub last_transition_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason (BackoffLimitExceeded, DeadlineExceeded, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
     #[serde(default, deserialize_with = "required")]
-    pub status: String,
+    pub status: CompactString,
     /// Condition type.
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }

@@ -3,11 +3,11 @@
 
 use super::{
     ClusterResourceScope, IntOrString, MicroTime, NamespaceResourceScope, ObjectMeta, Quantity,
-    Time, k8s_kind, meta, required, required_vec, shrunk,
+    StrMap, Time, k8s_kind, meta, required, required_vec, shrunk,
 };
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
-use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
 // Pod
@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pod {
-    /// Standard object metadata (slim: see [`meta`]).
-    #[serde(default, deserialize_with = "meta::deserialize")]
+    /// Standard object metadata (slim, and without annotations: see [`meta`]).
+    #[serde(default, deserialize_with = "meta::deserialize_without_annotations")]
     pub metadata: ObjectMeta,
     /// What the pod should run.
     pub spec: Option<PodSpec>,
@@ -42,13 +42,13 @@ pub struct PodSpec {
     #[serde(default, deserialize_with = "shrunk")]
     pub init_containers: Option<Vec<Container>>,
     /// The node the pod is bound to.
-    pub node_name: Option<String>,
+    pub node_name: Option<CompactString>,
     /// Node labels the pod requires.
-    pub node_selector: Option<BTreeMap<String, String>>,
+    pub node_selector: Option<StrMap<CompactString>>,
     /// Always, OnFailure or Never.
-    pub restart_policy: Option<String>,
+    pub restart_policy: Option<CompactString>,
     /// The scheduler responsible for placing the pod.
-    pub scheduler_name: Option<String>,
+    pub scheduler_name: Option<CompactString>,
     /// Grace period of a deletion, in seconds.
     pub termination_grace_period_seconds: Option<i64>,
     /// Volumes the containers may mount.
@@ -63,17 +63,17 @@ pub struct PodSpec {
 pub struct Container {
     /// Arguments to the entrypoint.
     #[serde(default, deserialize_with = "shrunk")]
-    pub args: Option<Vec<String>>,
+    pub args: Option<Vec<CompactString>>,
     /// Entrypoint array.
     #[serde(default, deserialize_with = "shrunk")]
-    pub command: Option<Vec<String>>,
+    pub command: Option<Vec<CompactString>>,
     /// Image reference.
-    pub image: Option<String>,
+    pub image: Option<CompactString>,
     /// Liveness probe.
     pub liveness_probe: Option<Box<Probe>>,
     /// Container name.
     #[serde(default, deserialize_with = "required")]
-    pub name: String,
+    pub name: CompactString,
     /// Ports exposed.
     #[serde(default, deserialize_with = "shrunk")]
     pub ports: Option<Vec<ContainerPort>>,
@@ -95,13 +95,13 @@ pub struct ContainerPort {
     pub container_port: i32,
     /// Host IP to bind a host port to.
     #[serde(rename = "hostIP")]
-    pub host_ip: Option<String>,
+    pub host_ip: Option<CompactString>,
     /// Port on the host.
     pub host_port: Option<i32>,
     /// Port name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// TCP, UDP or SCTP.
-    pub protocol: Option<String>,
+    pub protocol: Option<CompactString>,
 }
 
 /// Compute resources of a container.
@@ -110,9 +110,9 @@ pub struct ContainerPort {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRequirements {
     /// Maximum amounts.
-    pub limits: Option<BTreeMap<String, Quantity>>,
+    pub limits: Option<StrMap<Quantity>>,
     /// Minimum amounts the scheduler reserves.
-    pub requests: Option<BTreeMap<String, Quantity>>,
+    pub requests: Option<StrMap<Quantity>>,
 }
 
 /// A liveness, readiness or startup probe.
@@ -147,7 +147,7 @@ pub struct Probe {
 pub struct ExecAction {
     /// The command.
     #[serde(default, deserialize_with = "shrunk")]
-    pub command: Option<Vec<String>>,
+    pub command: Option<Vec<CompactString>>,
 }
 
 /// A gRPC probe.
@@ -160,7 +160,7 @@ pub struct GRPCAction {
     #[serde(default, deserialize_with = "required")]
     pub port: i32,
     /// Service name sent in the request.
-    pub service: Option<String>,
+    pub service: Option<CompactString>,
 }
 
 /// An HTTP GET probe.
@@ -170,14 +170,14 @@ pub struct GRPCAction {
 #[allow(clippy::upper_case_acronyms)]
 pub struct HTTPGetAction {
     /// Host to connect to (default: the pod IP).
-    pub host: Option<String>,
+    pub host: Option<CompactString>,
     /// Path.
-    pub path: Option<String>,
+    pub path: Option<CompactString>,
     /// Port number or name.
     #[serde(default, deserialize_with = "required")]
     pub port: IntOrString,
     /// HTTP or HTTPS.
-    pub scheme: Option<String>,
+    pub scheme: Option<CompactString>,
 }
 
 /// A TCP connect probe.
@@ -187,7 +187,7 @@ pub struct HTTPGetAction {
 #[allow(clippy::upper_case_acronyms)]
 pub struct TCPSocketAction {
     /// Host to connect to (default: the pod IP).
-    pub host: Option<String>,
+    pub host: Option<CompactString>,
     /// Port number or name.
     #[serde(default, deserialize_with = "required")]
     pub port: IntOrString,
@@ -202,7 +202,7 @@ pub struct Volume {
     pub config_map: Option<Box<ConfigMapVolumeSource>>,
     /// Volume name.
     #[serde(default, deserialize_with = "required")]
-    pub name: String,
+    pub name: CompactString,
     /// A PersistentVolumeClaim.
     pub persistent_volume_claim: Option<Box<PersistentVolumeClaimVolumeSource>>,
     /// A Secret's keys as files.
@@ -216,7 +216,7 @@ pub struct Volume {
 pub struct ConfigMapVolumeSource {
     /// ConfigMap name.
     #[serde(default, deserialize_with = "required")]
-    pub name: String,
+    pub name: CompactString,
     /// Whether the ConfigMap may be missing.
     pub optional: Option<bool>,
 }
@@ -228,7 +228,7 @@ pub struct ConfigMapVolumeSource {
 pub struct PersistentVolumeClaimVolumeSource {
     /// Claim name in the pod's namespace.
     #[serde(default, deserialize_with = "required")]
-    pub claim_name: String,
+    pub claim_name: CompactString,
     /// Mounted read-only.
     pub read_only: Option<bool>,
 }
@@ -241,7 +241,7 @@ pub struct SecretVolumeSource {
     /// Whether the Secret may be missing.
     pub optional: Option<bool>,
     /// Secret name.
-    pub secret_name: Option<String>,
+    pub secret_name: Option<CompactString>,
 }
 
 /// The pod's observed state.
@@ -257,21 +257,21 @@ pub struct PodStatus {
     pub container_statuses: Option<Vec<ContainerStatus>>,
     /// IP of the node the pod runs on.
     #[serde(rename = "hostIP")]
-    pub host_ip: Option<String>,
+    pub host_ip: Option<CompactString>,
     /// Init container statuses.
     #[serde(default, deserialize_with = "shrunk")]
     pub init_container_statuses: Option<Vec<ContainerStatus>>,
     /// Why the pod is in this state (human text).
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Node the scheduler nominated while preempting.
-    pub nominated_node_name: Option<String>,
+    pub nominated_node_name: Option<CompactString>,
     /// Pending, Running, Succeeded, Failed or Unknown.
-    pub phase: Option<String>,
+    pub phase: Option<CompactString>,
     /// The pod's IP.
     #[serde(rename = "podIP")]
-    pub pod_ip: Option<String>,
+    pub pod_ip: Option<CompactString>,
     /// Short reason (Evicted, NodeLost, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// When the kubelet accepted the pod.
     pub start_time: Option<Time>,
 }
@@ -284,15 +284,15 @@ pub struct PodCondition {
     /// Last status change.
     pub last_transition_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
     #[serde(default, deserialize_with = "required")]
-    pub status: String,
+    pub status: CompactString,
     /// Condition type.
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }
 
 /// The status of one container.
@@ -302,12 +302,12 @@ pub struct PodCondition {
 pub struct ContainerStatus {
     /// Image the container runs.
     #[serde(default, deserialize_with = "required")]
-    pub image: String,
+    pub image: CompactString,
     /// The previous instance's state (the crash).
     pub last_state: Option<ContainerState>,
     /// Container name.
     #[serde(default, deserialize_with = "required")]
-    pub name: String,
+    pub name: CompactString,
     /// Passed its readiness probe.
     #[serde(default, deserialize_with = "required")]
     pub ready: bool,
@@ -353,9 +353,9 @@ pub struct ContainerStateTerminated {
     /// End time.
     pub finished_at: Option<Time>,
     /// Message (the termination message file, or the runtime's).
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason (OOMKilled, Error, Completed, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// Signal that ended it.
     pub signal: Option<i32>,
     /// Start time.
@@ -368,9 +368,9 @@ pub struct ContainerStateTerminated {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateWaiting {
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason (CrashLoopBackOff, ImagePullBackOff, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
 }
 
 /// A pod template (workloads).
@@ -411,10 +411,10 @@ k8s_kind!(Node, group: "", version: "v1", api_version: "v1", plural: "nodes",
 pub struct NodeSpec {
     /// Pod IP range of the node.
     #[serde(rename = "podCIDR")]
-    pub pod_cidr: Option<String>,
+    pub pod_cidr: Option<CompactString>,
     /// Cloud provider's ID of the node.
     #[serde(rename = "providerID")]
-    pub provider_id: Option<String>,
+    pub provider_id: Option<CompactString>,
     /// Taints.
     #[serde(default, deserialize_with = "shrunk")]
     pub taints: Option<Vec<Taint>>,
@@ -429,14 +429,14 @@ pub struct NodeSpec {
 pub struct Taint {
     /// NoSchedule, PreferNoSchedule or NoExecute.
     #[serde(default, deserialize_with = "required")]
-    pub effect: String,
+    pub effect: CompactString,
     /// Taint key.
     #[serde(default, deserialize_with = "required")]
-    pub key: String,
+    pub key: CompactString,
     /// When a NoExecute taint was added.
     pub time_added: Option<Time>,
     /// Taint value.
-    pub value: Option<String>,
+    pub value: Option<CompactString>,
 }
 
 /// A node's observed state (kept: everything but images, volumes and daemon endpoints).
@@ -448,9 +448,9 @@ pub struct NodeStatus {
     #[serde(default, deserialize_with = "shrunk")]
     pub addresses: Option<Vec<NodeAddress>>,
     /// Resources available to pods.
-    pub allocatable: Option<BTreeMap<String, Quantity>>,
+    pub allocatable: Option<StrMap<Quantity>>,
     /// Total resources.
-    pub capacity: Option<BTreeMap<String, Quantity>>,
+    pub capacity: Option<StrMap<Quantity>>,
     /// Conditions (Ready, MemoryPressure, ... and node-problem-detector's).
     #[serde(default, deserialize_with = "shrunk")]
     pub conditions: Option<Vec<NodeCondition>>,
@@ -465,10 +465,10 @@ pub struct NodeStatus {
 pub struct NodeAddress {
     /// The address.
     #[serde(default, deserialize_with = "required")]
-    pub address: String,
+    pub address: CompactString,
     /// Hostname, InternalIP, ExternalIP, ...
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }
 
 /// One node condition.
@@ -481,15 +481,15 @@ pub struct NodeCondition {
     /// Last status change.
     pub last_transition_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
     #[serde(default, deserialize_with = "required")]
-    pub status: String,
+    pub status: CompactString,
     /// Condition type.
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }
 
 /// Versions and OS of a node.
@@ -499,25 +499,25 @@ pub struct NodeCondition {
 pub struct NodeSystemInfo {
     /// CPU architecture.
     #[serde(default, deserialize_with = "required")]
-    pub architecture: String,
+    pub architecture: CompactString,
     /// Changes on every reboot.
     #[serde(rename = "bootID", default, deserialize_with = "required")]
-    pub boot_id: String,
+    pub boot_id: CompactString,
     /// `containerd://1.7.22`, `docker://24.0.7`, ...
     #[serde(default, deserialize_with = "required")]
-    pub container_runtime_version: String,
+    pub container_runtime_version: CompactString,
     /// `uname -r`.
     #[serde(default, deserialize_with = "required")]
-    pub kernel_version: String,
+    pub kernel_version: CompactString,
     /// Kubelet version.
     #[serde(default, deserialize_with = "required")]
-    pub kubelet_version: String,
+    pub kubelet_version: CompactString,
     /// `linux` or `windows`.
     #[serde(default, deserialize_with = "required")]
-    pub operating_system: String,
+    pub operating_system: CompactString,
     /// OS image (`Ubuntu 22.04.4 LTS`).
     #[serde(default, deserialize_with = "required")]
-    pub os_image: String,
+    pub os_image: CompactString,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +528,7 @@ pub struct NodeSystemInfo {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// What was done (events.k8s.io `action`).
-    pub action: Option<String>,
+    pub action: Option<CompactString>,
     /// How often it happened (deduplicated events).
     pub count: Option<i32>,
     /// When it happened (events.k8s.io style, microseconds).
@@ -541,23 +541,23 @@ pub struct Event {
     /// Last occurrence.
     pub last_timestamp: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
-    /// Standard object metadata (slim: see [`meta`]).
-    #[serde(default, deserialize_with = "meta::deserialize")]
+    pub message: Option<CompactString>,
+    /// Standard object metadata (slim, and without annotations: see [`meta`]).
+    #[serde(default, deserialize_with = "meta::deserialize_without_annotations")]
     pub metadata: ObjectMeta,
     /// Short reason (BackOff, FailedScheduling, ...).
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// Controller that emitted it.
-    pub reporting_component: Option<String>,
+    pub reporting_component: Option<CompactString>,
     /// Instance of that controller.
-    pub reporting_instance: Option<String>,
+    pub reporting_instance: Option<CompactString>,
     /// Series data of a repeating event.
     pub series: Option<EventSeries>,
     /// Component and host that reported it.
     pub source: Option<EventSource>,
     /// Normal or Warning.
     #[serde(rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<CompactString>,
 }
 
 k8s_kind!(Event, group: "", version: "v1", api_version: "v1", plural: "events",
@@ -576,15 +576,15 @@ scope: NamespaceResourceScope, fields: {
 #[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
     /// Part of the object (`spec.containers{api}`).
-    pub field_path: Option<String>,
+    pub field_path: Option<CompactString>,
     /// Kind.
-    pub kind: Option<String>,
+    pub kind: Option<CompactString>,
     /// Name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// Namespace.
-    pub namespace: Option<String>,
+    pub namespace: Option<CompactString>,
     /// UID.
-    pub uid: Option<String>,
+    pub uid: Option<CompactString>,
 }
 
 impl super::Absent for ObjectReference {}
@@ -606,9 +606,9 @@ pub struct EventSeries {
 #[serde(rename_all = "camelCase")]
 pub struct EventSource {
     /// Component (kubelet, default-scheduler, ...).
-    pub component: Option<String>,
+    pub component: Option<CompactString>,
     /// Node name.
-    pub host: Option<String>,
+    pub host: Option<CompactString>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -637,19 +637,19 @@ k8s_kind!(Service, group: "", version: "v1", api_version: "v1", plural: "service
 pub struct ServiceSpec {
     /// Virtual IP (`None` for headless).
     #[serde(rename = "clusterIP")]
-    pub cluster_ip: Option<String>,
+    pub cluster_ip: Option<CompactString>,
     /// Cluster or Local.
-    pub external_traffic_policy: Option<String>,
+    pub external_traffic_policy: Option<CompactString>,
     /// Cluster or Local.
-    pub internal_traffic_policy: Option<String>,
+    pub internal_traffic_policy: Option<CompactString>,
     /// Ports.
     #[serde(default, deserialize_with = "shrunk")]
     pub ports: Option<Vec<ServicePort>>,
     /// Pod label selector.
-    pub selector: Option<BTreeMap<String, String>>,
+    pub selector: Option<StrMap<CompactString>>,
     /// ClusterIP, NodePort, LoadBalancer or ExternalName.
     #[serde(rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<CompactString>,
 }
 
 /// A Service port.
@@ -658,14 +658,14 @@ pub struct ServiceSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     /// Port name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// Node port (NodePort, LoadBalancer).
     pub node_port: Option<i32>,
     /// Service port.
     #[serde(default, deserialize_with = "required")]
     pub port: i32,
     /// TCP, UDP or SCTP.
-    pub protocol: Option<String>,
+    pub protocol: Option<CompactString>,
     /// Pod port number or name.
     pub target_port: Option<IntOrString>,
 }
@@ -695,9 +695,9 @@ pub struct LoadBalancerStatus {
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerIngress {
     /// DNS name.
-    pub hostname: Option<String>,
+    pub hostname: Option<CompactString>,
     /// IP address.
-    pub ip: Option<String>,
+    pub ip: Option<CompactString>,
 }
 
 /// The Endpoints of a Service (core/v1).
@@ -738,9 +738,9 @@ pub struct EndpointSubset {
 pub struct EndpointAddress {
     /// IP.
     #[serde(default, deserialize_with = "required")]
-    pub ip: String,
+    pub ip: CompactString,
     /// Node hosting it.
-    pub node_name: Option<String>,
+    pub node_name: Option<CompactString>,
     /// The pod behind it.
     pub target_ref: Option<ObjectReference>,
 }
@@ -751,12 +751,12 @@ pub struct EndpointAddress {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPort {
     /// Port name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// Port number.
     #[serde(default, deserialize_with = "required")]
     pub port: i32,
     /// TCP, UDP or SCTP.
-    pub protocol: Option<String>,
+    pub protocol: Option<CompactString>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -786,13 +786,13 @@ k8s_kind!(PersistentVolumeClaim, group: "", version: "v1", api_version: "v1",
 pub struct PersistentVolumeClaimSpec {
     /// ReadWriteOnce, ReadOnlyMany, ...
     #[serde(default, deserialize_with = "shrunk")]
-    pub access_modes: Option<Vec<String>>,
+    pub access_modes: Option<Vec<CompactString>>,
     /// Requested size.
     pub resources: Option<VolumeResourceRequirements>,
     /// StorageClass (empty: no dynamic provisioning).
-    pub storage_class_name: Option<String>,
+    pub storage_class_name: Option<CompactString>,
     /// The bound PersistentVolume.
-    pub volume_name: Option<String>,
+    pub volume_name: Option<CompactString>,
 }
 
 /// Requested storage.
@@ -801,9 +801,9 @@ pub struct PersistentVolumeClaimSpec {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeResourceRequirements {
     /// Maximum amounts.
-    pub limits: Option<BTreeMap<String, Quantity>>,
+    pub limits: Option<StrMap<Quantity>>,
     /// Requested amounts.
-    pub requests: Option<BTreeMap<String, Quantity>>,
+    pub requests: Option<StrMap<Quantity>>,
 }
 
 /// A claim's status.
@@ -815,7 +815,7 @@ pub struct PersistentVolumeClaimStatus {
     #[serde(default, deserialize_with = "shrunk")]
     pub conditions: Option<Vec<PersistentVolumeClaimCondition>>,
     /// Pending, Bound or Lost.
-    pub phase: Option<String>,
+    pub phase: Option<CompactString>,
 }
 
 /// One claim condition.
@@ -826,15 +826,15 @@ pub struct PersistentVolumeClaimCondition {
     /// Last status change.
     pub last_transition_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
     #[serde(default, deserialize_with = "required")]
-    pub status: String,
+    pub status: CompactString,
     /// Condition type.
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }
 
 /// A PersistentVolume.
@@ -861,15 +861,15 @@ k8s_kind!(PersistentVolume, group: "", version: "v1", api_version: "v1",
 pub struct PersistentVolumeSpec {
     /// ReadWriteOnce, ...
     #[serde(default, deserialize_with = "shrunk")]
-    pub access_modes: Option<Vec<String>>,
+    pub access_modes: Option<Vec<CompactString>>,
     /// Size.
-    pub capacity: Option<BTreeMap<String, Quantity>>,
+    pub capacity: Option<StrMap<Quantity>>,
     /// The claim bound to it.
     pub claim_ref: Option<ObjectReference>,
     /// Retain, Delete or Recycle.
-    pub persistent_volume_reclaim_policy: Option<String>,
+    pub persistent_volume_reclaim_policy: Option<CompactString>,
     /// StorageClass.
-    pub storage_class_name: Option<String>,
+    pub storage_class_name: Option<CompactString>,
 }
 
 /// A volume's status.
@@ -878,11 +878,11 @@ pub struct PersistentVolumeSpec {
 #[serde(rename_all = "camelCase")]
 pub struct PersistentVolumeStatus {
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Available, Bound, Released or Failed.
-    pub phase: Option<String>,
+    pub phase: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -915,7 +915,7 @@ pub struct ReplicationControllerSpec {
     /// Desired replicas.
     pub replicas: Option<i32>,
     /// Pod label selector (plain equality, unlike ReplicaSets).
-    pub selector: Option<BTreeMap<String, String>>,
+    pub selector: Option<StrMap<CompactString>>,
     /// Pods to create.
     pub template: Option<PodTemplateSpec>,
 }
@@ -949,13 +949,13 @@ pub struct ReplicationControllerCondition {
     /// Last status change.
     pub last_transition_time: Option<Time>,
     /// Human text.
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// True, False or Unknown.
     #[serde(default, deserialize_with = "required")]
-    pub status: String,
+    pub status: CompactString,
     /// Condition type.
     #[serde(rename = "type", default, deserialize_with = "required")]
-    pub type_: String,
+    pub type_: CompactString,
 }

@@ -4,6 +4,7 @@ use super::{
     NamespaceResourceScope, ObjectMeta, ObjectReference, k8s_kind, meta, required, required_vec,
     shrunk,
 };
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
@@ -13,7 +14,7 @@ use serde_with::skip_serializing_none;
 pub struct EndpointSlice {
     /// IPv4, IPv6 or FQDN.
     #[serde(default, deserialize_with = "required")]
-    pub address_type: String,
+    pub address_type: CompactString,
     /// The endpoints.
     #[serde(default, deserialize_with = "shrunk")]
     pub endpoints: Option<Vec<Endpoint>>,
@@ -37,11 +38,11 @@ k8s_kind!(EndpointSlice, group: "discovery.k8s.io", version: "v1",
 pub struct Endpoint {
     /// Addresses (one in practice).
     #[serde(default, deserialize_with = "required_vec")]
-    pub addresses: Vec<String>,
+    pub addresses: Vec<CompactString>,
     /// Ready, serving, terminating.
     pub conditions: Option<EndpointConditions>,
     /// Node hosting it.
-    pub node_name: Option<String>,
+    pub node_name: Option<CompactString>,
     /// The pod behind it.
     pub target_ref: Option<ObjectReference>,
 }
@@ -65,9 +66,9 @@ pub struct EndpointConditions {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPort {
     /// Port name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     /// Port number.
     pub port: Option<i32>,
     /// TCP, UDP or SCTP.
-    pub protocol: Option<String>,
+    pub protocol: Option<CompactString>,
 }

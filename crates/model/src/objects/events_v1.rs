@@ -5,6 +5,7 @@ use super::{
     EventSource, MicroTime, NamespaceResourceScope, ObjectMeta, ObjectReference, Time, k8s_kind,
     meta, required,
 };
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
@@ -13,7 +14,7 @@ use serde_with::skip_serializing_none;
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// What was done.
-    pub action: Option<String>,
+    pub action: Option<CompactString>,
     /// core/v1 `count`, kept for compatibility.
     pub deprecated_count: Option<i32>,
     /// core/v1 `firstTimestamp`.
@@ -24,24 +25,24 @@ pub struct Event {
     pub deprecated_source: Option<EventSource>,
     /// When it first happened.
     pub event_time: Option<MicroTime>,
-    /// Standard object metadata (slim: see [`meta`]).
-    #[serde(default, deserialize_with = "meta::deserialize")]
+    /// Standard object metadata (slim, and without annotations: see [`meta`]).
+    #[serde(default, deserialize_with = "meta::deserialize_without_annotations")]
     pub metadata: ObjectMeta,
     /// Human text.
-    pub note: Option<String>,
+    pub note: Option<CompactString>,
     /// Short reason.
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// The object it is about.
     pub regarding: Option<ObjectReference>,
     /// Controller that emitted it.
-    pub reporting_controller: Option<String>,
+    pub reporting_controller: Option<CompactString>,
     /// Instance of that controller.
-    pub reporting_instance: Option<String>,
+    pub reporting_instance: Option<CompactString>,
     /// Repetitions.
     pub series: Option<EventSeries>,
     /// Normal or Warning.
     #[serde(rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<CompactString>,
 }
 
 k8s_kind!(Event, group: "events.k8s.io", version: "v1", api_version: "events.k8s.io/v1",

@@ -4,6 +4,8 @@
 //! Skipped while parsing: `managedFields` (often the largest part of an object as the API returns
 //! it), `generateName`, `selfLink`, and the annotation
 //! `kubectl.kubernetes.io/last-applied-configuration` (a full copy of the applied manifest).
+//! [`deserialize_without_annotations`] also skips every annotation: used for the kinds that come
+//! by the hundred thousand (Pods, Events) and whose annotations no analyser reads.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -19,12 +21,22 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Err
     deserialize_opt(d).map(Option::unwrap_or_default)
 }
 
-/// Like [`deserialize`] for an optional `metadata` (`null` is `None`).
-pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ObjectMeta>, D::Error> {
-    d.deserialize_option(OptVisitor)
+/// Like [`deserialize`], and skips the annotations too.
+pub fn deserialize_without_annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<ObjectMeta, D::Error> {
+    d.deserialize_option(OptVisitor { annotations: false })
+        .map(Option::unwrap_or_default)
 }
 
-struct OptVisitor;
+/// Like [`deserialize`] for an optional `metadata` (`null` is `None`).
+pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ObjectMeta>, D::Error> {
+    d.deserialize_option(OptVisitor { annotations: true })
+}
+
+struct OptVisitor {
+    annotations: bool,
+}
 
 impl<'de> Visitor<'de> for OptVisitor {
     type Value = Option<ObjectMeta>;
@@ -42,7 +54,10 @@ impl<'de> Visitor<'de> for OptVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(MetaVisitor).map(Some)
+        d.deserialize_map(MetaVisitor {
+            annotations: self.annotations,
+        })
+        .map(Some)
     }
 }
 
@@ -92,7 +107,9 @@ impl<'de> de::Deserialize<'de> for Field {
     }
 }
 
-struct MetaVisitor;
+struct MetaVisitor {
+    annotations: bool,
+}
 
 impl<'de> Visitor<'de> for MetaVisitor {
     type Value = ObjectMeta;
@@ -105,7 +122,7 @@ impl<'de> Visitor<'de> for MetaVisitor {
         let mut m = ObjectMeta::default();
         while let Some(key) = map.next_key::<Field>()? {
             match key {
-                Field::Annotations => {
+                Field::Annotations if self.annotations => {
                     m.annotations = map.next_value::<Option<Annotations>>()?.map(|a| a.0);
                 }
                 Field::CreationTimestamp => {
@@ -130,7 +147,7 @@ impl<'de> Visitor<'de> for MetaVisitor {
                 }
                 Field::ResourceVersion => m.resource_version = map.next_value()?,
                 Field::Uid => m.uid = map.next_value()?,
-                Field::Other => {
+                Field::Annotations | Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }

@@ -12,7 +12,10 @@
 //!
 //! What was measured to choose this design is in the crate's README.
 
+mod map;
 pub mod meta;
+
+pub use map::StrMap;
 
 pub mod apps_v1;
 pub mod batch_v1;
@@ -25,7 +28,7 @@ pub use self::batch_v1::*;
 pub use self::core_v1::*;
 pub use self::discovery_v1::{Endpoint, EndpointConditions, EndpointSlice};
 
-pub use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+pub use compact_str::CompactString;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, MicroTime, ObjectMeta, OwnerReference, Time,
 };
@@ -33,6 +36,39 @@ pub use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 pub use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 
 use serde::{Deserialize, Deserializer};
+
+/// A resource quantity as the API writes it (`512Mi`, `250m`, `1`); parse it where needed.
+///
+/// Like k8s-openapi's `Quantity`, a newtype over the text, but the text is stored inline when short
+/// (every quantity in practice), and a bare number in a hand-written file reads as its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Quantity(pub CompactString);
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct QuantityVisitor;
+        impl serde::de::Visitor<'_> for QuantityVisitor {
+            type Value = Quantity;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a quantity such as \"512Mi\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
+                Ok(Quantity(v.into()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+                Ok(Quantity(compact_str::format_compact!("{v}")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
+                Ok(Quantity(compact_str::format_compact!("{v}")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Quantity, E> {
+                Ok(Quantity(compact_str::format_compact!("{v}")))
+            }
+        }
+        d.deserialize_any(QuantityVisitor)
+    }
+}
 
 /// Reads a field the API marks as required: absent or `null` gives the type's default, as
 /// k8s-openapi does (kubectl dumps of old clusters omit fields newer versions require).
@@ -81,6 +117,7 @@ impl<T> Absent for Option<T> {
 
 impl Absent for ObjectMeta {}
 impl Absent for String {}
+impl Absent for CompactString {}
 impl<T> Absent for Vec<T> {}
 
 /// Implements `k8s_openapi::Resource`, `k8s_openapi::Metadata` and a `Serialize` that writes
