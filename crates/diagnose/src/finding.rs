@@ -399,6 +399,9 @@ pub struct Summary {
     /// Inputs the loader could not read (the rest was still analysed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedInput>,
+    /// Inputs a complete collection has that this one lacks, and what that costs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<SkippedInput>,
 }
 
 /// The result of one diagnosis pass.

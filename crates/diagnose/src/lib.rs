@@ -51,6 +51,7 @@ pub fn diagnose_with(snapshot: &Snapshot, user_rules: &rules::RuleSet) -> Report
             pods: snapshot.pods.len(),
             services: snapshot.services.len(),
             skipped: snapshot.skipped.clone(),
+            missing: snapshot.missing.clone(),
             ..Summary::default()
         },
     };

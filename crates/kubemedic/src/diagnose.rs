@@ -53,7 +53,7 @@ impl From<MinSeverity> for Severity {
   kubectl medic diagnose -A --min-severity warning -o markdown
   kubemedic diagnose -A --rules ~/kubemedic-rules    # add your own message rules (kubemedic explain rules)
 
-Exit codes: 0 nothing at warning or above, 1 findings at warning or above, 2 usage or input error.")]
+Exit codes: 0 nothing at warning or above, 1 findings at warning or above, 2 usage or input error (including a dump directory that is not a dump, and a target or -n namespace the snapshot does not have).")]
 pub struct DiagnoseArgs {
     /// What to diagnose: pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME, svc/NAME
     /// (or KIND/NAMESPACE/NAME); nothing means everything in scope.
@@ -108,9 +108,33 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
             return Err(e);
         }
     };
+    // -n on a dump: a namespace the dump does not have is a typo, not a healthy namespace.
+    if args.dump.is_some()
+        && !args.cluster.all_namespaces
+        && let Some(ns) = &args.cluster.namespace
+        && !namespaces_of(&snap).contains(ns.as_str())
+    {
+        progress.clear();
+        let known: Vec<&str> = namespaces_of(&snap).into_iter().collect();
+        anyhow::bail!(
+            "namespace {ns} is not in the {source} (it has {}: {}{})",
+            known.len(),
+            known
+                .iter()
+                .take(10)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if known.len() > 10 { ", …" } else { "" }
+        );
+    }
     progress.set("diagnosing");
     let full = kubemedic_diagnose::diagnose_with(&snap, &user_rules);
     progress.clear();
+    let missing_targets = unknown_targets(&targets, &snap);
+    if !targets.is_empty() && missing_targets.len() == targets.len() {
+        anyhow::bail!("{} in the {source}", missing_targets.join("; "));
+    }
     let expanded = expand_workload_targets(&targets, &snap);
     let mut report = kubemedic_diagnose::filter(&full, &expanded, args.min_severity.into());
     // -n on a dump narrows the findings to that namespace (nodes stay: they host its pods).
@@ -123,15 +147,47 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
             .retain(|f| f.object.namespace.as_deref().is_none_or(|n| n == ns));
         report.recount();
     }
-    if !targets.is_empty() {
-        warn_unknown_targets(&targets, &snap);
-    }
     let ctx = ReportContext {
         source,
         taken_at: snap.taken_at.map(|t| t.to_string()),
     };
     print(&report, &ctx, args.output)?;
+    if !missing_targets.is_empty() {
+        // The others were reported; the exit code still says the input was wrong.
+        eprintln!(
+            "error: {} in the {}",
+            missing_targets.join("; "),
+            ctx.source
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(exit_code(&report))
+}
+
+/// Namespaces that hold anything in the snapshot.
+fn namespaces_of(snap: &Snapshot) -> std::collections::BTreeSet<&str> {
+    use kubemedic_model::objects::ObjectMeta;
+    let ns = |m: &ObjectMeta| m.namespace.as_deref();
+    let mut out = std::collections::BTreeSet::new();
+    out.extend(snap.pods.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.events.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.services.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.deployments.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.replica_sets.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.daemon_sets.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.stateful_sets.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(snap.jobs.iter().filter_map(|o| ns(&o.metadata)));
+    out.extend(
+        snap.replication_controllers
+            .iter()
+            .filter_map(|o| ns(&o.metadata)),
+    );
+    out.extend(
+        snap.persistent_volume_claims
+            .iter()
+            .filter_map(|o| ns(&o.metadata)),
+    );
+    out
 }
 
 fn print(report: &Report, ctx: &ReportContext, format: DiagnoseFormat) -> anyhow::Result<()> {
@@ -157,8 +213,10 @@ pub fn exit_code(report: &Report) -> ExitCode {
     }
 }
 
-/// Says on stderr when a target names nothing in the snapshot (a typo gives an empty report).
-fn warn_unknown_targets(targets: &[Target], snap: &Snapshot) {
+/// The targets that name nothing in the snapshot (a typo would otherwise give an empty report),
+/// each as "kind/name not found".
+fn unknown_targets(targets: &[Target], snap: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
     use kubemedic_diagnose::TargetKind;
     for t in targets {
         let ns_ok = |ns: &Option<String>| match &t.namespace {
@@ -194,13 +252,18 @@ fn warn_unknown_targets(targets: &[Target], snap: &Snapshot) {
                 .any(|o| name_ok(&o.metadata.name) && ns_ok(&o.metadata.namespace)),
         };
         if !found {
-            eprintln!(
-                "warning: {}/{} not found in the snapshot",
+            out.push(format!(
+                "{}/{} not found{}",
                 t.kind.object_kind().to_ascii_lowercase(),
-                t.name
-            );
+                t.name,
+                t.namespace
+                    .as_deref()
+                    .map(|ns| format!(" in namespace {ns}"))
+                    .unwrap_or_default()
+            ));
         }
     }
+    out
 }
 
 /// Adds the pods a workload target owns (Deployment → ReplicaSets → Pods; StatefulSet,

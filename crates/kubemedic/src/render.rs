@@ -301,6 +301,22 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
             );
         }
     }
+    if !s.missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} ({}; analysed without them)",
+            p.bold("MISSING INPUTS"),
+            s.missing.len()
+        );
+        for m in &s.missing {
+            for (i, l) in wrap_limited(&format!("{}: {}", m.input, m.reason), w - 4, 3)
+                .iter()
+                .enumerate()
+            {
+                let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
+            }
+        }
+    }
     out
 }
 
@@ -522,6 +538,12 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
         let _ = writeln!(out, "\n## Skipped inputs ({})\n", s.skipped.len());
         for sk in &s.skipped {
             let _ = writeln!(out, "- `{}`: {}", sk.input, md_escape(&sk.reason));
+        }
+    }
+    if !s.missing.is_empty() {
+        let _ = writeln!(out, "\n## Missing inputs ({})\n", s.missing.len());
+        for m in &s.missing {
+            let _ = writeln!(out, "- `{}`: {}", m.input, md_escape(&m.reason));
         }
     }
     out

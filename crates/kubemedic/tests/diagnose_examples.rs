@@ -492,6 +492,65 @@ fn usage_and_input_errors_exit_two() {
 }
 
 #[test]
+fn a_directory_that_is_not_a_dump_a_missing_target_or_namespace_exit_two() {
+    // Before: "0 nodes, 0 pods, No problems found" and exit 0 for each of these.
+    let empty = tempfile::tempdir().unwrap();
+    let r = kubemedic(&["diagnose", "--dump", empty.path().to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("is not a dump: the directory is empty"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    let ns_dir = examples().join("crashloop-exit-2").join("qld2-production");
+    let r = kubemedic(&["diagnose", "--dump", ns_dir.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("looks like one namespace directory of a dump"),
+        "{}",
+        r.stderr
+    );
+    let r = kubemedic(&["diagnose", "--dump", examples().to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("dumps in subdirectories"), "{}", r.stderr);
+    let r = kubemedic(&["diagnose", "--dump", "/proc/self"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("is not a dump"), "{}", r.stderr);
+
+    let d = examples().join("crashloop-exit-2");
+    let d = d.to_str().unwrap();
+    let r = kubemedic(&["diagnose", "--dump", d, "pod/no-such-pod"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("pod/no-such-pod not found in the dump"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("No problems found"), "{}", r.stdout);
+    // One good target, one typo: the good one is reported, the exit code says the input was wrong.
+    let r = kubemedic(&[
+        "diagnose",
+        "--dump",
+        d,
+        "deploy/pod4-deployment",
+        "node/typo",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.contains("pod4-deployment"), "{}", r.stdout);
+    assert!(r.stderr.contains("node/typo not found"), "{}", r.stderr);
+    let r = kubemedic(&["diagnose", "--dump", d, "-n", "no-such-namespace"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("namespace no-such-namespace is not in the dump"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn malformed_file_is_reported_by_name_and_position_and_the_rest_is_diagnosed() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&examples().join("node-notready-xtables"), tmp.path());
