@@ -27,23 +27,24 @@ pub fn to_core_event(e: &ArchivedEvent) -> Event {
             ..Default::default()
         },
         involved_object: ObjectReference {
-            kind: Some(e.object.kind.clone()),
-            namespace: (!e.object.namespace.is_empty()).then(|| e.object.namespace.clone()),
-            name: Some(e.object.name.clone()),
-            uid: e.object.uid.clone(),
+            kind: Some(e.object.kind.as_str().into()),
+            namespace: (!e.object.namespace.is_empty()).then(|| e.object.namespace.as_str().into()),
+            name: Some(e.object.name.as_str().into()),
+            uid: e.object.uid.as_deref().map(Into::into),
             ..Default::default()
         },
-        reason: Some(e.reason.clone()),
-        message: Some(e.message.clone()),
-        type_: Some(e.type_.clone()),
+        reason: Some(e.reason.as_str().into()),
+        message: Some(e.message.as_str().into()),
+        type_: Some(e.type_.as_str().into()),
         count: Some(i32::try_from(e.count).unwrap_or(i32::MAX)),
         first_timestamp: Some(Time(e.first_timestamp)),
         last_timestamp: Some(Time(e.last_timestamp)),
         source: Some(EventSource {
-            component: (!e.source.component.is_empty()).then(|| e.source.component.clone()),
-            host: (!e.source.host.is_empty()).then(|| e.source.host.clone()),
+            component: (!e.source.component.is_empty()).then(|| e.source.component.as_str().into()),
+            host: (!e.source.host.is_empty()).then(|| e.source.host.as_str().into()),
         }),
-        reporting_component: (!e.source.component.is_empty()).then(|| e.source.component.clone()),
+        reporting_component: (!e.source.component.is_empty())
+            .then(|| e.source.component.as_str().into()),
         ..Default::default()
     }
 }

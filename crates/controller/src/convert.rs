@@ -46,18 +46,19 @@ pub fn occurrence_from_v1(e: &EventV1, now: Timestamp) -> Option<EventOccurrence
         origin: Origin::Event,
         api: API_EVENTS_V1.to_string(),
         object: ObjectRef {
-            kind: r.kind.unwrap_or_default(),
+            kind: r.kind.map(String::from).unwrap_or_default(),
             namespace: r
                 .namespace
+                .map(String::from)
                 .or_else(|| e.metadata.namespace.clone())
                 .unwrap_or_default(),
-            name: r.name.unwrap_or_default(),
-            uid: r.uid,
+            name: r.name.map(String::from).unwrap_or_default(),
+            uid: r.uid.map(String::from),
         },
         workload: None,
-        reason: e.reason.clone().unwrap_or_default(),
-        type_: e.type_.clone().unwrap_or_else(|| "Normal".to_string()),
-        message: e.note.clone().unwrap_or_default(),
+        reason: e.reason.as_deref().unwrap_or_default().to_string(),
+        type_: e.type_.as_deref().unwrap_or("Normal").to_string(),
+        message: e.note.as_deref().unwrap_or_default().to_string(),
         component: e
             .reporting_controller
             .clone()
@@ -66,12 +67,14 @@ pub fn occurrence_from_v1(e: &EventV1, now: Timestamp) -> Option<EventOccurrence
                     .as_ref()
                     .and_then(|s| s.component.clone())
             })
+            .map(String::from)
             .unwrap_or_default(),
         host: e
             .deprecated_source
             .as_ref()
             .and_then(|s| s.host.clone())
             .or_else(|| e.reporting_instance.clone())
+            .map(String::from)
             .unwrap_or_default(),
     })
 }
@@ -112,30 +115,33 @@ pub fn occurrence_from_core(e: &CoreEvent, now: Timestamp) -> Option<EventOccurr
         origin: Origin::Event,
         api: API_CORE_V1.to_string(),
         object: ObjectRef {
-            kind: r.kind.clone().unwrap_or_default(),
+            kind: r.kind.as_deref().unwrap_or_default().to_string(),
             namespace: r
                 .namespace
-                .clone()
+                .as_deref()
+                .map(String::from)
                 .or_else(|| e.metadata.namespace.clone())
                 .unwrap_or_default(),
-            name: r.name.clone().unwrap_or_default(),
-            uid: r.uid.clone(),
+            name: r.name.as_deref().unwrap_or_default().to_string(),
+            uid: r.uid.as_deref().map(String::from),
         },
         workload: None,
-        reason: e.reason.clone().unwrap_or_default(),
-        type_: e.type_.clone().unwrap_or_else(|| "Normal".to_string()),
-        message: e.message.clone().unwrap_or_default(),
+        reason: e.reason.as_deref().unwrap_or_default().to_string(),
+        type_: e.type_.as_deref().unwrap_or("Normal").to_string(),
+        message: e.message.as_deref().unwrap_or_default().to_string(),
         component: e
             .source
             .as_ref()
             .and_then(|s| s.component.clone())
             .or_else(|| e.reporting_component.clone())
+            .map(String::from)
             .unwrap_or_default(),
         host: e
             .source
             .as_ref()
             .and_then(|s| s.host.clone())
             .or_else(|| e.reporting_instance.clone())
+            .map(String::from)
             .unwrap_or_default(),
     })
 }
@@ -178,13 +184,13 @@ pub fn node_condition_changes(
     for c in conditions {
         let since = c.last_transition_time.as_ref().map(|t| t.0);
         let state = ConditionState {
-            status: c.status.clone(),
+            status: c.status.to_string(),
             since,
         };
-        if seen.get(&c.type_) == Some(&state) {
+        if seen.get(c.type_.as_str()) == Some(&state) {
             continue;
         }
-        let previous = seen.insert(c.type_.clone(), state);
+        let previous = seen.insert(c.type_.to_string(), state);
         // A condition that only changed its transition time record is not news; a first sighting
         // of a healthy condition is not news either.
         let healthy = !condition_is_problem(&c.type_, &c.status);
@@ -195,8 +201,8 @@ pub fn node_condition_changes(
             continue;
         }
         let at = since.unwrap_or(now);
-        let reason = c.reason.clone().unwrap_or_default();
-        let msg = c.message.clone().unwrap_or_default();
+        let reason = c.reason.as_deref().unwrap_or_default().to_string();
+        let msg = c.message.as_deref().unwrap_or_default().to_string();
         let from = previous
             .map(|p| format!(" (was {})", p.status))
             .unwrap_or_default();
@@ -302,7 +308,10 @@ pub fn crash_candidates(pod: &Pod) -> Vec<CrashCandidate> {
     };
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref().map(String::from));
     let mut out = Vec::new();
     let groups = [
         (status.init_container_statuses.as_ref(), true),
@@ -333,15 +342,15 @@ pub fn crash_candidates(pod: &Pod) -> Vec<CrashCandidate> {
                     namespace: namespace.clone(),
                     pod: name.clone(),
                     pod_uid: uid.clone(),
-                    container: cs.name.clone(),
+                    container: cs.name.to_string(),
                     init_container: init,
                     instance,
                     node: node.clone(),
                     restart_count: i64::from(cs.restart_count),
                     exit_code: t.exit_code,
                     signal: t.signal,
-                    reason: t.reason.clone(),
-                    message: t.message.clone(),
+                    reason: t.reason.as_deref().map(String::from),
+                    message: t.message.as_deref().map(String::from),
                     started_at,
                     finished_at,
                     previous,

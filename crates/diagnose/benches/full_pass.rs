@@ -85,7 +85,7 @@ fn main() {
         p.metadata.labels = Some([("app".to_string(), deploy.clone())].into());
         p.metadata.owner_references.as_mut().unwrap()[0].name = format!("{deploy}-7d4f8b9c6d");
         let node = format!("node-{:05}", i % nodes_n);
-        p.spec.as_mut().unwrap().node_name = Some(node);
+        p.spec.as_mut().unwrap().node_name = Some(node.into());
         let status = p.status.as_mut().unwrap();
         // 5% broken, in seven ways.
         if i % 20 == 3 {

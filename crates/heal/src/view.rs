@@ -195,10 +195,10 @@ impl ClusterView {
                     .map(|cs| {
                         cs.iter()
                             .map(|c| ConditionView {
-                                type_: c.type_.clone(),
-                                status: c.status.clone(),
-                                reason: c.reason.clone().unwrap_or_default(),
-                                message: c.message.clone().unwrap_or_default(),
+                                type_: c.type_.to_string(),
+                                status: c.status.to_string(),
+                                reason: c.reason.as_deref().unwrap_or_default().to_string(),
+                                message: c.message.as_deref().unwrap_or_default().to_string(),
                                 last_transition: c.last_transition_time.as_ref().map(|t| t.0),
                             })
                             .collect()
@@ -230,9 +230,15 @@ impl ClusterView {
                     namespace: meta.namespace.clone().unwrap_or_default(),
                     name: meta.name.clone().unwrap_or_default(),
                     uid: meta.uid.clone().unwrap_or_default(),
-                    node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                    node: p
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.as_deref().map(str::to_string)),
                     labels: meta.labels.clone().unwrap_or_default(),
-                    phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+                    phase: status
+                        .and_then(|s| s.phase.as_deref())
+                        .unwrap_or_default()
+                        .to_string(),
                     ready: status
                         .and_then(|s| s.conditions.as_ref())
                         .is_some_and(|cs| {

@@ -182,7 +182,7 @@ fn build(nodes_n: usize, pods_n: usize) -> Snapshot {
             o.name = rs.clone();
         }
         let spec = p.spec.as_mut().unwrap();
-        spec.node_name = Some(node_name.clone());
+        spec.node_name = Some(node_name.as_str().into());
         let status = p.status.as_mut().unwrap();
         let cs = &mut status.container_statuses.as_mut().unwrap()[0];
         let f = fate(i, !not_ready(node_i));

@@ -167,7 +167,9 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
 /// Namespaces that hold anything in the snapshot.
 fn namespaces_of(snap: &Snapshot) -> std::collections::BTreeSet<&str> {
     use kubemedic_model::objects::ObjectMeta;
-    let ns = |m: &ObjectMeta| m.namespace.as_deref();
+    fn ns(m: &ObjectMeta) -> Option<&str> {
+        m.namespace.as_deref()
+    }
     let mut out = std::collections::BTreeSet::new();
     out.extend(snap.pods.iter().filter_map(|o| ns(&o.metadata)));
     out.extend(snap.events.iter().filter_map(|o| ns(&o.metadata)));

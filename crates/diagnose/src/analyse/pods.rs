@@ -1152,7 +1152,7 @@ fn probe_why(
             ));
         }
         Some(classify::ProbeHow::Status(code)) => {
-            let p = path.clone().unwrap_or_else(|| "/".to_string());
+            let p = path.as_deref().unwrap_or("/");
             why.text = format!(
                 "GET {p} answers HTTP {code}{}",
                 if *code == 404 {

@@ -179,7 +179,7 @@ fn no_endpoints(
                 let mut v: Vec<String> = idx
                     .by_pair
                     .iter()
-                    .filter(|((k2, _), _)| selector.contains_key(*k2))
+                    .filter(|((k2, _), _)| selector.contains_key(k2))
                     .map(|((k2, v2), l)| format!("{k2}={v2} ({} pods)", l.len()))
                     .collect();
                 v.sort();
