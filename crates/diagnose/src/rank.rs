@@ -18,11 +18,21 @@ fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 }
 
 /// Merges same-cause findings of one object and sorts them most likely first.
-fn settle(mut list: Vec<Finding>) -> Vec<Finding> {
+fn settle(list: Vec<Finding>) -> Vec<Finding> {
+    settle_with(list, false)
+}
+
+/// [`settle`]; with `split_info`, an info finding is not merged into a warning or critical one
+/// of the same cause (a workload's pods that are fine now stay apart from those failing now).
+fn settle_with(mut list: Vec<Finding>, split_info: bool) -> Vec<Finding> {
     list.sort_by(order);
     let mut out: Vec<Finding> = Vec::with_capacity(list.len());
     for f in list {
-        if let Some(existing) = out.iter_mut().find(|e| e.cause == f.cause) {
+        let same = |e: &Finding| {
+            e.cause == f.cause
+                && (!split_info || (e.severity == Severity::Info) == (f.severity == Severity::Info))
+        };
+        if let Some(existing) = out.iter_mut().find(|e| same(e)) {
             existing.severity = existing.severity.max(f.severity);
             for ev in f.evidence {
                 if existing.evidence.len() < MAX_EVIDENCE && !existing.evidence.contains(&ev) {
@@ -69,7 +79,9 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
     let mut by_object: BTreeMap<ObjectRef, Vec<Finding>> =
         by_object.into_iter().map(|(k, v)| (k, settle(v))).collect();
 
-    // Group pods of one workload whose first (root) cause is the same.
+    // Group pods of one workload whose first (root) cause is the same. A pod whose root finding
+    // is only a note (it runs fine now; its OOM kill was two days ago) is not folded into the
+    // replicas failing now: it would be counted, and shown as critical, with them.
     // Only pods with findings are looked up; no allocation per pod of the snapshot.
     let with_findings: std::collections::HashSet<(&str, &str)> = by_object
         .keys()
@@ -91,7 +103,7 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
         })
         .filter(|(k, _)| with_findings.contains(k))
         .collect();
-    let mut groups: BTreeMap<(ObjectRef, crate::Cause), Vec<ObjectRef>> = BTreeMap::new();
+    let mut groups: BTreeMap<(ObjectRef, crate::Cause, bool), Vec<ObjectRef>> = BTreeMap::new();
     for (obj, list) in &by_object {
         if obj.kind != "Pod" {
             continue;
@@ -105,20 +117,28 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
         };
         let Some(first) = list.first() else { continue };
         groups
-            .entry((ObjectRef::namespaced(kind, ns, name), first.cause))
+            .entry((
+                ObjectRef::namespaced(kind, ns, name),
+                first.cause,
+                first.severity == Severity::Info,
+            ))
             .or_default()
             .push(obj.clone());
     }
-    for ((workload, _), members) in groups.into_iter().filter(|(_, m)| m.len() >= 2) {
+    for ((workload, _, _), members) in groups.into_iter().filter(|(_, m)| m.len() >= 2) {
         let mut folded: Vec<(ObjectRef, Finding)> = Vec::new();
         for m in &members {
             if let Some(list) = by_object.remove(m) {
                 folded.extend(list.into_iter().map(|f| (m.clone(), f)));
             }
         }
-        let mut per_cause: BTreeMap<crate::Cause, Vec<(ObjectRef, Finding)>> = BTreeMap::new();
+        let mut per_cause: BTreeMap<(crate::Cause, bool), Vec<(ObjectRef, Finding)>> =
+            BTreeMap::new();
         for (pod, f) in folded {
-            per_cause.entry(f.cause).or_default().push((pod, f));
+            per_cause
+                .entry((f.cause, f.severity == Severity::Info))
+                .or_default()
+                .push((pod, f));
         }
         let entry = by_object.entry(workload.clone()).or_default();
         for (_, mut list) in per_cause {
@@ -179,7 +199,7 @@ pub(crate) fn rank(ctx: &Ctx<'_>, raw: Vec<Finding>) -> Vec<Finding> {
                 incident: None,
             });
         }
-        let settled = settle(std::mem::take(entry));
+        let settled = settle_with(std::mem::take(entry), true);
         *entry = settled;
     }
 

@@ -170,6 +170,54 @@ fn go_panic_evidence_quotes_the_top_frames_and_the_kubelets_back_off() {
 }
 
 #[test]
+fn a_replica_fine_now_after_an_old_oom_kill_is_not_counted_with_the_replicas_failing_now() {
+    // Seen at scale: a Running, Ready replica whose only OOM kill was two days ago was folded
+    // into the critical "N pods of Deployment" finding of its crash-looping siblings.
+    let mut s = base();
+    for i in 0..2 {
+        s.pods.push(failing_pod(
+            &format!("api-7d4f8b9c6d-o{i}"),
+            crashloop("api", 137, "OOMKilled", None, 600, 4 + i),
+        ));
+    }
+    for i in 0..2 {
+        s.pods.push(pod(
+            &format!("api-7d4f8b9c6d-h{i}"),
+            json!({"status": {"containerStatuses": [{
+                "name": "api", "ready": true, "restartCount": 1, "image": "img", "imageID": "",
+                "state": {"running": {"startedAt": ago(2 * 86_400)}},
+                "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                    "startedAt": ago(3 * 86_400), "finishedAt": ago(2 * 86_400)}}}]}}),
+        ));
+    }
+    let report = diagnose(&s);
+    let deploy = ObjectRef::namespaced("Deployment", "shop", "api");
+    let on_deploy = findings_for(&report, &deploy);
+    let critical: Vec<_> = on_deploy
+        .iter()
+        .filter(|f| f.severity == Severity::Critical)
+        .collect();
+    assert_eq!(critical.len(), 1, "{on_deploy:#?}");
+    let names: Vec<&str> = critical[0]
+        .affected
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["api-7d4f8b9c6d-o0", "api-7d4f8b9c6d-o1"]);
+    assert!(
+        critical[0].summary.starts_with("2 pods of Deployment api"),
+        "{}",
+        critical[0].summary
+    );
+    // The two that are fine now are one note, not part of the critical finding.
+    for f in report.findings.iter().filter(|f| {
+        f.affected.iter().any(|o| o.name.ends_with("-h0")) || f.object.name.ends_with("-h0")
+    }) {
+        assert_eq!(f.severity, Severity::Info, "{f:#?}");
+    }
+}
+
+#[test]
 fn replicas_with_the_same_cause_are_grouped_on_the_deployment() {
     let mut s = base();
     for i in 0..3 {
