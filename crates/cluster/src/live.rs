@@ -14,7 +14,7 @@ use kubemedic_model::objects::{
     DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, PersistentVolume,
     PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
-use kubemedic_model::snapshot::{container_is_failing, is_cluster_dns};
+use kubemedic_model::snapshot::{container_logs_wanted, is_cluster_dns};
 use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -360,13 +360,20 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
         let name = pod.name_any();
         // Cluster DNS replicas: their logs show lookups failing while they look healthy.
         let dns = is_cluster_dns(pod);
-        for cs in status
+        for (cs, init) in status
             .init_container_statuses
             .iter()
             .flatten()
-            .chain(status.container_statuses.iter().flatten())
+            .map(|cs| (cs, true))
+            .chain(
+                status
+                    .container_statuses
+                    .iter()
+                    .flatten()
+                    .map(|cs| (cs, false)),
+            )
         {
-            if !(dns || container_is_failing(cs)) {
+            if !(dns || container_logs_wanted(cs, init)) {
                 continue;
             }
             let ever_started = cs.restart_count > 0

@@ -152,9 +152,16 @@ pub fn is_cluster_dns(pod: &Pod) -> bool {
             .is_some_and(|n| n.starts_with("coredns-"))
 }
 
-/// Whether the analysers read this pod's container logs: a container of it is failing, or it is
-/// a cluster DNS replica. Both loaders (live and dump) load logs by this rule, so a dump and the
-/// live cluster it was collected from give the same findings.
+/// Whether the analysers read this container's logs: it is failing, or (not an init container)
+/// it is not ready (a readiness probe failing on a port the log says nothing listens on).
+pub fn container_logs_wanted(cs: &ContainerStatus, init: bool) -> bool {
+    container_is_failing(cs) || (!init && !cs.ready)
+}
+
+/// Whether the analysers read this pod's container logs: a container of it is failing or not
+/// ready ([`container_logs_wanted`]), or it is a cluster DNS replica. Both loaders (live and
+/// dump) load logs by this rule, so a dump and the live cluster it was collected from give the
+/// same findings.
 pub fn pod_logs_wanted(pod: &Pod) -> bool {
     if is_cluster_dns(pod) {
         return true;
@@ -163,8 +170,11 @@ pub fn pod_logs_wanted(pod: &Pod) -> bool {
         s.container_statuses
             .iter()
             .flatten()
-            .chain(s.init_container_statuses.iter().flatten())
-            .any(container_is_failing)
+            .any(|cs| container_logs_wanted(cs, false))
+            || s.init_container_statuses
+                .iter()
+                .flatten()
+                .any(|cs| container_logs_wanted(cs, true))
     })
 }
 
