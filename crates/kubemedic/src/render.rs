@@ -152,6 +152,48 @@ fn wrap_limited(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
+/// Above this many info findings, the human outputs give one line per cause instead of each
+/// finding: at scale (150,000 pods) old restarts alone are thousands of notes.
+const INFO_DETAIL_MAX: usize = 20;
+
+/// One line per cause of `group`, most frequent first: the count, the objects (a few named) and
+/// the summary of the first one.
+fn info_per_cause(group: &[&Finding]) -> Vec<String> {
+    let mut per_cause: Vec<(String, Vec<&Finding>)> = Vec::new();
+    for f in group {
+        let cause = f.cause.to_string();
+        match per_cause.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, list)) => list.push(f),
+            None => per_cause.push((cause, vec![f])),
+        }
+    }
+    per_cause.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    per_cause
+        .into_iter()
+        .map(|(cause, list)| {
+            const NAMED: usize = 3;
+            let names: Vec<String> = list
+                .iter()
+                .take(NAMED)
+                .map(|f| f.object.to_string())
+                .collect();
+            let more = list.len().saturating_sub(NAMED);
+            format!(
+                "{cause}: {} finding{} ({}{}); e.g. {}",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+                list[0].summary
+            )
+        })
+        .collect()
+}
+
 /// The findings grouped by severity, most severe first, empty groups left out.
 fn by_severity(report: &Report) -> impl Iterator<Item = (Severity, Vec<&Finding>)> {
     [Severity::Critical, Severity::Warning, Severity::Info]
@@ -272,6 +314,20 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
         summary: report.summary.clone(),
     };
     for (sev, group) in by_severity(&rest) {
+        if sev == Severity::Info && group.len() > INFO_DETAIL_MAX {
+            let _ = writeln!(
+                out,
+                "\n{} ({}; one line per cause, each finding in --output json)",
+                p.severity(sev, heading(sev)),
+                group.len()
+            );
+            for line in info_per_cause(&group) {
+                for (i, l) in wrap_limited(&line, w - 4, 3).iter().enumerate() {
+                    let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
+                }
+            }
+            continue;
+        }
         let _ = writeln!(out, "\n{} ({})", p.severity(sev, heading(sev)), group.len());
         for f in group {
             finding_text(&mut out, f, &p, w);
@@ -480,6 +536,18 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
         summary: report.summary.clone(),
     };
     for (sev, group) in by_severity(&rest) {
+        if sev == Severity::Info && group.len() > INFO_DETAIL_MAX {
+            let _ = writeln!(
+                out,
+                "\n## {} ({}; one line per cause, each finding in `-o json`)\n",
+                heading(sev),
+                group.len()
+            );
+            for line in info_per_cause(&group) {
+                let _ = writeln!(out, "- {}", md_escape(&line));
+            }
+            continue;
+        }
         let _ = writeln!(out, "\n## {} ({})", heading(sev), group.len());
         for f in group {
             let _ = writeln!(
@@ -556,6 +624,58 @@ fn md_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note(i: usize, cause: kubemedic_diagnose::Cause) -> Finding {
+        Finding {
+            cause,
+            severity: Severity::Info,
+            object: kubemedic_diagnose::ObjectRef::namespaced("Pod", "shop", &format!("api-{i}")),
+            summary: format!("pod api-{i}: restarted 3 days ago, runs fine now"),
+            evidence: Vec::new(),
+            remediation: Vec::new(),
+            confidence: 0.5,
+            affected: Vec::new(),
+            caused_by: None,
+            incident: None,
+        }
+    }
+
+    #[test]
+    fn info_notes_at_scale_are_one_line_per_cause() {
+        use kubemedic_diagnose::Cause;
+        let mut report = Report {
+            findings: (0..30).map(|i| note(i, Cause::OOMKilled)).collect(),
+            summary: Default::default(),
+        };
+        report
+            .findings
+            .extend((30..35).map(|i| note(i, Cause::AppPanic)));
+        report.recount();
+        let ctx = ReportContext::default();
+        let style = TextStyle {
+            color: false,
+            width: 100,
+        };
+        let t = text(&report, &ctx, style);
+        assert!(t.contains("INFO (35; one line per cause"), "{t}");
+        assert!(
+            t.contains(
+                "  - OOMKilled: 30 findings (pod/shop/api-0, pod/shop/api-1, pod/shop/api-2 and 27 more)"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("  - AppPanic: 5 findings"), "{t}");
+        assert!(!t.contains("api-29"), "not each finding: {t}");
+        let md = markdown(&report, &ctx);
+        assert!(md.contains("- OOMKilled: 30 findings"), "{md}");
+        assert!(!md.contains("### "), "{md}");
+        // Few notes: each one in full.
+        report.findings.truncate(3);
+        report.recount();
+        let t = text(&report, &ctx, style);
+        assert!(t.contains("INFO (3)"), "{t}");
+        assert!(t.contains("api-2: restarted 3 days ago"), "{t}");
+    }
 
     #[test]
     fn wrap_respects_width_and_cuts_long_words() {
