@@ -197,6 +197,30 @@ async fn live_diagnosis_and_collect_round_trip() {
         Some("ImageNotFound")
     );
 
+    // A namespace that does not exist is a typo, said so (before: "No problems found", exit 0);
+    // one that exists and is empty is healthy.
+    let (code, out, err) = kubemedic(&[
+        "diagnose",
+        "-n",
+        "no-such-namespace",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains("namespace no-such-namespace does not exist"),
+        "{err}"
+    );
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "empty"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = kubemedic(&["diagnose", "-n", "empty", "--kubeconfig", &kubeconfig]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+
     // collect → dump → diagnose gives the same findings.
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump");
