@@ -118,3 +118,47 @@ pub(crate) fn parent_pid(pid: u32) -> Option<u32> {
     let after_comm = &stat[stat.rfind(')')? + 1..];
     after_comm.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Makes `cmd`'s child start with every signal at its default disposition and none blocked,
+/// whatever the caller inherited: a test run as a background job of a script inherits SIGINT
+/// and SIGQUIT ignored, and an ignored disposition survives `exec`, so a child that should die
+/// from SIGINT would ignore it and be waited for forever.
+pub(crate) fn default_signals(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (signal, sigemptyset, sigprocmask) on a stack value, without allocating.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in 1..libc::SIGRTMAX() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    // Numbers the kernel reserves (glibc's internal real-time signals) fail
+                    // with EINVAL; nothing to reset there.
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes `cmd`'s child die with SIGKILL when the thread that spawns it ends (a test's thread
+/// ends with the test, passed or failed), so a helper process never outlives its test.
+pub(crate) fn die_with_spawning_thread(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: as in `die_with_parent`: prctl and getppid only.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::other("parent exited before the child started"));
+            }
+            Ok(())
+        });
+    }
+}
