@@ -1,6 +1,7 @@
 //! `--standalone` output: one line per problem event and condition change on stdout.
 
 use kubemedic_detect::{ConditionChange, ProblemEvent, Report, Severity};
+use kubemedic_term::visible;
 use serde::Serialize;
 use std::io::Write;
 
@@ -76,7 +77,9 @@ impl<'a> OutputLine<'a> {
     }
 }
 
-/// Formats one report as a line (without newline).
+/// Formats one report as a line (without newline). In text form every field that comes from a
+/// log line or a plugin's output (and the names from the monitor configs) is shown with its
+/// control characters visible, so a log line cannot drive the reader's terminal.
 pub fn format_report(report: &Report, format: OutputFormat) -> String {
     let line = OutputLine::from_report(report);
     match format {
@@ -94,15 +97,18 @@ pub fn format_report(report: &Report, format: OutputFormat) -> String {
             } else {
                 format!("{tag:<7}")
             };
+            let (source, reason, message) = (
+                visible(line.source),
+                visible(line.reason),
+                visible(line.message),
+            );
             match (line.condition, line.status) {
                 (Some(condition), Some(status)) => format!(
-                    "{} {tag} {} {condition}={status} {}: {}",
-                    line.time, line.source, line.reason, line.message
+                    "{} {tag} {source} {}={status} {reason}: {message}",
+                    line.time,
+                    visible(condition)
                 ),
-                _ => format!(
-                    "{} {tag} {} {}: {}",
-                    line.time, line.source, line.reason, line.message
-                ),
+                _ => format!("{} {tag} {source} {reason}: {message}", line.time),
             }
         }
     }
@@ -179,5 +185,37 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn text_lines_show_control_characters_and_json_keeps_them() {
+        let t: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
+        let hostile = "done\x1b]0;pwned\x07\x1b[2J\r\0\u{9b}1m\u{202e}x\nHEALED fake";
+        let event = Report::Event(ProblemEvent {
+            source: "plugin\x1b[31m".into(),
+            reason: "Bad\x07".into(),
+            message: hostile.into(),
+            severity: Severity::Warn,
+            time: t,
+        });
+        for color in [false, true] {
+            let text = format_report(&event, OutputFormat::Text { color });
+            let raw: Vec<char> = text
+                .replace("\x1b[33m", "")
+                .replace("\x1b[0m", "")
+                .chars()
+                .filter(|c| c.is_control() || *c == '\u{202e}')
+                .collect();
+            assert!(raw.is_empty(), "raw {raw:?} in {text:?}");
+            assert!(
+                text.ends_with(
+                    "plugin\\x1b[31m Bad\\x07: done\\x1b]0;pwned\\x07\\x1b[2J\\r\\x00\\u{9b}1m\\u{202e}x\\nHEALED fake"
+                ),
+                "{text}"
+            );
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&format_report(&event, OutputFormat::Json)).unwrap();
+        assert_eq!(v["message"], hostile);
     }
 }

@@ -257,7 +257,7 @@ pub fn start_log_source(
                         }
                         Err(err) => {
                             if !warned {
-                                tracing::warn!(source = health.name(), error = %err, line = %truncate(&raw, 200), "log line does not match the monitor's timestamp/message format; skipping such lines");
+                                tracing::warn!(source = health.name(), error = %err, line = %kubemedic_term::visible(truncate(&raw, 200)), "log line does not match the monitor's timestamp/message format; skipping such lines");
                                 warned = true;
                             }
                         }

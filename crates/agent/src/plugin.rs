@@ -125,7 +125,7 @@ pub async fn run_once(job: &PluginJob) -> PluginRun {
     match tokio::time::timeout(job.timeout, work).await {
         Ok((stdout, stderr, status)) => {
             if !stderr.is_empty() {
-                tracing::debug!(plugin = %job.path.display(), stderr = %String::from_utf8_lossy(&stderr), "plugin stderr");
+                tracing::debug!(plugin = %job.path.display(), stderr = %kubemedic_term::visible(&String::from_utf8_lossy(&stderr)), "plugin stderr");
             }
             let exit = match status {
                 Ok(status) => match status.code() {

@@ -197,7 +197,7 @@ fn warn_unknown_targets(targets: &[Target], snap: &Snapshot) {
             eprintln!(
                 "warning: {}/{} not found in the snapshot",
                 t.kind.object_kind().to_ascii_lowercase(),
-                t.name
+                kubemedic_term::visible(&t.name)
             );
         }
     }

@@ -1,8 +1,13 @@
 //! Human renderings of a diagnosis report: terminal text (grouped by severity, wrapped to the
 //! terminal, colours only on a TTY) and Markdown (for tickets and chat).
+//!
+//! Every string of a report may come from the cluster (names, event messages, log lines, file
+//! names of a dump): each goes through [`kubemedic_term::visible`] before it is printed, so no
+//! escape sequence, carriage return or bidi override in it acts on the reader's terminal.
 
 use kubemedic_diagnose::incident::INCIDENT_KIND;
 use kubemedic_diagnose::{Finding, Report, Severity};
+use kubemedic_term::visible;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -208,7 +213,7 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     let _ = writeln!(out, "{} {counts}{sep}{scope}", p.bold(head));
     let from = format!(
         "from {}{}",
-        ctx.source,
+        visible(&ctx.source),
         ctx.taken_at
             .as_deref()
             .map(|t| format!(", snapshot at {t}"))
@@ -286,10 +291,8 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
         );
         const SHOWN: usize = 10;
         for sk in s.skipped.iter().take(SHOWN) {
-            for (i, l) in wrap_limited(&format!("{}: {}", sk.input, sk.reason), w - 4, 3)
-                .iter()
-                .enumerate()
-            {
+            let line = format!("{}: {}", visible(&sk.input), visible(&sk.reason));
+            for (i, l) in wrap_limited(&line, w - 4, 3).iter().enumerate() {
                 let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
             }
         }
@@ -309,10 +312,10 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
     let object = if f.object.kind == INCIDENT_KIND {
         format!("incident: {} nodes", f.affected.len())
     } else {
-        f.object.to_string()
+        visible(&f.object.to_string()).into_owned()
     };
     let confidence = format!("confidence {:.2}", f.confidence);
-    let plain = 2 + f.cause.as_str().len() + 2 + object.len() + 2 + confidence.len();
+    let plain = 2 + f.cause.as_str().len() + 2 + object.chars().count() + 2 + confidence.len();
     let _ = writeln!(
         out,
         "\n  {}  {}{}{}",
@@ -321,16 +324,26 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         if plain > w { "\n    " } else { "  " },
         p.dim(&confidence)
     );
-    for l in wrap(&f.summary, w - 4) {
+    for l in wrap(&visible(&f.summary), w - 4) {
         let _ = writeln!(out, "    {l}");
     }
     if let Some(by) = &f.caused_by {
-        let _ = writeln!(out, "    {} {}", p.dim("caused by:"), by);
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            p.dim("caused by:"),
+            visible(&by.to_string())
+        );
     }
     if !f.affected.is_empty() {
-        let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+        let names: Vec<String> = f
+            .affected
+            .iter()
+            .map(|o| visible(&o.name).into_owned())
+            .collect();
         let joined = if f.object.kind == INCIDENT_KIND {
-            kubemedic_diagnose::incident::compact_names(&names)
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            kubemedic_diagnose::incident::compact_names(&refs)
         } else {
             names.join(", ")
         };
@@ -357,8 +370,8 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let total = f.evidence.len()
             - usize::from(incident && f.evidence.iter().any(|e| e.source == "nodes"));
         for e in shown.take(shown_max) {
-            let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", e.source)));
-            for l in wrap_quote(&e.text, w - 8, 3) {
+            let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", visible(&e.source))));
+            for l in wrap_quote(&visible(&e.text), w - 8, 3) {
                 let _ = writeln!(out, "        {l}");
             }
         }
@@ -374,18 +387,19 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let _ = writeln!(out, "    {}", p.dim("fix:"));
         let fix_max = if incident { 4 } else { usize::MAX };
         for r in f.remediation.iter().take(fix_max) {
+            let r = visible(r);
             // Commands stay whole so they can be copied; their trailing comment and prose wrap.
-            let lines: Vec<String> = if looks_like_command(r) {
+            let lines: Vec<String> = if looks_like_command(&r) {
                 match r.split_once("  # ") {
                     Some((cmd, comment)) => {
                         let mut v = vec![cmd.trim_end().to_string()];
                         v.extend(wrap(&format!("# {}", comment.trim()), w - 8));
                         v
                     }
-                    None => r.lines().map(str::to_string).collect(),
+                    None => vec![r.to_string()],
                 }
             } else {
-                wrap(r, w - 8)
+                wrap(&r, w - 8)
             };
             for (i, l) in lines.iter().enumerate() {
                 let _ = writeln!(out, "      {}{l}", if i == 0 { "- " } else { "  " });
@@ -435,10 +449,10 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     let _ = writeln!(
         out,
         "Source: {}{}\n",
-        ctx.source,
+        md_text(&ctx.source),
         ctx.taken_at
             .as_deref()
-            .map(|t| format!(", snapshot at {t}"))
+            .map(|t| format!(", snapshot at {}", md_text(t)))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -468,15 +482,22 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
         for f in group {
             let _ = writeln!(
                 out,
-                "\n### `{}` on `{}` (confidence {:.2})\n",
-                f.cause, f.object, f.confidence
+                "\n### {} on {} (confidence {:.2})\n",
+                md_code(f.cause.as_str()),
+                md_code(&f.object.to_string()),
+                f.confidence
             );
-            let _ = writeln!(out, "{}\n", md_escape(&f.summary));
+            let _ = writeln!(out, "{}\n", md_text(&f.summary));
             if let Some(by) = &f.caused_by {
-                let _ = writeln!(out, "Caused by `{by}`.\n");
+                let _ = writeln!(out, "Caused by {}.\n", md_code(&by.to_string()));
             }
             if f.object.kind == INCIDENT_KIND {
-                let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+                let names: Vec<String> = f
+                    .affected
+                    .iter()
+                    .map(|o| visible(&o.name).into_owned())
+                    .collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 let members = report
                     .findings
                     .iter()
@@ -484,34 +505,31 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
                     .count();
                 let _ = writeln!(
                     out,
-                    "Affects {} nodes: `{}`. Under this incident: {members} node and pod findings (see `-o json`).\n",
+                    "Affects {} nodes: {}. Under this incident: {members} node and pod findings (see `-o json`).\n",
                     f.affected.len(),
-                    kubemedic_diagnose::incident::compact_names(&names)
+                    md_code(&kubemedic_diagnose::incident::compact_names(&refs))
                 );
             } else if !f.affected.is_empty() {
-                let names: Vec<String> =
-                    f.affected.iter().map(|o| format!("`{}`", o.name)).collect();
+                let names: Vec<String> = f.affected.iter().map(|o| md_code(&o.name)).collect();
                 let _ = writeln!(out, "Affects {}: {}\n", f.affected.len(), names.join(", "));
             }
             if !f.evidence.is_empty() {
                 let _ = writeln!(out, "Evidence:\n");
                 for e in &f.evidence {
-                    let _ = writeln!(
-                        out,
-                        "- {}: `{}`",
-                        md_escape(&e.source),
-                        e.text.replace('`', "'")
-                    );
+                    let _ = writeln!(out, "- {}: {}", md_text(&e.source), md_code(&e.text));
                 }
                 out.push('\n');
             }
             if !f.remediation.is_empty() {
                 let _ = writeln!(out, "Fix:\n\n```sh");
                 for r in &f.remediation {
-                    if looks_like_command(r) {
+                    // Inside the fence nothing is Markdown; only the terminal needs protecting,
+                    // and a run of backticks must not close the fence early.
+                    let r = visible(r).replace("```", "'''");
+                    if looks_like_command(&r) {
                         let _ = writeln!(out, "{r}");
                     } else {
-                        let _ = writeln!(out, "# {}", r.replace('\n', "\n# "));
+                        let _ = writeln!(out, "# {r}");
                     }
                 }
                 let _ = writeln!(out, "```");
@@ -521,14 +539,21 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     if !s.skipped.is_empty() {
         let _ = writeln!(out, "\n## Skipped inputs ({})\n", s.skipped.len());
         for sk in &s.skipped {
-            let _ = writeln!(out, "- `{}`: {}", sk.input, md_escape(&sk.reason));
+            let _ = writeln!(out, "- {}: {}", md_code(&sk.input), md_text(&sk.reason));
         }
     }
     out
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;")
+/// Untrusted text as Markdown prose: control characters visible, table pipes and HTML escaped.
+fn md_text(s: &str) -> String {
+    visible(s).replace('|', "\\|").replace('<', "&lt;")
+}
+
+/// Untrusted text as a Markdown code span: control characters visible, backticks (which would
+/// end the span) replaced.
+fn md_code(s: &str) -> String {
+    format!("`{}`", visible(s).replace('`', "'"))
 }
 
 #[cfg(test)]
