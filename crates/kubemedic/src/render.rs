@@ -387,21 +387,7 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let _ = writeln!(out, "    {}", p.dim("fix:"));
         let fix_max = if incident { 4 } else { usize::MAX };
         for r in f.remediation.iter().take(fix_max) {
-            let r = visible(r);
-            // Commands stay whole so they can be copied; their trailing comment and prose wrap.
-            let lines: Vec<String> = if looks_like_command(&r) {
-                match r.split_once("  # ") {
-                    Some((cmd, comment)) => {
-                        let mut v = vec![cmd.trim_end().to_string()];
-                        v.extend(wrap(&format!("# {}", comment.trim()), w - 8));
-                        v
-                    }
-                    None => vec![r.to_string()],
-                }
-            } else {
-                wrap(&r, w - 8)
-            };
-            for (i, l) in lines.iter().enumerate() {
+            for (i, l) in fix_lines(&visible(r), w - 8).iter().enumerate() {
                 let _ = writeln!(out, "      {}{l}", if i == 0 { "- " } else { "  " });
             }
         }
@@ -416,6 +402,109 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
             );
         }
     }
+}
+
+/// Lays out one fix for `width` columns. Prose wraps at spaces. A command stays one line with
+/// its `# comment` when that fits; otherwise it is broken at spaces outside quotes with shell
+/// line continuations (` \`, so the lines still paste as one command), and its comment follows
+/// on lines that each start with `# `, so no wrapped word of the comment reads as a command.
+fn fix_lines(fix: &str, width: usize) -> Vec<String> {
+    let (command, comment) = split_comment(fix);
+    if !looks_like_command(command) {
+        return wrap(fix, width);
+    }
+    let whole = match comment {
+        Some(c) => format!("{command}  # {c}"),
+        None => command.to_string(),
+    };
+    if whole.chars().count() <= width {
+        return vec![whole];
+    }
+    let mut lines = break_command(command, width);
+    if let Some(c) = comment {
+        lines.extend(
+            wrap(c, width.saturating_sub(2))
+                .into_iter()
+                .map(|l| format!("# {l}")),
+        );
+    }
+    lines
+}
+
+/// Splits `cmd  # comment` at the first `#` that follows two spaces outside quotes.
+fn split_comment(fix: &str) -> (&str, Option<&str>) {
+    let mut quote: Option<char> = None;
+    let mut spaces = 0;
+    for (i, c) in fix.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if spaces >= 2 => {
+                return (fix[..i].trim_end(), Some(fix[i + 1..].trim()));
+            }
+            _ => {}
+        }
+        spaces = if c == ' ' && quote.is_none() {
+            spaces + 1
+        } else {
+            0
+        };
+    }
+    (fix.trim_end(), None)
+}
+
+/// Words of a shell command: split at spaces outside '…', "…" and <placeholders>.
+fn shell_words(command: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut close: Option<char> = None;
+    let mut start = None;
+    for (i, c) in command.char_indices() {
+        match close {
+            Some(q) if c == q => close = None,
+            Some(_) => {}
+            None if c == ' ' => {
+                if let Some(s) = start.take() {
+                    words.push(&command[s..i]);
+                }
+                continue;
+            }
+            None => {
+                close = match c {
+                    '\'' => Some('\''),
+                    '"' => Some('"'),
+                    '<' => Some('>'),
+                    _ => None,
+                };
+            }
+        }
+        start.get_or_insert(i);
+    }
+    if let Some(s) = start {
+        words.push(&command[s..]);
+    }
+    words
+}
+
+/// Breaks a command into lines of at most `width` columns (a single word longer than that
+/// stays whole) joined by ` \`; continuation lines are indented four spaces.
+fn break_command(command: &str, width: usize) -> Vec<String> {
+    const INDENT: &str = "    ";
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in shell_words(command) {
+        let len = line.chars().count();
+        // Room for the word and, on a line that is not the last, the " \\" continuation.
+        if !line.trim().is_empty() && len + 1 + word.chars().count() + 2 > width {
+            line.push_str(" \\");
+            lines.push(std::mem::replace(&mut line, INDENT.to_string()));
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 fn looks_like_command(s: &str) -> bool {
@@ -437,6 +526,16 @@ fn looks_like_command(s: &str) -> bool {
             | "df"
             | "du"
             | "ctr"
+            | "kubemedic"
+            | "crane"
+            | "skopeo"
+            | "nc"
+            | "wget"
+            | "curl"
+            | "dig"
+            | "nslookup"
+            | "conntrack"
+            | "helm"
             | "$"
     )
 }
@@ -570,5 +669,67 @@ mod tests {
         let lines = wrap_limited(&"word ".repeat(100), 20, 2);
         assert_eq!(lines.len(), 2);
         assert!(lines[1].ends_with('…'));
+    }
+
+    #[test]
+    fn a_command_and_its_comment_share_a_line_when_they_fit() {
+        assert_eq!(
+            fix_lines(
+                "kubectl -n shop get configmaps,secrets   # is it in namespace shop?",
+                72
+            ),
+            ["kubectl -n shop get configmaps,secrets  # is it in namespace shop?"]
+        );
+    }
+
+    #[test]
+    fn long_commands_break_with_continuations_and_every_comment_line_is_a_comment() {
+        let fix = "kubectl -n shop patch deploy/payments --type=merge -p '{\"spec\":{\"template\":{\"spec\":{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}}}}'  # then the pods restart with the secret and pull the image";
+        let lines = fix_lines(fix, 72);
+        assert_eq!(
+            lines,
+            [
+                "kubectl -n shop patch deploy/payments --type=merge -p \\",
+                "    '{\"spec\":{\"template\":{\"spec\":{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}}}}'",
+                "# then the pods restart with the secret and pull the image",
+            ]
+        );
+        let lines = fix_lines(
+            "kubectl cordon paas-10-239-40-157  # stop new pods (and their hostPort rules) landing here while it recovers",
+            72,
+        );
+        assert_eq!(lines[0], "kubectl cordon paas-10-239-40-157");
+        assert!(lines.len() > 2);
+        assert!(lines[1..].iter().all(|l| l.starts_with("# ")), "{lines:#?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 72), "{lines:#?}");
+    }
+
+    #[test]
+    fn quotes_placeholders_and_hashes_inside_quotes_stay_whole() {
+        assert_eq!(
+            shell_words("set image deploy/web web=<existing image:tag> -p 'a b  # c'"),
+            [
+                "set",
+                "image",
+                "deploy/web",
+                "web=<existing image:tag>",
+                "-p",
+                "'a b  # c'"
+            ]
+        );
+        assert_eq!(
+            split_comment("echo 'a  # not a comment'  # a comment"),
+            ("echo 'a  # not a comment'", Some("a comment"))
+        );
+        // Prose is wrapped, not broken with continuations.
+        let prose = fix_lines(
+            "Start replicas gradually (e.g. kubectl scale in steps, maxSurge 1) instead of hundreds at once",
+            40,
+        );
+        assert!(
+            prose
+                .iter()
+                .all(|l| !l.ends_with('\\') && !l.starts_with('#'))
+        );
     }
 }

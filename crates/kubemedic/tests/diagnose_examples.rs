@@ -17,12 +17,20 @@ struct Run {
 }
 
 fn kubemedic(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
+    kubemedic_env(args, &[])
+}
+
+/// Runs the binary with extra environment variables, for at most a minute.
+fn kubemedic_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("KUBECONFIG")
+            .envs(env.iter().copied()),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("kubemedic {args:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -460,6 +468,52 @@ fn text_output_without_a_tty_has_no_colour_and_groups_by_severity() {
         r.stdout
             .contains("### `IptablesLockContention` on `node/paas-10-239-40-157`")
     );
+}
+
+#[test]
+fn fixes_fit_80_columns_and_comments_never_read_as_commands() {
+    for example in [
+        "node-notready-xtables",
+        "crashloop-exit-2",
+        "startup-failures",
+    ] {
+        let d = examples().join(example);
+        let r = kubemedic_env(
+            &["diagnose", "--dump", d.to_str().unwrap()],
+            &[("COLUMNS", "80")],
+        );
+        let mut in_fix = false;
+        let mut item_is_command = false;
+        let mut previous = "";
+        for line in r.stdout.lines() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if trimmed == "fix:" {
+                in_fix = true;
+            } else if indent < 6 {
+                in_fix = false;
+            }
+            let unbreakable = in_fix && !trimmed.contains(' ');
+            assert!(
+                line.chars().count() <= 80 || unbreakable,
+                "{example}: line of {} columns: {line}",
+                line.chars().count()
+            );
+            if in_fix && trimmed != "fix:" {
+                if let Some(item) = trimmed.strip_prefix("- ") {
+                    item_is_command = ["kubectl", "kubemedic", "ssh", "crane", "docker"]
+                        .iter()
+                        .any(|c| item.starts_with(&format!("{c} ")));
+                } else if item_is_command {
+                    assert!(
+                        previous.ends_with(" \\") || trimmed.starts_with("# "),
+                        "{example}: a wrapped fix line reads as a separate command: {line:?} after {previous:?}"
+                    );
+                }
+            }
+            previous = line;
+        }
+    }
 }
 
 #[test]
