@@ -180,6 +180,16 @@ impl HealthRegistry {
             .collect()
     }
 
+    /// Names of degraded sources: running, but not doing all their work (a missing journal, a
+    /// `--host-proc` that is not a /proc, a log file not there yet).
+    pub fn degraded(&self) -> Vec<String> {
+        self.sources()
+            .iter()
+            .filter(|s| matches!(s.state(), SourceState::Degraded(_)))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     /// Names of dead sources; empty when the agent is healthy.
     pub fn dead(&self) -> Vec<String> {
         self.sources()

@@ -660,6 +660,19 @@ pub fn parse_system_log_monitor(
             }
         }
     }
+    let log_path = d.string(&root, "", "logPath")?.unwrap_or_default();
+    if plugin == LogPlugin::Filelog && log_path.trim().is_empty() {
+        // There is no default file to follow (kmsg defaults to /dev/kmsg, journald to the
+        // system journal); without this the agent would tail "" and report nothing forever.
+        return Err(d.err(
+            "logPath",
+            if log_path.is_empty() {
+                "required by the filelog plugin: the file to follow"
+            } else {
+                "must not be empty: the file to follow"
+            },
+        ));
+    }
     let buffer_size = match d.int(&root, "", "bufferSize")? {
         None | Some(0) => 10,
         Some(n) if n < 0 => return Err(d.err("bufferSize", format!("must be positive, found {n}"))),
@@ -713,7 +726,7 @@ pub fn parse_system_log_monitor(
         plugin,
         plugin_config,
         skip_list: d.strings(&root, "", "skipList")?,
-        log_path: d.string(&root, "", "logPath")?.unwrap_or_default(),
+        log_path,
         lookback: d.duration(&root, "", "lookback")?.unwrap_or(Duration::ZERO),
         delay: d.duration(&root, "", "delay")?,
         buffer_size,

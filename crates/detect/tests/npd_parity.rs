@@ -262,6 +262,7 @@ fn readonly_and_docker_monitors() {
 const MULTI: &str = r#"{
   "plugin": "filelog",
   "pluginConfig": {"timestamp": "^.{15}", "message": "kernel: \\[.*\\] (.*)", "timestampFormat": "Jan _2 15:04:05"},
+  "logPath": "/var/log/kern.log",
   "bufferSize": 3,
   "source": "multi",
   "conditions": [{"type": "Stuck", "reason": "NotStuck", "message": "fine", "quietPeriod": "10m",
