@@ -35,18 +35,18 @@ struct Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = kubemedic_testbed::child::wait(&mut self.child, Duration::from_secs(30));
     }
 }
 
 fn spawn_agent(args: &[&str]) -> Agent {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .arg("agent")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubemedic"));
+    cmd.arg("agent")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(&mut cmd));
+    let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -154,18 +154,20 @@ fn bad_config_is_refused_with_file_path_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad-monitor.json");
     std::fs::write(&bad, r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args([
-            "agent",
-            "--standalone",
-            "--port",
-            "0",
-            "--prometheus-port",
-            "0",
-        ])
-        .arg(format!("--config.system-log-monitor={}", bad.display()))
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args([
+                "agent",
+                "--standalone",
+                "--port",
+                "0",
+                "--prometheus-port",
+                "0",
+            ])
+            .arg(format!("--config.system-log-monitor={}", bad.display())),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad-monitor.json"), "{stderr}");
@@ -174,14 +176,15 @@ fn bad_config_is_refused_with_file_path_and_reason() {
 
 #[test]
 fn missing_config_file_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args([
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
             "agent",
             "--standalone",
             "--config.custom-plugin-monitor=/nonexistent/x.json",
-        ])
-        .output()
-        .unwrap();
+        ]),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.json"));
 }

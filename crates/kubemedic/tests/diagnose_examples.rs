@@ -652,10 +652,11 @@ fn explain_exit_codes_and_causes() {
 fn kubectl_plugin_binary_runs_the_same_cli() {
     let plugin = env!("CARGO_BIN_EXE_kubectl-medic");
     let d = examples().join("crashloop-exit-2");
-    let out = Command::new(plugin)
-        .args(["diagnose", "--dump", d.to_str().unwrap(), "-o", "json"])
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        Command::new(plugin).args(["diagnose", "--dump", d.to_str().unwrap(), "-o", "json"]),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!v["findings"].as_array().unwrap().is_empty());
