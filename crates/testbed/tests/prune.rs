@@ -45,7 +45,11 @@ fn prune_removes_only_builds_unused_for_the_keep_period() {
     age(&building, 20);
     // Another checkout is building into this one right now: it holds the lock.
     let mut holder = Command::new("flock");
-    holder.arg(building.join(".lock")).args(["sleep", "600"]);
+    // --no-fork: flock becomes the sleep itself, so killing it leaves no sleep behind.
+    holder
+        .arg("--no-fork")
+        .arg(building.join(".lock"))
+        .args(["sleep", "600"]);
     let mut holder = child::die_with_test(child::reset_signals(&mut holder))
         .spawn()
         .unwrap();
