@@ -15,7 +15,7 @@ pub enum DiagnoseFormat {
     /// Grouped by severity, wrapped to the terminal, colours only on a TTY.
     #[default]
     Text,
-    /// The Findings format of DESIGN.md.
+    /// The findings as JSON, as described in docs/diagnose.md ("JSON output").
     Json,
     /// Markdown, for tickets and chat.
     Markdown,

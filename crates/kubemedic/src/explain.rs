@@ -307,7 +307,7 @@ fn cause_text(info: &CauseInfo) -> String {
             s.push_str(&format!("  - {f}\n"));
         }
     }
-    s.push_str(&format!("\nSource: {}\n", info.source));
+    s.push_str(&format!("\nBased on: {}\n", info.source));
     s
 }
 

@@ -428,3 +428,41 @@ fn bad_start_is_said_once_naming_what_to_fix() {
         "{stderr}"
     );
 }
+
+#[test]
+fn print_default_config_takes_the_name_with_or_without_json() {
+    for name in ["kernel-monitor", "kernel-monitor.json"] {
+        let out = child::output(
+            Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
+                "agent",
+                "--print-default-config",
+                name,
+            ]),
+            WAIT,
+        )
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(config["source"], "kernel-monitor", "{name}");
+    }
+    let out = child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
+            "agent",
+            "--print-default-config",
+            "kernel",
+        ]),
+        WAIT,
+    )
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("known: kernel-monitor, docker-monitor"),
+        "{stderr}"
+    );
+}

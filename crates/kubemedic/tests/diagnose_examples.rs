@@ -649,6 +649,49 @@ fn explain_exit_codes_and_causes() {
 }
 
 #[test]
+fn explain_speaks_to_users_without_internal_jargon() {
+    let r = kubemedic(&["explain", "cause", "-o", "json"]);
+    assert_eq!(r.code, 0);
+    let all: Value = serde_json::from_str(&r.stdout).unwrap();
+    let ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cause"].as_str().unwrap())
+        .collect();
+    assert!(ids.len() >= 50);
+    for id in ids {
+        let r = kubemedic(&["explain", "cause", id]);
+        assert_eq!(r.code, 0, "{id}: {}", r.stderr);
+        for jargon in ["seed", "fixture", "analyser", "snapshot"] {
+            assert!(
+                !r.stdout.to_lowercase().contains(jargon),
+                "explain cause {id} says {jargon:?}:\n{}",
+                r.stdout
+            );
+        }
+        assert!(r.stdout.contains("\nBased on: "), "{id}:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_bad_target_says_what_a_target_is_once() {
+    let d = examples().join("crashloop-exit-2");
+    for (target, reason) in [
+        ("pod", "no KIND/ before the name"),
+        ("widget/x", "unknown kind widget"),
+        ("/x", "empty kind"),
+        ("pod/a/b/c", "more than two slashes"),
+    ] {
+        let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap(), target]);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(reason), "{target}: {}", r.stderr);
+        assert_eq!(r.stderr.matches("expected").count(), 0, "{}", r.stderr);
+        assert_eq!(r.stderr.matches("a target is").count(), 1, "{}", r.stderr);
+    }
+}
+
+#[test]
 fn kubectl_plugin_binary_runs_the_same_cli() {
     let plugin = env!("CARGO_BIN_EXE_kubectl-medic");
     let d = examples().join("crashloop-exit-2");
