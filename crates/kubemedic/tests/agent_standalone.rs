@@ -1,5 +1,6 @@
 //! End to end through the built binary: real /dev/kmsg lines become JSON lines on stdout in
-//! `kubemedic agent --standalone --output json`; a bad config is refused with exit 2.
+//! `kubemedic agent --standalone --output json`; a bad config is refused with exit 2. The host's
+//! kernel log is shared with every other run: only lines carrying this run's marker count.
 #![allow(clippy::unwrap_used)]
 
 use kubemedic_agent::devkmsg::{self, DevKmsgGuard};
@@ -8,22 +9,25 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const KERNEL_MONITOR: &str = "../../../shared/npd/kernel-monitor.json";
-
-fn kernel_monitor_config() -> std::path::PathBuf {
-    // The reference config from shared/ when present, else an equivalent copy of its rules we need.
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(KERNEL_MONITOR);
-    if shared.exists() {
-        return shared;
-    }
-    let path = std::env::temp_dir().join(format!(
-        "kubemedic-kernel-monitor-{}.json",
-        std::process::id()
-    ));
-    std::fs::write(&path, r#"{"plugin":"kmsg","logPath":"/dev/kmsg","lookback":"5m","bufferSize":10,"source":"kernel-monitor","metricsReporting":true,
- "conditions":[{"type":"KernelDeadlock","reason":"KernelHasNoDeadlock","message":"kernel has no deadlock"}],
- "rules":[{"type":"temporary","reason":"OOMKilling","pattern":"Killed process \\d+ (.+) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*"},
- {"type":"permanent","condition":"KernelDeadlock","reason":"DockerHung","pattern":"task docker:\\w+ blocked for more than \\w+ seconds\\."}]}"#).unwrap();
+/// A kernel monitor shaped like NPD's reference one (kmsg, 5 min lookback, KernelDeadlock with
+/// DockerHung, OOMKilling), but whose patterns only match lines carrying `marker`: /dev/kmsg is
+/// shared by every test run on the host, and the lookback replays their lines (another run's
+/// hung-task line would already have set KernelDeadlock, so this run's would change nothing).
+fn kernel_monitor_config(dir: &std::path::Path, marker: &str) -> std::path::PathBuf {
+    let path = dir.join("kernel-monitor.json");
+    let config = serde_json::json!({
+        "plugin": "kmsg", "logPath": "/dev/kmsg", "lookback": "5m", "bufferSize": 10,
+        "source": "kernel-monitor", "metricsReporting": true,
+        "conditions": [{"type": "KernelDeadlock", "reason": "KernelHasNoDeadlock",
+                        "message": "kernel has no deadlock"}],
+        "rules": [
+            {"type": "temporary", "reason": "OOMKilling",
+             "pattern": format!("Killed process \\d+ \\({marker}\\) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*")},
+            {"type": "permanent", "condition": "KernelDeadlock", "reason": "DockerHung",
+             "pattern": format!("task docker:{marker} blocked for more than \\w+ seconds\\.")}
+        ]
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
     path
 }
 
@@ -90,7 +94,16 @@ fn kmsg_lines_become_json_events_and_conditions() {
         return;
     }
     let _guard = DevKmsgGuard::acquire().unwrap();
-    let config = kernel_monitor_config();
+    let marker = devkmsg::unique_marker("e2e").replace('-', "_");
+    // What another run on this host leaves in the ring buffer, inside the lookback: it must not
+    // decide this run's conditions.
+    devkmsg::write_line(
+        3,
+        &format!("INFO: task docker:other_{marker} blocked for more than 120 seconds."),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = kernel_monitor_config(dir.path(), &marker);
     let agent = spawn_agent(&[
         "--standalone",
         "--output",
@@ -116,8 +129,7 @@ fn kmsg_lines_become_json_events_and_conditions() {
         .unwrap_or_else(|e| panic!("time {time:?} is not RFC 3339: {e}"));
 
     // The reader may open /dev/kmsg just after the first lines print: repeat the OOM line until
-    // one comes back (each copy unique), which also proves the kmsg path end to end.
-    let marker = devkmsg::unique_marker("e2e").replace('-', "_");
+    // one comes back, which also proves the kmsg path end to end.
     let deadline = Instant::now() + Duration::from_secs(30);
     let event = loop {
         assert!(Instant::now() < deadline, "OOM event never reported");
