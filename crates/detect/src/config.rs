@@ -110,6 +110,9 @@ pub struct LogRuleConfig {
     pub reason: String,
     /// RE2 pattern; it must match up to the newest line of the buffer.
     pub pattern: String,
+    /// `patternGeneratedMessageSuffix` (NPD since v1.31): appended to the matched text as
+    /// `"<lines>; <suffix>"` in the event or condition message (a runbook link, say).
+    pub message_suffix: Option<String>,
     /// kubemedic extension: a pattern that clears this rule's condition while it holds this reason.
     pub recovery_pattern: Option<String>,
     /// kubemedic extension: clear the condition after this long without a new match of this rule.
@@ -713,11 +716,15 @@ pub fn parse_system_log_monitor(
         if quiet_period == Some(Duration::ZERO) {
             return Err(d.err(&join(&ip, "quietPeriod"), "must be greater than 0"));
         }
+        let message_suffix = d
+            .string(o, &ip, "patternGeneratedMessageSuffix")?
+            .filter(|s| !s.is_empty());
         rules.push(LogRuleConfig {
             problem_type,
             condition,
             reason,
             pattern,
+            message_suffix,
             recovery_pattern,
             quiet_period,
         });
