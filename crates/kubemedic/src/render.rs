@@ -254,10 +254,21 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
                 .collect();
             let nodes = members.iter().filter(|m| m.object.kind == "Node").count();
             let other = members.len() - nodes;
+            let plural = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
             let line = format!(
-                "under this incident: {nodes} node finding(s){}; kubemedic diagnose node/NAME or -o json for each",
+                "under this incident: {}{}; kubemedic diagnose node/NAME or -o json for each",
+                plural(nodes, "node finding", "node findings"),
                 if other > 0 {
-                    format!(" and {other} pod/workload finding(s) on those nodes")
+                    format!(
+                        " and {} on those nodes",
+                        plural(
+                            other,
+                            "pod or workload finding",
+                            "pod and workload findings"
+                        )
+                    )
                 } else {
                     String::new()
                 }

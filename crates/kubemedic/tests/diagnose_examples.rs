@@ -194,7 +194,7 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
         "{text}"
     );
     assert!(
-        text.contains("under this incident: 58 node finding(s)"),
+        text.contains("under this incident: 58 node findings"),
         "{text}"
     );
     assert!(
