@@ -164,26 +164,40 @@ fn kmsg_lines_become_json_events_and_conditions() {
 #[test]
 fn bad_config_is_refused_with_file_path_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad-monitor.json");
-    std::fs::write(&bad, r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#).unwrap();
-    let out = kubemedic_testbed::child::output(
-        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-            .args([
-                "agent",
-                "--standalone",
-                "--port",
-                "0",
-                "--prometheus-port",
-                "0",
-            ])
-            .arg(format!("--config.system-log-monitor={}", bad.display())),
-        Duration::from_secs(60),
-    )
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad-monitor.json"), "{stderr}");
-    assert!(stderr.contains("rules[0].pattern"), "{stderr}");
+    for (file, config, path) in [
+        (
+            "bad-monitor.json",
+            r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#,
+            "rules[0].pattern",
+        ),
+        // A filelog monitor has no default file: it must name one.
+        (
+            "my-filelog.json",
+            r#"{"plugin":"filelog","pluginConfig":{"timestamp":"^.{15}","message":"(.*)","timestampFormat":"Jan _2 15:04:05"},"source":"f","conditions":[],"rules":[]}"#,
+            "logPath",
+        ),
+    ] {
+        let bad = dir.path().join(file);
+        std::fs::write(&bad, config).unwrap();
+        let out = kubemedic_testbed::child::output(
+            Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+                .args([
+                    "agent",
+                    "--standalone",
+                    "--port",
+                    "0",
+                    "--prometheus-port",
+                    "0",
+                ])
+                .arg(format!("--config.system-log-monitor={}", bad.display())),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(file), "{stderr}");
+        assert!(stderr.contains(path), "{stderr}");
+    }
 }
 
 #[test]

@@ -12,22 +12,8 @@ use std::process::Command;
 /// die with SIGKILL when the thread that spawned it dies, which includes the whole test
 /// process being SIGKILLed.
 pub(crate) fn die_with_parent(cmd: &mut Command) {
-    let parent = std::process::id();
     cmd.process_group(0);
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (prctl, getppid) without allocating.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl: then nobody would kill us.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::other("parent exited before the child started"));
-            }
-            Ok(())
-        });
-    }
+    die_with_spawning_thread(cmd);
 }
 
 /// Sends `signal` to every process in the group led by `pgid`; a group that is gone is fine.
@@ -149,12 +135,14 @@ pub(crate) fn default_signals(cmd: &mut Command) {
 /// ends with the test, passed or failed), so a helper process never outlives its test.
 pub(crate) fn die_with_spawning_thread(cmd: &mut Command) {
     let parent = std::process::id();
-    // SAFETY: as in `die_with_parent`: prctl and getppid only.
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (prctl, getppid) without allocating.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            // The parent may have died between fork and prctl: then nobody would kill us.
             if libc::getppid() as u32 != parent {
                 return Err(io::Error::other("parent exited before the child started"));
             }
