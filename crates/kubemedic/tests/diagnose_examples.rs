@@ -165,12 +165,14 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
 
     // Text on an 80-column terminal: the incident first, one screen in all.
     let d = dump.to_str().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(["diagnose", "--dump", d])
-        .env("COLUMNS", "80")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(["diagnose", "--dump", d])
+            .env("COLUMNS", "80")
+            .env("NO_COLOR", "1"),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() <= 45, "{} lines:\n{text}", lines.len());
