@@ -127,3 +127,135 @@ fn errors_name_hostile_paths_visibly() {
     assert!(dangerous(&stderr).is_empty(), "{stderr:?}");
     assert!(stderr.contains("no\\x1b[2Jdump"), "{stderr}");
 }
+
+/// An archive whose records carry what a hostile container or cluster object can put there:
+/// the crash's logs, termination message, reason and names, and an event's message and reason.
+fn hostile_archive(dir: &Path) -> String {
+    use kubemedic_archive::{
+        Batch, CrashRecord, EventOccurrence, ObjectRef, Origin, SqliteStore, Store, WorkloadRef,
+    };
+    let t = |s: i64| jiff::Timestamp::now() - jiff::SignedDuration::from_secs(s);
+    let path = dir.join("archive.db");
+    let store = SqliteStore::open(&path, "c").unwrap();
+    store
+        .write(&Batch {
+            events: vec![EventOccurrence {
+                uid: "e1".into(),
+                count: 3,
+                time: t(60),
+                first_time: t(600),
+                origin: Origin::Event,
+                api: "v1".into(),
+                object: ObjectRef {
+                    kind: "Pod".into(),
+                    namespace: "shop".into(),
+                    name: format!("api-{HOSTILE}"),
+                    uid: Some("uid-1".into()),
+                },
+                workload: None,
+                reason: format!("BackOff{HOSTILE}"),
+                type_: "Warning".into(),
+                message: format!("Back-off restarting failed container {HOSTILE}"),
+                component: "kubelet".into(),
+                host: "node-1".into(),
+            }],
+            crashes: vec![CrashRecord {
+                namespace: "shop".into(),
+                pod: format!("api-{HOSTILE}"),
+                pod_uid: "uid-1".into(),
+                container: format!("app{HOSTILE}"),
+                init_container: false,
+                instance: "containerd://1".into(),
+                node: Some(format!("node-{HOSTILE}")),
+                workload: Some(WorkloadRef {
+                    kind: "Deployment".into(),
+                    name: "api".into(),
+                }),
+                restart_count: 4,
+                exit_code: 2,
+                signal: None,
+                reason: Some(format!("Error{HOSTILE}")),
+                message: Some(format!("panic: {HOSTILE}")),
+                started_at: Some(t(120)),
+                finished_at: Some(t(100)),
+                captured_at: t(99),
+                logs: Some(format!("starting\npanic: runtime error: {HOSTILE}\n").into_bytes()),
+                logs_truncated: false,
+                logs_error: None,
+                node_memory: None,
+            }],
+            checkpoints: Vec::new(),
+        })
+        .unwrap();
+    format!("sqlite:{}", path.display())
+}
+
+#[test]
+fn archived_crashes_and_events_show_control_characters_and_json_keeps_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = hostile_archive(tmp.path());
+    for cmd in ["crashes", "events"] {
+        let (code, stdout, stderr) = support::kubemedic(&[cmd, "-A", "--archive", &archive]);
+        assert_eq!(code, 0, "{cmd}: {stderr}");
+        let bad = dangerous(&stdout);
+        assert!(
+            bad.is_empty(),
+            "{cmd}: raw control characters {bad:?} in:\n{stdout}"
+        );
+        assert!(
+            stdout.contains("\\x1b]0;pwned\\x07"),
+            "{cmd}: the planted text is not shown escaped:\n{stdout}"
+        );
+        let (code, stdout, stderr) =
+            support::kubemedic(&[cmd, "-A", "--archive", &archive, "-o", "json"]);
+        assert_eq!(code, 0, "{cmd}: {stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert!(
+            v.to_string().contains("\\u001b]0;pwned\\u0007"),
+            "{cmd}: JSON must carry the exact text: {v}"
+        );
+    }
+}
+
+#[test]
+fn heal_plan_and_runbooks_show_control_characters() {
+    // The crash-loop dump with hostile text in a panic line and a pod name: the pod-crashloop
+    // runbook matches the findings, whose summaries quote both.
+    let tmp = hostile_dump();
+    let (code, stdout, stderr) =
+        support::kubemedic(&["heal", "plan", "--dump", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("matched:"), "nothing matched:\n{stdout}");
+    let bad = dangerous(&stdout);
+    assert!(
+        bad.is_empty(),
+        "raw control characters {bad:?} in:\n{stdout}"
+    );
+
+    // A runbook file is the user's, but may come from a ConfigMap someone else wrote.
+    let json_hostile = serde_json::to_string(HOSTILE).unwrap();
+    let rb = tmp.path().join("runbooks");
+    std::fs::create_dir(&rb).unwrap();
+    std::fs::write(
+        rb.join("evil.yaml"),
+        format!(
+            "name: evil\ndescription: \"{}\"\n",
+            json_hostile.trim_matches('"')
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "runbooks",
+            "validate",
+            rb.join("evil.yaml").to_str().unwrap(),
+        ],
+        vec!["runbooks", "list", "--runbooks", rb.to_str().unwrap()],
+    ] {
+        let (_, stdout, stderr) = support::kubemedic(&args);
+        for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            let bad = dangerous(text);
+            assert!(bad.is_empty(), "{args:?} {name}: {bad:?} in:\n{text}");
+        }
+    }
+}

@@ -672,7 +672,7 @@ async fn agent_api_request_rate() {
             .is_some_and(|a| a.contains("node-problem-detector"))
     });
     summarize(
-        "node-problem-detector v0.8.20 (reference configs)",
+        "node-problem-detector (bench/agent-npd pin, reference configs)",
         &npd_requests,
         minutes_f,
     );
