@@ -5,7 +5,7 @@
 # node-problem-detector reads the journal in-process instead).
 # Then kubemedic and node-problem-detector are both measured under NPD's reference configs
 # (shared/npd: kernel, docker, readonly monitors + system-stats) with the exporter off.
-# NPD is built from its Go module (bench/agent-npd, pinned v0.8.20) into a cache outside the repo,
+# NPD is built from its Go module (bench/agent-npd, pinned v1.36.0) into a cache outside the repo,
 # with its journald plugin (build tag `journald`, cgo: needs Debian's libsystemd-dev, which is
 # the point kubemedic avoids by driving journalctl), or taken from NPD_BIN; without Go that part
 # is skipped.

@@ -180,11 +180,21 @@ impl HealthRegistry {
             .collect()
     }
 
+    /// Names of degraded sources: running, but not doing all their work (a missing journal, a
+    /// `--host-proc` that is not a /proc, a log file not there yet).
+    pub fn degraded(&self) -> Vec<String> {
+        self.names_where(|s| matches!(s, SourceState::Degraded(_)))
+    }
+
     /// Names of dead sources; empty when the agent is healthy.
     pub fn dead(&self) -> Vec<String> {
+        self.names_where(|s| matches!(s, SourceState::Dead(_)))
+    }
+
+    fn names_where(&self, state: impl Fn(&SourceState) -> bool) -> Vec<String> {
         self.sources()
             .iter()
-            .filter(|s| matches!(s.state(), SourceState::Dead(_)))
+            .filter(|s| state(&s.state()))
             .map(|s| s.name.clone())
             .collect()
     }

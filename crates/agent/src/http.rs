@@ -46,6 +46,7 @@ async fn healthz(State(app): State<App>) -> Response {
     let body = serde_json::json!({
         "status": if dead.is_empty() { "ok" } else { "unhealthy" },
         "dead": dead,
+        "degraded": app.health.degraded(),
         "sources": app.health.reports(),
     });
     let code = if dead.is_empty() {

@@ -5,7 +5,9 @@
 //! host mount of a DaemonSet), reads every journal format version the host writes, and is what
 //! vector's journald source does. Each JSON entry carries `__CURSOR`; when journalctl dies it is
 //! restarted with backoff from `--after-cursor` so nothing is read twice or lost. A missing or
-//! unreadable journal is a warning: the source stays degraded and keeps retrying.
+//! unreadable journal (a host without journald, an empty journal directory) is said once: the
+//! source is degraded with the reason, journalctl is retried with a backoff that grows to five
+//! minutes, and the same failure again is logged only at debug level.
 
 use crate::SourceLine;
 use crate::health::SourceHealth;
@@ -46,7 +48,7 @@ impl JournaldOptions {
             directory: None,
             identifiers: Vec::new(),
             lookback: None,
-            max_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(300),
             root: None,
         }
     }
@@ -204,6 +206,8 @@ pub async fn follow_shared_recorded(
     let health = Fanout(subscribers.iter().map(|s| s.health.clone()).collect());
     let mut cursor: Option<String> = None;
     let mut backoff = Duration::from_millis(500);
+    // The last failure said at warning level; the same one again is only logged at debug.
+    let mut said: Option<String> = None;
     loop {
         subscribers.retain(|s| !s.tx.is_closed());
         if subscribers.is_empty() {
@@ -222,11 +226,9 @@ pub async fn follow_shared_recorded(
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
-                tracing::warn!(source = %health.name(), error = %err, journalctl = %options.journalctl.display(), "cannot start journalctl; retrying");
-                health.error(format!(
-                    "cannot start {}: {err}",
-                    options.journalctl.display()
-                ));
+                let detail = format!("cannot start {}: {err}", options.journalctl.display());
+                say_once(&mut said, &health, &detail, backoff);
+                health.error(detail);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(options.max_backoff);
                 continue;
@@ -257,6 +259,7 @@ pub async fn follow_shared_recorded(
                             got_entries = true;
                             health.ok();
                             backoff = Duration::from_millis(500);
+                            said = None;
                         }
                         if let Some(logs) = &logs {
                             record_entry(logs, &entry);
@@ -294,21 +297,35 @@ pub async fn follow_shared_recorded(
         if let Some(mut stderr) = child.stderr.take() {
             let mut limited = Vec::new();
             let _ = (&mut stderr).take(4096).read_to_end(&mut limited).await;
-            stderr_text = String::from_utf8_lossy(&limited).trim().to_string();
+            // journalctl's words, quoted in logs and /healthz.
+            stderr_text =
+                kubemedic_term::visible(String::from_utf8_lossy(&limited).trim()).into_owned();
         }
         let status = child.wait().await;
         let detail = match status {
             Ok(s) => format!("journalctl exited ({s}): {stderr_text}"),
             Err(e) => format!("journalctl: {e}"),
         };
-        tracing::warn!(
-            source = %health.name(),
-            detail,
-            "journalctl stopped; restarting"
-        );
+        say_once(&mut said, &health, &detail, backoff);
         health.error(detail);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(options.max_backoff);
+    }
+}
+
+/// Logs a journalctl failure at warning level unless it is the one said last (a host without a
+/// journal fails the same way on every retry), then at debug level.
+fn say_once(said: &mut Option<String>, health: &Fanout, detail: &str, retry_in: Duration) {
+    if said.as_deref() == Some(detail) {
+        tracing::debug!(source = %health.name(), detail, ?retry_in, "journalctl failed again; retrying");
+    } else {
+        tracing::warn!(
+            source = %health.name(),
+            detail,
+            ?retry_in,
+            "journalctl failed; retrying with backoff (the same failure again is logged at debug level)"
+        );
+        *said = Some(detail.to_string());
     }
 }
 

@@ -58,8 +58,8 @@ pub struct Sinks {
 pub async fn dispatch(
     mut updates: mpsc::Receiver<MonitorUpdate>,
     state: AgentState,
-    sinks: Sinks,
-    events_dropped: Arc<SourceHealth>,
+    mut sinks: Sinks,
+    events_dropped: Option<Arc<SourceHealth>>,
 ) {
     while let Some(update) = updates.recv().await {
         let conditions_changed = update
@@ -84,7 +84,7 @@ pub async fn dispatch(
                 .map(|(k, v)| (k.clone(), v.condition.clone()))
                 .collect::<BTreeMap<_, _>>()
         });
-        if let Some(printer) = &sinks.printer {
+        if let Some(printer) = &mut sinks.printer {
             printer.print(&update.reports);
         }
         if let Some(tx) = &sinks.desired
@@ -96,8 +96,9 @@ pub async fn dispatch(
             for report in &update.reports {
                 if let Report::Event(event) = report
                     && tx.try_send(event.clone()).is_err()
+                    && let Some(h) = &events_dropped
                 {
-                    events_dropped.dropped(1);
+                    h.dropped(1);
                 }
             }
         }
@@ -257,7 +258,7 @@ pub fn start_log_source(
                         }
                         Err(err) => {
                             if !warned {
-                                tracing::warn!(source = health.name(), error = %err, line = %truncate(&raw, 200), "log line does not match the monitor's timestamp/message format; skipping such lines");
+                                tracing::warn!(source = health.name(), error = %err, line = %kubemedic_term::visible(truncate(&raw, 200)), "log line does not match the monitor's timestamp/message format; skipping such lines");
                                 warned = true;
                             }
                         }

@@ -3,7 +3,9 @@
 //! Each rule runs every `invoke_interval` (the rule's own, else the global one); at most
 //! `concurrency` runs of one monitor are in flight at once. A run's timeout is the smaller of the
 //! rule's and the global one; on timeout the whole process group is killed (plugins are started
-//! in their own group, like NPD's `Setpgid`, so the shell's children die too). At most
+//! in their own group, like NPD's `Setpgid`, so the shell's children die too), and so it is when
+//! a run is abandoned (the agent stops on SIGTERM/SIGINT, its task is aborted): a plugin's
+//! `sleep 1000` never outlives the agent as an orphan of init. At most
 //! `max_output_length` bytes of stdout are kept (the rest is read and discarded so the plugin
 //! never blocks on a full pipe); trimming and the exit-code mapping are the detector's
 //! [`kubemedic_detect::PluginMonitor::result`].
@@ -55,6 +57,40 @@ pub fn effective_timeout(rule: Duration, global: Duration) -> Duration {
     }
 }
 
+/// A running plugin, leader of its own process group. Until it has been waited for, dropping
+/// it kills the whole group: a timed-out run, and a run abandoned because the agent stops,
+/// leave no process behind. Killing before the leader is reaped also means the group id cannot
+/// have been reused by then (a zombie leader keeps its pid).
+struct PluginProcess {
+    child: tokio::process::Child,
+    group: Option<Pid>,
+}
+
+impl PluginProcess {
+    fn new(child: tokio::process::Child) -> Self {
+        let group = child.id().and_then(|p| Pid::from_raw(p as i32));
+        Self { child, group }
+    }
+
+    /// Waits for the leader; after this the group is no longer ours to kill.
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.child.wait().await;
+        if status.is_ok() {
+            self.group = None;
+        }
+        status
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        // The leader, now killed, is reaped by tokio's orphan reaper.
+    }
+}
+
 /// Runs one job once.
 pub async fn run_once(job: &PluginJob) -> PluginRun {
     let mut command = Command::new(&job.path);
@@ -63,9 +99,8 @@ pub async fn run_once(job: &PluginJob) -> PluginRun {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
+        .process_group(0);
+    let child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
             tracing::warn!(plugin = %job.path.display(), error = %err, "cannot start plugin");
@@ -80,11 +115,11 @@ pub async fn run_once(job: &PluginJob) -> PluginRun {
             };
         }
     };
-    let pid = child.id();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let mut process = PluginProcess::new(child);
+    let stdout = process.child.stdout.take();
+    let stderr = process.child.stderr.take();
     let max = job.max_output;
-    let work = async move {
+    let work = async {
         let read_stdout = async {
             let mut kept = Vec::new();
             if let Some(mut out) = stdout {
@@ -119,13 +154,14 @@ pub async fn run_once(job: &PluginJob) -> PluginRun {
             text
         };
         let (kept, err_text) = tokio::join!(read_stdout, drain_stderr);
-        let status = child.wait().await;
+        let status = process.wait().await;
         (kept, err_text, status)
     };
-    match tokio::time::timeout(job.timeout, work).await {
+    let finished = tokio::time::timeout(job.timeout, work).await;
+    match finished {
         Ok((stdout, stderr, status)) => {
             if !stderr.is_empty() {
-                tracing::debug!(plugin = %job.path.display(), stderr = %String::from_utf8_lossy(&stderr), "plugin stderr");
+                tracing::debug!(plugin = %job.path.display(), stderr = %kubemedic_term::visible(&String::from_utf8_lossy(&stderr)), "plugin stderr");
             }
             let exit = match status {
                 Ok(status) => match status.code() {
@@ -144,9 +180,7 @@ pub async fn run_once(job: &PluginJob) -> PluginRun {
         Err(_) => {
             // Kill the whole group: a shell plugin's children would otherwise keep running (and
             // keep our stdout pipe open).
-            if let Some(pid) = pid.and_then(|p| Pid::from_raw(p as i32)) {
-                let _ = kill_process_group(pid, Signal::KILL);
-            }
+            drop(process);
             tracing::warn!(plugin = %job.path.display(), timeout = ?job.timeout, "plugin timed out; killed its process group");
             PluginRun {
                 rule: job.rule,

@@ -53,8 +53,9 @@ pub enum AgentError {
     /// A monitor config was refused by the detector.
     #[error("{0}")]
     Config(#[from] ConfigError),
-    /// An HTTP listener could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    /// An HTTP listener could not be bound. The OS error is the source, not part of this
+    /// message: printed as a chain it would otherwise appear twice.
+    #[error("cannot listen on {address}")]
     Listen {
         /// The address.
         address: SocketAddr,
@@ -137,13 +138,17 @@ pub async fn start(
     };
 
     let (updates_tx, updates_rx) = mpsc::channel(4096);
-    let exporter_health = health.register("kubernetes-exporter", "exporter");
     let mut sinks = Sinks {
         printer: options.output.map(Printer::new),
         desired: None,
         events: None,
     };
-    if let Some(kube) = options.kube.clone() {
+    // Only an agent that writes to the apiserver has an exporter to report on.
+    let exporter_health = options
+        .kube
+        .is_some()
+        .then(|| health.register("kubernetes-exporter", "exporter"));
+    if let (Some(kube), Some(exporter_health)) = (options.kube.clone(), &exporter_health) {
         let (desired_tx, desired_rx) = watch::channel(Default::default());
         let (events_tx, events_rx) = mpsc::channel(1024);
         sinks.desired = Some(desired_tx);
@@ -156,8 +161,6 @@ pub async fn start(
             events_rx,
             exporter_health.clone(),
         ));
-    } else {
-        exporter_health.set(SourceState::Ok);
     }
     let dispatcher = tokio::spawn(pipeline::dispatch(
         updates_rx,

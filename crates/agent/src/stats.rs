@@ -105,9 +105,32 @@ pub async fn run(
     let mut previous = Previous::default();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    health.ok();
+    let mut proc_missing: Option<String> = None;
     loop {
         tick.tick().await;
+        // A --host-proc that is not a /proc (a DaemonSet without the host mount) would give
+        // facts and stats that are all absent under an "ok" source: say so instead, once, and
+        // publish nothing until it is there.
+        match proc_problem(&options.proc) {
+            Some(problem) => {
+                if proc_missing.as_deref() != Some(problem.as_str()) {
+                    tracing::error!(
+                        source = health.name(),
+                        problem,
+                        "node facts and system stats are not collected"
+                    );
+                    proc_missing = Some(problem.clone());
+                }
+                health.error(problem);
+                continue;
+            }
+            None => {
+                if proc_missing.take().is_some() {
+                    tracing::info!(source = health.name(), proc = %options.proc.display(), "the host's /proc is readable again");
+                }
+                health.ok();
+            }
+        }
         let node = state.read(|s| s.node.clone());
         let opts = options.clone();
         let iptables = match &opts.iptables_save {
@@ -126,6 +149,24 @@ pub async fn run(
             s.facts = facts;
             s.stats = samples;
         });
+    }
+}
+
+/// Why `proc` is not a usable /proc, if it is not: its `stat` must read like the kernel's.
+pub fn proc_problem(proc: &Path) -> Option<String> {
+    let stat = proc.join("stat");
+    match std::fs::read_to_string(&stat) {
+        Ok(text) if text.starts_with("cpu") => None,
+        Ok(_) => Some(format!(
+            "--host-proc {}: {} is not the kernel's /proc/stat",
+            proc.display(),
+            stat.display()
+        )),
+        Err(err) => Some(format!(
+            "--host-proc {}: cannot read {}: {err} (is the host's /proc mounted there?)",
+            proc.display(),
+            stat.display()
+        )),
     }
 }
 

@@ -36,7 +36,9 @@ fn install(root: &Path, program: &Path) {
     let real = std::fs::canonicalize(program)
         .unwrap_or_else(|e| panic!("{}: {e} (is it installed?)", program.display()));
     copy_into(root, &real, program);
-    let ldd = Command::new("ldd").arg(&real).output().unwrap();
+    let ldd =
+        kubemedic_testbed::child::output(Command::new("ldd").arg(&real), Duration::from_secs(60))
+            .unwrap();
     assert!(ldd.status.success(), "ldd {}", real.display());
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"

@@ -1,7 +1,7 @@
 //! system-stats metric parity with node-problem-detector: for NPD's reference stats config, the
-//! agent's `/metrics` (on a real socket) has every metric family NPD v0.8.20 printed, with the same
+//! agent's `/metrics` (on a real socket) has every metric family NPD v1.36.0 printed, with the same
 //! label names and the same values of its enumerated labels (`state`, `stage`, `direction`).
-//! NPD's output is the committed fixture `fixtures/npd-v0.8.20-system-stats.prom` (its header says
+//! NPD's output is the committed fixture `fixtures/npd-v1.36.0-system-stats.prom` (its header says
 //! how it was produced); host-specific labels (device, cpu, kernel) are compared by name only.
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use support::{http_get, serve};
 
-const NPD_OUTPUT: &str = include_str!("fixtures/npd-v0.8.20-system-stats.prom");
+const NPD_OUTPUT: &str = include_str!("fixtures/npd-v1.36.0-system-stats.prom");
 const CONFIG: &str = include_str!("fixtures/system-stats-monitor-no-osfeature.json");
 /// Labels whose values are a fixed set in NPD (not host-specific).
 const ENUM_LABELS: [&str; 3] = ["state", "stage", "direction"];

@@ -106,6 +106,59 @@ async fn timeout_kills_the_process_group() {
     }
 }
 
+/// Live (not a zombie) process `pid`.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next(),
+            Some("Z") | Some("X")
+        )
+    })
+}
+
+#[tokio::test]
+async fn an_abandoned_run_kills_the_process_group() {
+    // The agent stopping (SIGTERM) aborts the task of a running plugin: its children must not
+    // be left running as orphans of init.
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let body = format!(
+        "sleep 1000 & echo $! > {p}.tmp; mv {p}.tmp {p}\nwait",
+        p = pidfile.display()
+    );
+    let job = job(script(dir.path(), "slow", &body), Duration::from_secs(600));
+    let task = tokio::spawn(async move { run_once(&job).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pidfile.exists() {
+        assert!(Instant::now() < deadline, "plugin never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let child: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(child));
+    task.abort();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap_err()
+            .is_cancelled()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(child) {
+        assert!(
+            Instant::now() < deadline,
+            "child {child} of the abandoned plugin still alive"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[test]
 fn smaller_timeout_wins() {
     assert_eq!(

@@ -60,7 +60,9 @@ fn start_bus(dir: &std::path::Path) -> Option<(Daemon, std::path::PathBuf)> {
         ),
     )
     .unwrap();
-    let child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    kubemedic_testbed::child::reset_signals(&mut cmd);
+    let child = cmd
         .arg(format!("--config-file={}", config.display()))
         .arg("--nofork")
         .arg("--nopidfile")

@@ -187,28 +187,30 @@ impl SmallFs {
             .prefix("kubemedic-fullfs-")
             .tempdir()
             .ok()?;
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}"),
-                "kubemedic-fullfs",
-            ])
-            .arg(dir.path())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        let ok = kubemedic_testbed::child::output(
+            Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size}"),
+                    "kubemedic-fullfs",
+                ])
+                .arg(dir.path()),
+            Duration::from_secs(30),
+        )
+        .map(|o| o.status.success())
+        .unwrap_or(false);
         ok.then_some(SmallFs { dir })
     }
 }
 
 impl Drop for SmallFs {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
+        let _ = kubemedic_testbed::child::output(
+            Command::new("umount").arg("-l").arg(self.dir.path()),
+            Duration::from_secs(30),
+        );
     }
 }
 

@@ -110,6 +110,9 @@ pub struct LogRuleConfig {
     pub reason: String,
     /// RE2 pattern; it must match up to the newest line of the buffer.
     pub pattern: String,
+    /// `patternGeneratedMessageSuffix` (NPD since v1.31): appended to the matched text as
+    /// `"<lines>; <suffix>"` in the event or condition message (a runbook link, say).
+    pub message_suffix: Option<String>,
     /// kubemedic extension: a pattern that clears this rule's condition while it holds this reason.
     pub recovery_pattern: Option<String>,
     /// kubemedic extension: clear the condition after this long without a new match of this rule.
@@ -660,6 +663,19 @@ pub fn parse_system_log_monitor(
             }
         }
     }
+    let log_path = d.string(&root, "", "logPath")?.unwrap_or_default();
+    if plugin == LogPlugin::Filelog && log_path.trim().is_empty() {
+        // There is no default file to follow (kmsg defaults to /dev/kmsg, journald to the
+        // system journal); without this the agent would tail "" and report nothing forever.
+        return Err(d.err(
+            "logPath",
+            if log_path.is_empty() {
+                "required by the filelog plugin: the file to follow"
+            } else {
+                "must not be empty: the file to follow"
+            },
+        ));
+    }
     let buffer_size = match d.int(&root, "", "bufferSize")? {
         None | Some(0) => 10,
         Some(n) if n < 0 => return Err(d.err("bufferSize", format!("must be positive, found {n}"))),
@@ -700,11 +716,15 @@ pub fn parse_system_log_monitor(
         if quiet_period == Some(Duration::ZERO) {
             return Err(d.err(&join(&ip, "quietPeriod"), "must be greater than 0"));
         }
+        let message_suffix = d
+            .string(o, &ip, "patternGeneratedMessageSuffix")?
+            .filter(|s| !s.is_empty());
         rules.push(LogRuleConfig {
             problem_type,
             condition,
             reason,
             pattern,
+            message_suffix,
             recovery_pattern,
             quiet_period,
         });
@@ -713,7 +733,7 @@ pub fn parse_system_log_monitor(
         plugin,
         plugin_config,
         skip_list: d.strings(&root, "", "skipList")?,
-        log_path: d.string(&root, "", "logPath")?.unwrap_or_default(),
+        log_path,
         lookback: d.duration(&root, "", "lookback")?.unwrap_or(Duration::ZERO),
         delay: d.duration(&root, "", "delay")?,
         buffer_size,

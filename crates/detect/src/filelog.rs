@@ -94,7 +94,8 @@ mod tests {
         let cfg = crate::config::parse_system_log_monitor(
             "f.json",
             r#"{"plugin":"filelog","pluginConfig":{"timestamp":"^.{15}","message":"kernel: \\[.*\\] (.*)",
-               "timestampFormat":"Jan _2 15:04:05"},"skipList":[" audit:"],"source":"f"}"#,
+               "timestampFormat":"Jan _2 15:04:05"},"skipList":[" audit:"],"source":"f",
+               "logPath":"/var/log/kern.log"}"#,
         )
         .unwrap();
         let t = FilelogTranslator::new(&cfg).unwrap();
@@ -116,5 +117,29 @@ mod tests {
         );
         assert!(t.translate("short", &ctx).is_err());
         assert!(t.skips("Jan  3 10:27:47 node kernel: [1] audit: type=1400"));
+    }
+
+    #[test]
+    fn a_filelog_monitor_without_log_path_is_refused() {
+        let body = r#""plugin":"filelog","pluginConfig":{"timestamp":"^.{15}","message":"(.*)",
+               "timestampFormat":"Jan _2 15:04:05"},"source":"f","conditions":[],"rules":[]"#;
+        for (extra, reason) in [
+            ("", "required by the filelog plugin"),
+            (r#","logPath":" ""#, "must not be empty"),
+        ] {
+            let err = crate::config::parse_system_log_monitor(
+                "my-filelog.json",
+                &format!("{{{body}{extra}}}"),
+            )
+            .unwrap_err();
+            assert_eq!(err.file, "my-filelog.json");
+            assert_eq!(err.json_path, "logPath");
+            assert!(err.reason.contains(reason), "{err}");
+            let shown = err.to_string();
+            assert!(
+                shown.contains("my-filelog.json") && shown.contains("logPath"),
+                "{shown}"
+            );
+        }
     }
 }

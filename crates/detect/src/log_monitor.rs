@@ -175,6 +175,11 @@ impl LogMonitor {
             match self.actions[m.pattern] {
                 Action::Rule(i) => {
                     let rule = &self.config.rules[i];
+                    // NPD's generateMessage: the matched lines, then "; " and the suffix.
+                    if let Some(suffix) = &rule.message_suffix {
+                        text.push_str("; ");
+                        text.push_str(suffix);
+                    }
                     match rule.problem_type {
                         ProblemType::Temporary => {
                             self.tracker

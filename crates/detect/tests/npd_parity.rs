@@ -262,6 +262,7 @@ fn readonly_and_docker_monitors() {
 const MULTI: &str = r#"{
   "plugin": "filelog",
   "pluginConfig": {"timestamp": "^.{15}", "message": "kernel: \\[.*\\] (.*)", "timestampFormat": "Jan _2 15:04:05"},
+  "logPath": "/var/log/kern.log",
   "bufferSize": 3,
   "source": "multi",
   "conditions": [{"type": "Stuck", "reason": "NotStuck", "message": "fine", "quietPeriod": "10m",
@@ -288,6 +289,43 @@ fn multi_line_patterns_report_all_matched_lines() {
     // filelog does not trim: a trailing space breaks the `\z` anchor, as in NPD.
     assert!(feed(&mut m, 3, "first part").is_empty());
     assert!(feed(&mut m, 4, "second part ").is_empty());
+}
+
+/// NPD v1.31+ `patternGeneratedMessageSuffix`: NPD's generateMessage writes "<lines>; <suffix>"
+/// for events and conditions alike.
+#[test]
+fn pattern_generated_message_suffix_follows_npd() {
+    let config = r#"{"plugin": "kmsg", "source": "kernel-monitor",
+      "conditions": [{"type": "KernelDeadlock", "reason": "KernelHasNoDeadlock", "message": "ok"}],
+      "rules": [
+        {"type": "temporary", "reason": "OOMKilling", "pattern": "Killed process .*",
+         "patternGeneratedMessageSuffix": "see https://runbooks.example/oom"},
+        {"type": "permanent", "condition": "KernelDeadlock", "reason": "DockerHung",
+         "pattern": "task docker:\\w+ blocked.*", "patternGeneratedMessageSuffix": "restart docker"}
+      ]}"#;
+    let mut m = LogMonitor::new(parse_system_log_monitor("suffix.json", config).unwrap()).unwrap();
+    m.start(t(0), &[], None);
+    let r = feed(&mut m, 1, "Killed process 7 (x)");
+    assert_eq!(
+        events(&r)[0].1,
+        "Killed process 7 (x); see https://runbooks.example/oom"
+    );
+    let r = feed(
+        &mut m,
+        2,
+        "task docker:1 blocked for more than 120 seconds.",
+    );
+    let cond = r
+        .iter()
+        .find_map(|r| match r {
+            Report::Condition(c) => Some(c),
+            Report::Event(_) => None,
+        })
+        .unwrap();
+    assert_eq!(
+        cond.message,
+        "task docker:1 blocked for more than 120 seconds.; restart docker"
+    );
 }
 
 #[test]

@@ -15,7 +15,8 @@ pub struct CauseInfo {
     pub signals: &'static [&'static str],
     /// How to fix it.
     pub fix: &'static [&'static str],
-    /// Where the knowledge comes from (seed document or `k8s`).
+    /// Where the knowledge comes from, for a reader: Kubernetes behaviour, node-problem-detector's
+    /// rules, the troubleshooting handbook or a field report.
     pub source: &'static str,
 }
 
@@ -46,7 +47,7 @@ static CATALOG: &[CauseInfo] = &[
             "Raise the limit: kubectl -n NS set resources deploy/NAME -c CONTAINER --limits=memory=NEWMi",
             "Or find the leak: compare working set over time (kubectl top pod)"
         ],
-        "handbook: exit codes, CrashLoopBackOff"
+        "troubleshooting handbook (exit codes, CrashLoopBackOff)"
     ),
     info!(
         NodeOOM,
@@ -62,7 +63,7 @@ static CATALOG: &[CauseInfo] = &[
             "Raise --kube-reserved / --system-reserved so pods cannot starve the system",
             "Set memory requests equal to real usage so the scheduler does not overcommit"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         LivenessProbeFailure,
@@ -83,7 +84,7 @@ static CATALOG: &[CauseInfo] = &[
             "Raise timeoutSeconds/failureThreshold if the app is slow under load",
             "Make the liveness endpoint not depend on downstream services"
         ],
-        "handbook: health checks"
+        "troubleshooting handbook (health checks)"
     ),
     info!(
         ProbeTooEarly,
@@ -98,7 +99,7 @@ static CATALOG: &[CauseInfo] = &[
             "Add a startupProbe (same check, failureThreshold x periodSeconds > start-up time)",
             "Or raise livenessProbe.initialDelaySeconds above the observed start-up time"
         ],
-        "handbook, pod-restarts seed"
+        "troubleshooting handbook; field report: pods restarting hundreds of times with exit code 2"
     ),
     info!(
         AppPanic,
@@ -114,7 +115,7 @@ static CATALOG: &[CauseInfo] = &[
             "Read the stack trace: kubectl -n NS logs POD -c CONTAINER --previous",
             "Hand the trace to the developers; roll back: kubectl -n NS rollout undo deploy/NAME"
         ],
-        "pod-restarts seed"
+        "field report: pods restarting hundreds of times with exit code 2"
     ),
     info!(
         AppError,
@@ -125,7 +126,7 @@ static CATALOG: &[CauseInfo] = &[
             "last log lines of the previous instance"
         ],
         ["Read the reason: kubectl -n NS logs POD -c CONTAINER --previous --tail=50"],
-        "handbook: exit codes"
+        "troubleshooting handbook (exit codes)"
     ),
     info!(
         ConfigError,
@@ -136,7 +137,7 @@ static CATALOG: &[CauseInfo] = &[
             "Fix the ConfigMap/flags the log names: kubectl -n NS edit configmap NAME",
             "Validate the file locally before rolling out"
         ],
-        "handbook: process exits"
+        "troubleshooting handbook (process exits)"
     ),
     info!(
         DependencyDNSFailure,
@@ -153,7 +154,7 @@ static CATALOG: &[CauseInfo] = &[
             "Check the name from inside the pod: kubectl -n NS exec POD -- nslookup NAME",
             "Check CoreDNS: kubectl -n kube-system logs -l k8s-app=kube-dns"
         ],
-        "handbook: process exits"
+        "troubleshooting handbook (process exits)"
     ),
     info!(
         CommandNotFound,
@@ -168,7 +169,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Fix command/args or the image entrypoint; check with: docker run --rm --entrypoint sh IMAGE -c 'command -v CMD'"
         ],
-        "handbook: exit codes"
+        "troubleshooting handbook (exit codes)"
     ),
     info!(
         CommandNotExecutable,
@@ -183,7 +184,7 @@ static CATALOG: &[CauseInfo] = &[
             "chmod +x the entrypoint in the Dockerfile",
             "Build the image for the node's architecture"
         ],
-        "handbook: exit codes"
+        "troubleshooting handbook (exit codes)"
     ),
     info!(
         KilledBySignal,
@@ -197,7 +198,7 @@ static CATALOG: &[CauseInfo] = &[
             "Find the sender with a signal tracer (e.g. systemtap probe signal.send on the container's PID)",
             "Check node cron jobs, scripts and unknown processes"
         ],
-        "handbook: Systemtap, exit codes"
+        "troubleshooting handbook (Systemtap, exit codes)"
     ),
     info!(
         MissingConfigOrSecret,
@@ -213,7 +214,7 @@ static CATALOG: &[CauseInfo] = &[
             "Create it: kubectl -n NS create configmap NAME --from-file=...",
             "Or fix the reference in the pod template"
         ],
-        "k8s"
+        "Kubernetes behaviour"
     ),
     info!(
         SubPathMountStale,
@@ -228,7 +229,7 @@ static CATALOG: &[CauseInfo] = &[
             "Delete the pod so it gets fresh mounts: kubectl -n NS delete pod POD",
             "Mount the whole volume instead of subPath to get updates"
         ],
-        "handbook: ContainerCreating"
+        "troubleshooting handbook (ContainerCreating)"
     ),
     info!(
         InsufficientResources,
@@ -244,7 +245,7 @@ static CATALOG: &[CauseInfo] = &[
             "Lower the pod's requests or add nodes",
             "See what is requested: kubectl describe nodes | grep -A5 'Allocated resources'"
         ],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         NodeSelectorMismatch,
@@ -258,7 +259,7 @@ static CATALOG: &[CauseInfo] = &[
             "Compare: kubectl get nodes --show-labels",
             "Fix the selector or label a node: kubectl label node NODE KEY=VALUE"
         ],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         UntoleratedTaint,
@@ -272,7 +273,7 @@ static CATALOG: &[CauseInfo] = &[
             "See taints: kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints",
             "Add a toleration or remove the taint: kubectl taint node NODE KEY-"
         ],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         VolumeZoneConflict,
@@ -285,7 +286,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Add nodes in the volume's zone, or use a StorageClass with volumeBindingMode: WaitForFirstConsumer"
         ],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         UnboundPVC,
@@ -298,7 +299,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "kubectl -n NS describe pvc NAME (StorageClass exists? provisioner running? matching PV?)"
         ],
-        "k8s"
+        "Kubernetes behaviour"
     ),
     info!(
         PodAffinityConflict,
@@ -310,7 +311,7 @@ static CATALOG: &[CauseInfo] = &[
             "`didn't satisfy existing pods anti-affinity rules`"
         ],
         ["Relax to preferredDuringScheduling, or add nodes, or lower replicas"],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         SchedulerUnavailable,
@@ -325,7 +326,7 @@ static CATALOG: &[CauseInfo] = &[
             "kubectl -n kube-system get pods -l component=kube-scheduler",
             "Check spec.schedulerName of the pod"
         ],
-        "handbook: Pending"
+        "troubleshooting handbook (Pending)"
     ),
     info!(
         NodeDiskFull,
@@ -340,7 +341,7 @@ static CATALOG: &[CauseInfo] = &[
             "Free space: crictl rmi --prune / docker system prune, truncate big logs under /var/log",
             "Raise imageGC thresholds or grow the disk"
         ],
-        "handbook: disk full"
+        "troubleshooting handbook (disk full)"
     ),
     info!(
         MemoryFragmentation,
@@ -356,7 +357,7 @@ static CATALOG: &[CauseInfo] = &[
             "Drop caches: echo 3 > /proc/sys/vm/drop_caches",
             "Raise vm.min_free_kbytes"
         ],
-        "handbook: memory fragmentation"
+        "troubleshooting handbook (memory fragmentation)"
     ),
     info!(
         MemoryLimitTooLow,
@@ -370,7 +371,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Write the unit as Mi: kubectl -n NS set resources deploy/NAME -c CONTAINER --limits=memory=1024Mi"
         ],
-        "handbook: ContainerCreating"
+        "troubleshooting handbook (ContainerCreating)"
     ),
     info!(
         ImagePullFailure,
@@ -378,7 +379,7 @@ static CATALOG: &[CauseInfo] = &[
         "The image could not be pulled and the message matches no more specific image cause.",
         ["ErrImagePull / ImagePullBackOff without a recognisable reason"],
         ["Try the pull on the node: crictl pull IMAGE (or docker pull IMAGE) and read the error"],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         VolumeAttachFailure,
@@ -394,7 +395,7 @@ static CATALOG: &[CauseInfo] = &[
             "kubectl get volumeattachments | grep PV (is it still attached to the old node?)",
             "Check the CSI driver pods on the node"
         ],
-        "handbook: ContainerCreating"
+        "troubleshooting handbook (ContainerCreating)"
     ),
     info!(
         CNIFailure,
@@ -411,7 +412,7 @@ static CATALOG: &[CauseInfo] = &[
             "Delete it to reset routes/iptables; then restart the runtime if needed",
             "A plugin binary missing from /opt/cni/bin or a config missing from /etc/cni/net.d: reinstall the CNI DaemonSet's install-cni step on the node"
         ],
-        "handbook, self-healing seed"
+        "troubleshooting handbook; field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         ContainerNameConflict,
@@ -419,7 +420,7 @@ static CATALOG: &[CauseInfo] = &[
         "A leftover container already uses the name the runtime needs for the sandbox or container.",
         ["`Conflict. The container name ... is already in use`"],
         ["Remove the stale container on the node: docker rm -f ID (or crictl rm ID)"],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         RuntimeVersionConflict,
@@ -433,7 +434,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Keep one runtime: check `which -a containerd docker runc` and the systemd units; remove the other install"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         RuntimeUnresponsive,
@@ -449,7 +450,7 @@ static CATALOG: &[CauseInfo] = &[
             "Check the runtime: systemctl status containerd docker; crictl ps",
             "Restart it: systemctl restart containerd (or docker)"
         ],
-        "handbook, node-notready seed"
+        "troubleshooting handbook; field report: 58 nodes NotReady during a mass rollout"
     ),
     info!(
         ImageNotFound,
@@ -462,7 +463,7 @@ static CATALOG: &[CauseInfo] = &[
             "`not found`"
         ],
         ["Fix the image reference: kubectl -n NS set image deploy/NAME CONTAINER=IMAGE:TAG"],
-        "handbook: ImagePullBackOff"
+        "troubleshooting handbook (ImagePullBackOff)"
     ),
     info!(
         RegistryAuthFailure,
@@ -478,7 +479,7 @@ static CATALOG: &[CauseInfo] = &[
             "kubectl -n NS create secret docker-registry regcred --docker-server=REGISTRY --docker-username=U --docker-password=P",
             "Add imagePullSecrets: [{name: regcred}] to the pod template or service account"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         InsecureRegistry,
@@ -488,7 +489,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Docker: add the registry to insecure-registries in /etc/docker/daemon.json; containerd: configure the registry host with http:// in certs.d/hosts.toml; restart the runtime"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         RegistryCertUntrusted,
@@ -498,7 +499,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Install the CA on every node: /etc/docker/certs.d/REGISTRY/ca.crt or containerd certs.d, or the system trust store"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         ImagePullTimeout,
@@ -513,7 +514,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Pre-pull large images, enable parallel pulls (kubelet --serialize-image-pulls=false), use a registry mirror closer to the nodes"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         RegistryUnreachable,
@@ -528,7 +529,7 @@ static CATALOG: &[CauseInfo] = &[
             "From the node: nslookup REGISTRY; curl -v https://REGISTRY/v2/",
             "Check proxy/firewall settings of the runtime"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         InvalidImageName,
@@ -536,7 +537,7 @@ static CATALOG: &[CauseInfo] = &[
         "The image reference is not a valid reference (upper case, bad characters, empty tag).",
         ["reason InvalidImageName"],
         ["Fix the reference: lower-case repository, `registry/repo:tag` or `@sha256:...`"],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         FinalizerBlocked,
@@ -550,7 +551,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Find the controller owning the finalizer; if it is gone: kubectl -n NS patch pod POD --type=merge -p '{\"metadata\":{\"finalizers\":null}}'"
         ],
-        "handbook: Terminating"
+        "troubleshooting handbook (Terminating)"
     ),
     info!(
         ImmutableFile,
@@ -560,7 +561,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "On the node: lsattr -R the path from the log; chattr -i FILE; the kubelet then finishes the deletion"
         ],
-        "handbook: Terminating"
+        "troubleshooting handbook (Terminating)"
     ),
     info!(
         NodeLost,
@@ -570,7 +571,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Recover the node, or if it is gone for good: kubectl delete node NODE (pods are then removed), or kubectl -n NS delete pod POD --grace-period=0 --force"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         IptablesLockContention,
@@ -587,7 +588,7 @@ static CATALOG: &[CauseInfo] = &[
             "Scale starts gradually; drop hostPort mappings (use a Service/NodePort)",
             "Reduce the ruleset (split clusters, remove stale Services) or move kube-proxy to ipvs mode"
         ],
-        "node-notready seed"
+        "field report: 58 nodes NotReady during a mass rollout"
     ),
     info!(
         KubeletStopped,
@@ -602,7 +603,7 @@ static CATALOG: &[CauseInfo] = &[
             "On the node: systemctl status kubelet; journalctl -u kubelet -n 200",
             "Check network from node to apiserver"
         ],
-        "k8s"
+        "Kubernetes behaviour"
     ),
     info!(
         NodeDiskPressure,
@@ -616,7 +617,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Free disk: remove unused images (crictl rmi --prune), large logs, emptyDir hogs (du -sh /var/lib/kubelet/pods/*)"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         NodeMemoryPressure,
@@ -626,7 +627,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Find the biggest consumers: kubectl top pods -A --sort-by=memory | head; set requests to real usage"
         ],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         NodePIDPressure,
@@ -634,7 +635,7 @@ static CATALOG: &[CauseInfo] = &[
         "Too many processes on the node.",
         ["condition PIDPressure True"],
         ["Find the process leak: ps -eLf | wc -l; set podPidsLimit in the kubelet config"],
-        "handbook"
+        "troubleshooting handbook"
     ),
     info!(
         HighIOWait,
@@ -648,7 +649,7 @@ static CATALOG: &[CauseInfo] = &[
             "Find the I/O heavy processes: iotop -oPa; pidstat -d 1",
             "Move log-heavy workloads to faster disks; limit with blkio/io.max"
         ],
-        "handbook: high load"
+        "troubleshooting handbook (high load)"
     ),
     info!(
         KernelDeadlock,
@@ -661,7 +662,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Drain the node and reboot it: kubectl drain NODE --ignore-daemonsets --delete-emptydir-data"
         ],
-        "self-healing seed"
+        "field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         KernelOops,
@@ -673,7 +674,7 @@ static CATALOG: &[CauseInfo] = &[
             "`general protection fault`"
         ],
         ["Drain and reboot the node; check the kernel version against known bugs"],
-        "self-healing seed"
+        "field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         FilesystemReadOnly,
@@ -681,7 +682,7 @@ static CATALOG: &[CauseInfo] = &[
         "A filesystem hit errors and was remounted read-only.",
         ["`Remounting filesystem read-only`", "ext4/xfs errors"],
         ["Drain the node, fsck the device, replace the disk if errors repeat"],
-        "NPD"
+        "node-problem-detector's rules"
     ),
     info!(
         ClockSkew,
@@ -692,7 +693,7 @@ static CATALOG: &[CauseInfo] = &[
             "NTP unsynchronised"
         ],
         ["timedatectl; chronyc tracking; systemctl restart chronyd (or ntpd)"],
-        "self-healing seed"
+        "field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         ConntrackTableFull,
@@ -705,7 +706,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "sysctl -w net.netfilter.nf_conntrack_max=<2x current>; lower nf_conntrack_tcp_timeout_established"
         ],
-        "k8s"
+        "Kubernetes behaviour"
     ),
     info!(
         SYNBacklogOverflow,
@@ -716,7 +717,7 @@ static CATALOG: &[CauseInfo] = &[
             "probe timeouts"
         ],
         ["Raise net.core.somaxconn and net.ipv4.tcp_max_syn_backlog, and the app's listen backlog"],
-        "handbook: health checks"
+        "troubleshooting handbook (health checks)"
     ),
     info!(
         DNSPartialFailure,
@@ -730,7 +731,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Find the bad replica: kubectl -n kube-system logs POD for each CoreDNS pod; delete the failing ones"
         ],
-        "self-healing seed"
+        "field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         NodePodNetworkDown,
@@ -740,7 +741,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Delete the CNI pod on the node to reset routes; restart the runtime; cordon the node if it persists"
         ],
-        "self-healing seed"
+        "field report: self-healing nodes, DNS and CNI"
     ),
     info!(
         ServiceNoEndpoints,
@@ -753,7 +754,7 @@ static CATALOG: &[CauseInfo] = &[
         [
             "Compare: kubectl -n NS get svc NAME -o jsonpath='{.spec.selector}' with kubectl -n NS get pods --show-labels"
         ],
-        "k8s"
+        "Kubernetes behaviour"
     ),
     info!(
         HostPortConflict,
@@ -764,7 +765,7 @@ static CATALOG: &[CauseInfo] = &[
             "probes answered with RST"
         ],
         ["Give each pod its own port, or use a DaemonSet / pod anti-affinity so one per node"],
-        "handbook: health checks"
+        "troubleshooting handbook (health checks)"
     ),
     info!(
         LoadBalancerLoopback,
@@ -777,7 +778,7 @@ static CATALOG: &[CauseInfo] = &[
             "4 s delays or timeouts"
         ],
         ["Call the Service's ClusterIP / DNS name from inside the cluster instead of the LB IP"],
-        "handbook: CLB loopback"
+        "troubleshooting handbook (CLB loopback)"
     ),
 ];
 

@@ -123,7 +123,13 @@ pub(crate) fn group(ctx: &Ctx<'_>, mut findings: Vec<Finding>) -> Vec<Finding> {
             inc.evidence.push(Evidence::new(
                 "pods",
                 format!(
-                    "{workloads} workload/pod finding(s) on these nodes have the same cause (kept under the incident)"
+                    "{} on these nodes {} the same cause, kept under the incident",
+                    crate::util::count(
+                        workloads,
+                        "workload or pod finding",
+                        "workload and pod findings"
+                    ),
+                    if workloads == 1 { "has" } else { "have" }
                 ),
             ));
         }

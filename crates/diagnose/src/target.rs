@@ -63,7 +63,7 @@ impl fmt::Display for InvalidTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid target {:?}: {} (expected pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME or svc/NAME, optionally KIND/NAMESPACE/NAME)",
+            "invalid target {:?}: {}; a target is pod/NAME, node/NAME, deploy/NAME, sts/NAME, ds/NAME, job/NAME or svc/NAME, or KIND/NAMESPACE/NAME",
             self.input, self.reason
         )
     }
@@ -83,7 +83,8 @@ impl FromStr for Target {
         let (kind, namespace, name) = match parts.as_slice() {
             [kind, name] => (*kind, None, *name),
             [kind, ns, name] => (*kind, Some(*ns), *name),
-            _ => return Err(err("expected KIND/NAME")),
+            [_] => return Err(err("no KIND/ before the name")),
+            _ => return Err(err("more than two slashes")),
         };
         let kind = match kind.to_ascii_lowercase().as_str() {
             "pod" | "pods" | "po" => TargetKind::Pod,
@@ -93,7 +94,8 @@ impl FromStr for Target {
             "ds" | "daemonset" | "daemonsets" => TargetKind::DaemonSet,
             "job" | "jobs" => TargetKind::Job,
             "svc" | "service" | "services" => TargetKind::Service,
-            other => return Err(err(&format!("unknown kind {other:?}"))),
+            "" => return Err(err("empty kind")),
+            other => return Err(err(&format!("unknown kind {other}"))),
         };
         if name.is_empty() {
             return Err(err("empty name"));

@@ -16,6 +16,11 @@ const HEAD_CHARS: usize = 120;
 /// The start says when and who; the telling part of a log line or event message (the error
 /// after a long prefix, the "holding the xtables lock" after a docker request dump) is at its
 /// end, so a head-only cut would quote the prefix and lose the reason.
+/// `n` and the noun in the right number: `1 pod`, `2 pods` (never `pod(s)`).
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub(crate) fn clip(text: &str) -> String {
     let text = text.trim();
     if text.len() <= MAX_EVIDENCE_CHARS {

@@ -127,6 +127,60 @@ fn every_fixture_gets_its_cause_first() {
     );
 }
 
+/// What kubemedic itself writes (summaries, fixes, its own evidence notes) reads as prose:
+/// no "pod(s)", no "1 pods", no nested or back-to-back parentheses, no doubled words.
+#[test]
+fn finding_texts_are_plain_english() {
+    let plural_after_one =
+        regex::Regex::new(r"\b1 (pods|nodes|containers|replicas|restarts|waits|rules)\b").unwrap();
+    let mut bad = Vec::new();
+    for fx in fixtures::positives() {
+        for f in diagnose(&fx.snap).findings {
+            // Quoted evidence is the cluster's own words; "scheduler" and "pods" notes are ours.
+            let ours = f
+                .evidence
+                .iter()
+                .filter(|e| matches!(e.source.as_str(), "scheduler" | "pods"))
+                .map(|e| e.text.clone());
+            for text in std::iter::once(f.summary.clone())
+                .chain(f.remediation.iter().cloned())
+                .chain(ours)
+            {
+                let mut depth = 0i32;
+                // Shell arithmetic and command substitution nest on purpose.
+                let nested = !text.contains("$(")
+                    && text.chars().any(|c| {
+                        match c {
+                            '(' => depth += 1,
+                            ')' => depth -= 1,
+                            _ => {}
+                        }
+                        depth > 1
+                    });
+                let problem = if text.contains("(s)") {
+                    Some("(s)")
+                } else if plural_after_one.is_match(&text) {
+                    Some("1 + plural")
+                } else if nested {
+                    Some("nested parentheses")
+                } else if text.contains(") (") {
+                    Some("back-to-back parentheses")
+                } else if text.contains("expected") && text.matches("expected").count() > 1 {
+                    Some("doubled 'expected'")
+                } else if text.contains("\"\"") || text.contains("'\"") {
+                    Some("quoted quotes")
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    bad.push(format!("{} ({}): {p}: {text}", fx.name, f.cause));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
 #[test]
 fn every_cause_has_a_fixture_and_no_healthy_fixture_produces_it() {
     let covered: BTreeSet<&str> = fixtures::positives()
@@ -218,7 +272,7 @@ fn causes_doc_is_current() {
             f.confidence
         ));
         out.push_str(&format!("- Fix: `{}`\n", cell(&f.remediation[0])));
-        out.push_str(&format!("- Source: {}\n\n", info.source));
+        out.push_str(&format!("- Based on: {}\n\n", info.source));
     }
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let text = replace_between(&text, begin, end, &out);

@@ -47,7 +47,7 @@ pub struct AgentArgs {
         value_delimiter = ','
     )]
     system_stats_monitor: Vec<PathBuf>,
-    /// Print the embedded default configs (all, or the one named) and exit.
+    /// Print the embedded default configs (all, or the one named, e.g. kernel-monitor) and exit.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     print_default_config: Option<String>,
     /// Node name to report for (default: $NODE_NAME, else the host name).
@@ -190,14 +190,22 @@ fn print_defaults(name: &str) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match all.iter().find(|d| d.name == name) {
+    // `kernel-monitor` and `kernel-monitor.json` both name the file.
+    let wanted = name.strip_suffix(".json").unwrap_or(name);
+    match all
+        .iter()
+        .find(|d| d.name.strip_suffix(".json").unwrap_or(d.name) == wanted)
+    {
         Some(d) => {
             let _ = writeln!(out, "{}", d.json.trim_end());
             Ok(ExitCode::SUCCESS)
         }
         None => bail!(
             "no default config named {name:?}; known: {}",
-            all.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+            all.iter()
+                .map(|d| d.name.strip_suffix(".json").unwrap_or(d.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -11,6 +11,7 @@ use kubemedic_archive::{
     Store,
 };
 use kubemedic_controller::http::{CrashView, exit_meaning};
+use kubemedic_term::visible;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -440,12 +441,13 @@ pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `kind/namespace/name`, terminal-safe (archived objects come from the cluster).
 fn object_label(o: &kubemedic_archive::ObjectRef) -> String {
     let kind = o.kind.to_ascii_lowercase();
     if o.namespace.is_empty() {
-        format!("{kind}/{}", o.name)
+        visible(&format!("{kind}/{}", o.name)).into_owned()
     } else {
-        format!("{kind}/{}/{}", o.namespace, o.name)
+        visible(&format!("{kind}/{}/{}", o.namespace, o.name)).into_owned()
     }
 }
 
@@ -453,8 +455,9 @@ fn short_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
+/// A message on one line, terminal-safe, cut at 160 characters.
 fn one_line(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ");
+    let s = visible(&s.replace(['\n', '\r'], " ")).into_owned();
     if s.chars().count() > 160 {
         let cut: String = s.chars().take(157).collect();
         format!("{cut}...")
@@ -484,13 +487,13 @@ fn print_timeline(events: &[ArchivedEvent], out: &mut impl Write) -> anyhow::Res
         let ty = if color && e.type_ == "Warning" {
             format!("\x1b[33m{:<8}\x1b[0m", e.type_)
         } else {
-            format!("{:<8}", e.type_)
+            format!("{:<8}", visible(&e.type_))
         };
         writeln!(
             out,
             "{:<21} {ty} {:<22} {:<40} {:>5}  {}",
             short_time(*t),
-            e.reason,
+            visible(&e.reason),
             object_label(&e.object),
             count,
             one_line(&e.message)
@@ -520,8 +523,8 @@ fn print_occurrence(
             out,
             "{:<21} {:<8} {:<22} {:<40} {:>5}  {}",
             short_time(o.time),
-            o.type_,
-            o.reason,
+            visible(&o.type_),
+            visible(&o.reason),
             object_label(&o.object),
             o.count,
             one_line(&o.message)
@@ -560,7 +563,7 @@ async fn follow(
         let page = match src.follow(&q).await {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("warning: {e:#}; retrying");
+                eprintln!("warning: {}; retrying", visible(&format!("{e:#}")));
                 continue;
             }
         };
@@ -694,9 +697,9 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
             out,
             "{}  pod/{}/{}  container {}{}",
             short_time(when),
-            c.namespace,
-            c.pod,
-            c.container,
+            visible(&c.namespace),
+            visible(&c.pod),
+            visible(&c.container),
             if c.init_container { " (init)" } else { "" }
         )?;
         let signal = c
@@ -707,12 +710,12 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
             out,
             "  exit code {} ({}){signal}, reason {}, restartCount {}{}",
             c.exit_code,
-            v.exit_meaning,
-            c.reason.as_deref().unwrap_or("-"),
+            visible(&v.exit_meaning),
+            visible(c.reason.as_deref().unwrap_or("-")),
             c.restart_count,
             c.node
                 .as_deref()
-                .map(|n| format!(", node {n}"))
+                .map(|n| format!(", node {}", visible(n)))
                 .unwrap_or_default()
         )?;
         if let (Some(s), Some(f)) = (c.started_at, c.finished_at) {
@@ -755,10 +758,10 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
                     }
                 )?;
                 for l in &lines[lines.len() - shown..] {
-                    writeln!(out, "    {l}")?;
+                    writeln!(out, "    {}", visible(l))?;
                 }
             }
-            (None, Some(e)) => writeln!(out, "  previous logs: not captured ({e})")?,
+            (None, Some(e)) => writeln!(out, "  previous logs: not captured ({})", one_line(e))?,
             (None, None) => writeln!(out, "  previous logs: none")?,
         }
         writeln!(out)?;

@@ -150,6 +150,8 @@ impl Progress {
         }
         let elapsed = st.started.elapsed().as_secs_f64();
         let mut err = std::io::stderr().lock();
+        // Messages name namespaces and objects of the cluster.
+        let msg = kubemedic_term::visible(msg);
         let _ = write!(err, "\r\x1b[2K{elapsed:5.1}s {msg}");
         let _ = err.flush();
         st.shown = true;
@@ -259,15 +261,19 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
                 summary.events,
                 summary.container_logs,
                 summary.node_facts,
-                summary.source,
-                summary.dir,
+                kubemedic_term::visible(&summary.source),
+                kubemedic_term::visible(&summary.dir),
                 summary.files,
                 summary.bytes as f64 / (1024.0 * 1024.0)
             );
             if !summary.skipped.is_empty() {
                 println!("Not collected ({}):", summary.skipped.len());
                 for s in summary.skipped.iter().take(10) {
-                    println!("  - {}: {}", s.input, s.reason);
+                    println!(
+                        "  - {}: {}",
+                        kubemedic_term::visible(&s.input),
+                        kubemedic_term::visible(&s.reason)
+                    );
                 }
                 if summary.skipped.len() > 10 {
                     println!(
@@ -278,7 +284,7 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             }
             println!(
                 "Diagnose it with: kubemedic diagnose --dump {}",
-                summary.dir
+                kubemedic_term::visible(&summary.dir)
             );
         }
     }

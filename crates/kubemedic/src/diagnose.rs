@@ -15,7 +15,7 @@ pub enum DiagnoseFormat {
     /// Grouped by severity, wrapped to the terminal, colours only on a TTY.
     #[default]
     Text,
-    /// The Findings format of DESIGN.md.
+    /// The findings as JSON, as described in docs/diagnose.md ("JSON output").
     Json,
     /// Markdown, for tickets and chat.
     Markdown,
@@ -257,10 +257,10 @@ fn unknown_targets(targets: &[Target], snap: &Snapshot) -> Vec<String> {
             out.push(format!(
                 "{}/{} not found{}",
                 t.kind.object_kind().to_ascii_lowercase(),
-                t.name,
+                kubemedic_term::visible(&t.name),
                 t.namespace
                     .as_deref()
-                    .map(|ns| format!(" in namespace {ns}"))
+                    .map(|ns| format!(" in namespace {}", kubemedic_term::visible(ns)))
                     .unwrap_or_default()
             ));
         }

@@ -3,6 +3,8 @@
 
 use kubemedic_diagnose::catalog::{self, CauseInfo, ExitCodeInfo};
 use kubemedic_diagnose::rules::{self, RuleSet, UserCause};
+// The catalog is ours, but explain output goes through the same filter as every human output.
+use kubemedic_term::{visible, visible_lines};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -60,7 +62,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 ExplainFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&exit_json(&info))?)
                 }
-                ExplainFormat::Text => print!("{}", exit_text(&info)),
+                ExplainFormat::Text => print!("{}", visible_lines(&exit_text(&info))),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -126,14 +128,14 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                         .max()
                         .unwrap_or(0);
                     for c in catalog::all() {
-                        println!("{:<width$}  {}", c.id.as_str(), c.title);
+                        println!("{:<width$}  {}", c.id.as_str(), visible(c.title));
                     }
                     for c in &user.causes {
                         println!(
                             "{:<width$}  {} (yours: {})",
-                            c.id.as_str(),
-                            c.title,
-                            c.origin
+                            visible(c.id.as_str()),
+                            visible(&c.title),
+                            visible(&c.origin.to_string())
                         );
                     }
                 }
@@ -151,7 +153,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 ExplainFormat::Json => {
                     println!("{}", serde_json::to_string_pretty(&user_cause_json(c))?)
                 }
-                ExplainFormat::Text => print!("{}", user_cause_text(c, &user)),
+                ExplainFormat::Text => print!("{}", visible_lines(&user_cause_text(c, &user))),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,7 +163,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     ExplainFormat::Json => {
                         println!("{}", serde_json::to_string_pretty(&cause_json(info))?)
                     }
-                    ExplainFormat::Text => print!("{}", cause_text(info)),
+                    ExplainFormat::Text => print!("{}", visible_lines(&cause_text(info))),
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -305,7 +307,7 @@ fn cause_text(info: &CauseInfo) -> String {
             s.push_str(&format!("  - {f}\n"));
         }
     }
-    s.push_str(&format!("\nSource: {}\n", info.source));
+    s.push_str(&format!("\nBased on: {}\n", info.source));
     s
 }
 

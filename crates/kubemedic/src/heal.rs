@@ -86,9 +86,18 @@ fn write_out(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Human output: runbook files, node names, condition messages and label values are not ours,
+/// so nothing in them may act on the terminal (line feeds of the layout stay).
+fn write_text(text: &str) -> anyhow::Result<()> {
+    write_out(&kubemedic_term::visible_lines(text))
+}
+
 fn report_library_errors(lib: &Library) {
     for e in &lib.errors {
-        eprintln!("warning: runbook refused: {e}");
+        eprintln!(
+            "warning: runbook refused: {}",
+            kubemedic_term::visible_lines(&e.to_string())
+        );
     }
 }
 
@@ -155,7 +164,7 @@ pub fn run_runbooks(args: &RunbooksArgs) -> anyhow::Result<ExitCode> {
                             .len()
                     ));
                 }
-                write_out(&s)?;
+                write_text(&s)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -188,7 +197,7 @@ pub fn run_runbooks(args: &RunbooksArgs) -> anyhow::Result<ExitCode> {
                             .join(", ")
                     ));
                 }
-                write_out(&s)?;
+                write_text(&s)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -257,7 +266,7 @@ pub fn run_runbooks(args: &RunbooksArgs) -> anyhow::Result<ExitCode> {
                 for e in &errors {
                     s.push_str(&format!("{e}\n"));
                 }
-                write_out(&s)?;
+                write_text(&s)?;
             }
             Ok(if errors.is_empty() {
                 ExitCode::SUCCESS
@@ -369,7 +378,7 @@ fn run_plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let v = serde_json::json!({ "source": source, "plan": plan, "refused": lib.errors });
         write_out(&(serde_json::to_string_pretty(&v)? + "\n"))?;
     } else {
-        write_out(&render_plan(&plan, &source))?;
+        write_text(&render_plan(&plan, &source))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -434,7 +443,8 @@ pub fn render_plan(plan: &Plan, source: &str) -> String {
             e.runbook, e.matched.target
         ));
         for ev in &e.matched.evidence {
-            let line: String = ev.chars().take(200).collect();
+            // One line each: a multi-line condition message must not forge lines of the plan.
+            let line: String = kubemedic_term::visible(ev).chars().take(200).collect();
             s.push_str(&format!("  matched: {line}\n"));
         }
         if !e.steps.is_empty() {

@@ -66,7 +66,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote file names and contents of a dump, and server replies.
+            eprintln!(
+                "error: {}",
+                kubemedic_term::visible_lines(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     }

@@ -1,8 +1,13 @@
 //! Human renderings of a diagnosis report: terminal text (grouped by severity, wrapped to the
 //! terminal, colours only on a TTY) and Markdown (for tickets and chat).
+//!
+//! Every string of a report may come from the cluster (names, event messages, log lines, file
+//! names of a dump): each goes through [`kubemedic_term::visible`] before it is printed, so no
+//! escape sequence, carriage return or bidi override in it acts on the reader's terminal.
 
 use kubemedic_diagnose::incident::INCIDENT_KIND;
 use kubemedic_diagnose::{Finding, Report, Severity};
+use kubemedic_term::visible;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
@@ -250,7 +255,7 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
     let _ = writeln!(out, "{} {counts}{sep}{scope}", p.bold(head));
     let from = format!(
         "from {}{}",
-        ctx.source,
+        visible(&ctx.source),
         ctx.taken_at
             .as_deref()
             .map(|t| format!(", snapshot at {t}"))
@@ -291,10 +296,21 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
                 .collect();
             let nodes = members.iter().filter(|m| m.object.kind == "Node").count();
             let other = members.len() - nodes;
+            let plural = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
             let line = format!(
-                "under this incident: {nodes} node finding(s){}; kubemedic diagnose node/NAME or -o json for each",
+                "under this incident: {}{}; kubemedic diagnose node/NAME or -o json for each",
+                plural(nodes, "node finding", "node findings"),
                 if other > 0 {
-                    format!(" and {other} pod/workload finding(s) on those nodes")
+                    format!(
+                        " and {} on those nodes",
+                        plural(
+                            other,
+                            "pod or workload finding",
+                            "pod and workload findings"
+                        )
+                    )
                 } else {
                     String::new()
                 }
@@ -322,7 +338,7 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
                 group.len()
             );
             for line in info_per_cause(&group) {
-                for (i, l) in wrap_limited(&line, w - 4, 3).iter().enumerate() {
+                for (i, l) in wrap_limited(&visible(&line), w - 4, 3).iter().enumerate() {
                     let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
                 }
             }
@@ -342,10 +358,8 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
         );
         const SHOWN: usize = 10;
         for sk in s.skipped.iter().take(SHOWN) {
-            for (i, l) in wrap_limited(&format!("{}: {}", sk.input, sk.reason), w - 4, 3)
-                .iter()
-                .enumerate()
-            {
+            let line = format!("{}: {}", visible(&sk.input), visible(&sk.reason));
+            for (i, l) in wrap_limited(&line, w - 4, 3).iter().enumerate() {
                 let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
             }
         }
@@ -365,9 +379,13 @@ pub fn text(report: &Report, ctx: &ReportContext, style: TextStyle) -> String {
             s.missing.len()
         );
         for m in &s.missing {
-            for (i, l) in wrap_limited(&format!("{}: {}", m.input, m.reason), w - 4, 3)
-                .iter()
-                .enumerate()
+            for (i, l) in wrap_limited(
+                &format!("{}: {}", visible(&m.input), visible(&m.reason)),
+                w - 4,
+                3,
+            )
+            .iter()
+            .enumerate()
             {
                 let _ = writeln!(out, "{}{l}", if i == 0 { "  - " } else { "    " });
             }
@@ -381,10 +399,10 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
     let object = if f.object.kind == INCIDENT_KIND {
         format!("incident: {} nodes", f.affected.len())
     } else {
-        f.object.to_string()
+        visible(&f.object.to_string()).into_owned()
     };
     let confidence = format!("confidence {:.2}", f.confidence);
-    let plain = 2 + f.cause.as_str().len() + 2 + object.len() + 2 + confidence.len();
+    let plain = 2 + f.cause.as_str().len() + 2 + object.chars().count() + 2 + confidence.len();
     let _ = writeln!(
         out,
         "\n  {}  {}{}{}",
@@ -393,16 +411,26 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         if plain > w { "\n    " } else { "  " },
         p.dim(&confidence)
     );
-    for l in wrap(&f.summary, w - 4) {
+    for l in wrap(&visible(&f.summary), w - 4) {
         let _ = writeln!(out, "    {l}");
     }
     if let Some(by) = &f.caused_by {
-        let _ = writeln!(out, "    {} {}", p.dim("caused by:"), by);
+        let _ = writeln!(
+            out,
+            "    {} {}",
+            p.dim("caused by:"),
+            visible(&by.to_string())
+        );
     }
     if !f.affected.is_empty() {
-        let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+        let names: Vec<String> = f
+            .affected
+            .iter()
+            .map(|o| visible(&o.name).into_owned())
+            .collect();
         let joined = if f.object.kind == INCIDENT_KIND {
-            kubemedic_diagnose::incident::compact_names(&names)
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            kubemedic_diagnose::incident::compact_names(&refs)
         } else {
             names.join(", ")
         };
@@ -429,8 +457,8 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let total = f.evidence.len()
             - usize::from(incident && f.evidence.iter().any(|e| e.source == "nodes"));
         for e in shown.take(shown_max) {
-            let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", e.source)));
-            for l in wrap_quote(&e.text, w - 8, 3) {
+            let _ = writeln!(out, "      {}", p.dim(&format!("[{}]", visible(&e.source))));
+            for l in wrap_quote(&visible(&e.text), w - 8, 3) {
                 let _ = writeln!(out, "        {l}");
             }
         }
@@ -446,20 +474,7 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
         let _ = writeln!(out, "    {}", p.dim("fix:"));
         let fix_max = if incident { 4 } else { usize::MAX };
         for r in f.remediation.iter().take(fix_max) {
-            // Commands stay whole so they can be copied; their trailing comment and prose wrap.
-            let lines: Vec<String> = if looks_like_command(r) {
-                match r.split_once("  # ") {
-                    Some((cmd, comment)) => {
-                        let mut v = vec![cmd.trim_end().to_string()];
-                        v.extend(wrap(&format!("# {}", comment.trim()), w - 8));
-                        v
-                    }
-                    None => r.lines().map(str::to_string).collect(),
-                }
-            } else {
-                wrap(r, w - 8)
-            };
-            for (i, l) in lines.iter().enumerate() {
+            for (i, l) in fix_lines(&visible(r), w - 8).iter().enumerate() {
                 let _ = writeln!(out, "      {}{l}", if i == 0 { "- " } else { "  " });
             }
         }
@@ -474,6 +489,109 @@ fn finding_text(out: &mut String, f: &Finding, p: &Paint, w: usize) {
             );
         }
     }
+}
+
+/// Lays out one fix for `width` columns. Prose wraps at spaces. A command stays one line with
+/// its `# comment` when that fits; otherwise it is broken at spaces outside quotes with shell
+/// line continuations (` \`, so the lines still paste as one command), and its comment follows
+/// on lines that each start with `# `, so no wrapped word of the comment reads as a command.
+fn fix_lines(fix: &str, width: usize) -> Vec<String> {
+    let (command, comment) = split_comment(fix);
+    if !looks_like_command(command) {
+        return wrap(fix, width);
+    }
+    let whole = match comment {
+        Some(c) => format!("{command}  # {c}"),
+        None => command.to_string(),
+    };
+    if whole.chars().count() <= width {
+        return vec![whole];
+    }
+    let mut lines = break_command(command, width);
+    if let Some(c) = comment {
+        lines.extend(
+            wrap(c, width.saturating_sub(2))
+                .into_iter()
+                .map(|l| format!("# {l}")),
+        );
+    }
+    lines
+}
+
+/// Splits `cmd  # comment` at the first `#` that follows two spaces outside quotes.
+fn split_comment(fix: &str) -> (&str, Option<&str>) {
+    let mut quote: Option<char> = None;
+    let mut spaces = 0;
+    for (i, c) in fix.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if spaces >= 2 => {
+                return (fix[..i].trim_end(), Some(fix[i + 1..].trim()));
+            }
+            _ => {}
+        }
+        spaces = if c == ' ' && quote.is_none() {
+            spaces + 1
+        } else {
+            0
+        };
+    }
+    (fix.trim_end(), None)
+}
+
+/// Words of a shell command: split at spaces outside '…', "…" and <placeholders>.
+fn shell_words(command: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut close: Option<char> = None;
+    let mut start = None;
+    for (i, c) in command.char_indices() {
+        match close {
+            Some(q) if c == q => close = None,
+            Some(_) => {}
+            None if c == ' ' => {
+                if let Some(s) = start.take() {
+                    words.push(&command[s..i]);
+                }
+                continue;
+            }
+            None => {
+                close = match c {
+                    '\'' => Some('\''),
+                    '"' => Some('"'),
+                    '<' => Some('>'),
+                    _ => None,
+                };
+            }
+        }
+        start.get_or_insert(i);
+    }
+    if let Some(s) = start {
+        words.push(&command[s..]);
+    }
+    words
+}
+
+/// Breaks a command into lines of at most `width` columns (a single word longer than that
+/// stays whole) joined by ` \`; continuation lines are indented four spaces.
+fn break_command(command: &str, width: usize) -> Vec<String> {
+    const INDENT: &str = "    ";
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in shell_words(command) {
+        let len = line.chars().count();
+        // Room for the word and, on a line that is not the last, the " \\" continuation.
+        if !line.trim().is_empty() && len + 1 + word.chars().count() + 2 > width {
+            line.push_str(" \\");
+            lines.push(std::mem::replace(&mut line, INDENT.to_string()));
+        } else if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 fn looks_like_command(s: &str) -> bool {
@@ -495,6 +613,16 @@ fn looks_like_command(s: &str) -> bool {
             | "df"
             | "du"
             | "ctr"
+            | "kubemedic"
+            | "crane"
+            | "skopeo"
+            | "nc"
+            | "wget"
+            | "curl"
+            | "dig"
+            | "nslookup"
+            | "conntrack"
+            | "helm"
             | "$"
     )
 }
@@ -507,10 +635,10 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     let _ = writeln!(
         out,
         "Source: {}{}\n",
-        ctx.source,
+        md_text(&ctx.source),
         ctx.taken_at
             .as_deref()
-            .map(|t| format!(", snapshot at {t}"))
+            .map(|t| format!(", snapshot at {}", md_text(t)))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -544,7 +672,7 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
                 group.len()
             );
             for line in info_per_cause(&group) {
-                let _ = writeln!(out, "- {}", md_escape(&line));
+                let _ = writeln!(out, "- {}", md_text(&line));
             }
             continue;
         }
@@ -552,15 +680,22 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
         for f in group {
             let _ = writeln!(
                 out,
-                "\n### `{}` on `{}` (confidence {:.2})\n",
-                f.cause, f.object, f.confidence
+                "\n### {} on {} (confidence {:.2})\n",
+                md_code(f.cause.as_str()),
+                md_code(&f.object.to_string()),
+                f.confidence
             );
-            let _ = writeln!(out, "{}\n", md_escape(&f.summary));
+            let _ = writeln!(out, "{}\n", md_text(&f.summary));
             if let Some(by) = &f.caused_by {
-                let _ = writeln!(out, "Caused by `{by}`.\n");
+                let _ = writeln!(out, "Caused by {}.\n", md_code(&by.to_string()));
             }
             if f.object.kind == INCIDENT_KIND {
-                let names: Vec<&str> = f.affected.iter().map(|o| o.name.as_str()).collect();
+                let names: Vec<String> = f
+                    .affected
+                    .iter()
+                    .map(|o| visible(&o.name).into_owned())
+                    .collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 let members = report
                     .findings
                     .iter()
@@ -568,34 +703,31 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
                     .count();
                 let _ = writeln!(
                     out,
-                    "Affects {} nodes: `{}`. Under this incident: {members} node and pod findings (see `-o json`).\n",
+                    "Affects {} nodes: {}. Under this incident: {members} node and pod findings (see `-o json`).\n",
                     f.affected.len(),
-                    kubemedic_diagnose::incident::compact_names(&names)
+                    md_code(&kubemedic_diagnose::incident::compact_names(&refs))
                 );
             } else if !f.affected.is_empty() {
-                let names: Vec<String> =
-                    f.affected.iter().map(|o| format!("`{}`", o.name)).collect();
+                let names: Vec<String> = f.affected.iter().map(|o| md_code(&o.name)).collect();
                 let _ = writeln!(out, "Affects {}: {}\n", f.affected.len(), names.join(", "));
             }
             if !f.evidence.is_empty() {
                 let _ = writeln!(out, "Evidence:\n");
                 for e in &f.evidence {
-                    let _ = writeln!(
-                        out,
-                        "- {}: `{}`",
-                        md_escape(&e.source),
-                        e.text.replace('`', "'")
-                    );
+                    let _ = writeln!(out, "- {}: {}", md_text(&e.source), md_code(&e.text));
                 }
                 out.push('\n');
             }
             if !f.remediation.is_empty() {
                 let _ = writeln!(out, "Fix:\n\n```sh");
                 for r in &f.remediation {
-                    if looks_like_command(r) {
+                    // Inside the fence nothing is Markdown; only the terminal needs protecting,
+                    // and a run of backticks must not close the fence early.
+                    let r = visible(r).replace("```", "'''");
+                    if looks_like_command(&r) {
                         let _ = writeln!(out, "{r}");
                     } else {
-                        let _ = writeln!(out, "# {}", r.replace('\n', "\n# "));
+                        let _ = writeln!(out, "# {r}");
                     }
                 }
                 let _ = writeln!(out, "```");
@@ -605,20 +737,27 @@ pub fn markdown(report: &Report, ctx: &ReportContext) -> String {
     if !s.skipped.is_empty() {
         let _ = writeln!(out, "\n## Skipped inputs ({})\n", s.skipped.len());
         for sk in &s.skipped {
-            let _ = writeln!(out, "- `{}`: {}", sk.input, md_escape(&sk.reason));
+            let _ = writeln!(out, "- {}: {}", md_code(&sk.input), md_text(&sk.reason));
         }
     }
     if !s.missing.is_empty() {
         let _ = writeln!(out, "\n## Missing inputs ({})\n", s.missing.len());
         for m in &s.missing {
-            let _ = writeln!(out, "- `{}`: {}", m.input, md_escape(&m.reason));
+            let _ = writeln!(out, "- {}: {}", md_code(&m.input), md_text(&m.reason));
         }
     }
     out
 }
 
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;")
+/// Untrusted text as Markdown prose: control characters visible, table pipes and HTML escaped.
+fn md_text(s: &str) -> String {
+    visible(s).replace('|', "\\|").replace('<', "&lt;")
+}
+
+/// Untrusted text as a Markdown code span: control characters visible, backticks (which would
+/// end the span) replaced.
+fn md_code(s: &str) -> String {
+    format!("`{}`", visible(s).replace('`', "'"))
 }
 
 #[cfg(test)]
@@ -687,5 +826,67 @@ mod tests {
         let lines = wrap_limited(&"word ".repeat(100), 20, 2);
         assert_eq!(lines.len(), 2);
         assert!(lines[1].ends_with('…'));
+    }
+
+    #[test]
+    fn a_command_and_its_comment_share_a_line_when_they_fit() {
+        assert_eq!(
+            fix_lines(
+                "kubectl -n shop get configmaps,secrets   # is it in namespace shop?",
+                72
+            ),
+            ["kubectl -n shop get configmaps,secrets  # is it in namespace shop?"]
+        );
+    }
+
+    #[test]
+    fn long_commands_break_with_continuations_and_every_comment_line_is_a_comment() {
+        let fix = "kubectl -n shop patch deploy/payments --type=merge -p '{\"spec\":{\"template\":{\"spec\":{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}}}}'  # then the pods restart with the secret and pull the image";
+        let lines = fix_lines(fix, 72);
+        assert_eq!(
+            lines,
+            [
+                "kubectl -n shop patch deploy/payments --type=merge -p \\",
+                "    '{\"spec\":{\"template\":{\"spec\":{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}}}}'",
+                "# then the pods restart with the secret and pull the image",
+            ]
+        );
+        let lines = fix_lines(
+            "kubectl cordon paas-10-239-40-157  # stop new pods (and their hostPort rules) landing here while it recovers",
+            72,
+        );
+        assert_eq!(lines[0], "kubectl cordon paas-10-239-40-157");
+        assert!(lines.len() > 2);
+        assert!(lines[1..].iter().all(|l| l.starts_with("# ")), "{lines:#?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 72), "{lines:#?}");
+    }
+
+    #[test]
+    fn quotes_placeholders_and_hashes_inside_quotes_stay_whole() {
+        assert_eq!(
+            shell_words("set image deploy/web web=<existing image:tag> -p 'a b  # c'"),
+            [
+                "set",
+                "image",
+                "deploy/web",
+                "web=<existing image:tag>",
+                "-p",
+                "'a b  # c'"
+            ]
+        );
+        assert_eq!(
+            split_comment("echo 'a  # not a comment'  # a comment"),
+            ("echo 'a  # not a comment'", Some("a comment"))
+        );
+        // Prose is wrapped, not broken with continuations.
+        let prose = fix_lines(
+            "Start replicas gradually (e.g. kubectl scale in steps, maxSurge 1) instead of hundreds at once",
+            40,
+        );
+        assert!(
+            prose
+                .iter()
+                .all(|l| !l.ends_with('\\') && !l.starts_with('#'))
+        );
     }
 }

@@ -138,8 +138,12 @@ impl RulesArgs {
         }
         if !problems.is_empty() {
             bail!(
-                "{} problem(s) in the rules files; fix them or leave out --rules:\n  {}",
-                problems.len(),
+                "{} in the rules files; fix them or leave out --rules:\n  {}",
+                if problems.len() == 1 {
+                    "1 problem".to_string()
+                } else {
+                    format!("{} problems", problems.len())
+                },
                 problems.join("\n  ")
             );
         }

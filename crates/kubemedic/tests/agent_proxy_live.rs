@@ -15,6 +15,7 @@ mod support;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use kubemedic_testbed::child;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -34,10 +35,11 @@ struct HostAddress {
 
 impl HostAddress {
     fn find_or_add() -> Self {
-        let out = Command::new("ip")
-            .args(["-j", "-4", "addr", "show", "scope", "global"])
-            .output()
-            .expect("`ip` (iproute2) is needed; scripts/setup.sh installs it");
+        let out = child::output(
+            Command::new("ip").args(["-j", "-4", "addr", "show", "scope", "global"]),
+            Duration::from_secs(30),
+        )
+        .expect("`ip` (iproute2) is needed; scripts/setup.sh installs it");
         let links: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         let found = links
             .as_array()
@@ -51,10 +53,12 @@ impl HostAddress {
         }
         // 198.18.0.0/15 is reserved for benchmarking: never routed, safe to borrow.
         let ip = Ipv4Addr::new(198, 18, 0, 157);
-        let status = Command::new("ip")
-            .args(["addr", "add", &format!("{ip}/32"), "dev", "lo"])
-            .status()
-            .unwrap();
+        let status = child::output(
+            Command::new("ip").args(["addr", "add", &format!("{ip}/32"), "dev", "lo"]),
+            Duration::from_secs(30),
+        )
+        .unwrap()
+        .status;
         assert!(status.success(), "cannot add {ip}/32 to lo (root needed)");
         Self { ip, added: true }
     }
@@ -63,9 +67,10 @@ impl HostAddress {
 impl Drop for HostAddress {
     fn drop(&mut self) {
         if self.added {
-            let _ = Command::new("ip")
-                .args(["addr", "del", &format!("{}/32", self.ip), "dev", "lo"])
-                .status();
+            let _ = child::output(
+                Command::new("ip").args(["addr", "del", &format!("{}/32", self.ip), "dev", "lo"]),
+                Duration::from_secs(30),
+            );
         }
     }
 }
@@ -75,7 +80,7 @@ struct Agent(Child);
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = child::wait(&mut self.0, Duration::from_secs(30));
     }
 }
 
@@ -185,18 +190,20 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
     }
     let port = free_port(ip);
     let _agent = Agent(
-        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-            .args(["agent", "--standalone", "--port", "0"])
-            .arg(format!(
-                "--config.system-log-monitor={}",
-                monitors.join(",")
-            ))
-            .args(["--prometheus-address", &ip.to_string()])
-            .args(["--prometheus-port", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        child::die_with_test(child::reset_signals(
+            Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+                .args(["agent", "--standalone", "--port", "0"])
+                .arg(format!(
+                    "--config.system-log-monitor={}",
+                    monitors.join(",")
+                ))
+                .args(["--prometheus-address", &ip.to_string()])
+                .args(["--prometheus-port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ))
+        .spawn()
+        .unwrap(),
     );
     wait_until(
         "the agent serving the kube-proxy log",

@@ -1,5 +1,6 @@
 //! End to end through the built binary: real /dev/kmsg lines become JSON lines on stdout in
-//! `kubemedic agent --standalone --output json`; a bad config is refused with exit 2.
+//! `kubemedic agent --standalone --output json`; a bad config is refused with exit 2. The host's
+//! kernel log is shared with every other run: only lines carrying this run's marker count.
 #![allow(clippy::unwrap_used)]
 
 use kubemedic_agent::devkmsg::{self, DevKmsgGuard};
@@ -8,22 +9,25 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const KERNEL_MONITOR: &str = "../../../shared/npd/kernel-monitor.json";
-
-fn kernel_monitor_config() -> std::path::PathBuf {
-    // The reference config from shared/ when present, else an equivalent copy of its rules we need.
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(KERNEL_MONITOR);
-    if shared.exists() {
-        return shared;
-    }
-    let path = std::env::temp_dir().join(format!(
-        "kubemedic-kernel-monitor-{}.json",
-        std::process::id()
-    ));
-    std::fs::write(&path, r#"{"plugin":"kmsg","logPath":"/dev/kmsg","lookback":"5m","bufferSize":10,"source":"kernel-monitor","metricsReporting":true,
- "conditions":[{"type":"KernelDeadlock","reason":"KernelHasNoDeadlock","message":"kernel has no deadlock"}],
- "rules":[{"type":"temporary","reason":"OOMKilling","pattern":"Killed process \\d+ (.+) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*"},
- {"type":"permanent","condition":"KernelDeadlock","reason":"DockerHung","pattern":"task docker:\\w+ blocked for more than \\w+ seconds\\."}]}"#).unwrap();
+/// A kernel monitor shaped like NPD's reference one (kmsg, 5 min lookback, KernelDeadlock with
+/// DockerHung, OOMKilling), but whose patterns only match lines carrying `marker`: /dev/kmsg is
+/// shared by every test run on the host, and the lookback replays their lines (another run's
+/// hung-task line would already have set KernelDeadlock, so this run's would change nothing).
+fn kernel_monitor_config(dir: &std::path::Path, marker: &str) -> std::path::PathBuf {
+    let path = dir.join("kernel-monitor.json");
+    let config = serde_json::json!({
+        "plugin": "kmsg", "logPath": "/dev/kmsg", "lookback": "5m", "bufferSize": 10,
+        "source": "kernel-monitor", "metricsReporting": true,
+        "conditions": [{"type": "KernelDeadlock", "reason": "KernelHasNoDeadlock",
+                        "message": "kernel has no deadlock"}],
+        "rules": [
+            {"type": "temporary", "reason": "OOMKilling",
+             "pattern": format!("Killed process \\d+ \\({marker}\\) total-vm:\\d+kB, anon-rss:\\d+kB, file-rss:\\d+kB.*")},
+            {"type": "permanent", "condition": "KernelDeadlock", "reason": "DockerHung",
+             "pattern": format!("task docker:{marker} blocked for more than \\w+ seconds\\.")}
+        ]
+    });
+    std::fs::write(&path, config.to_string()).unwrap();
     path
 }
 
@@ -35,18 +39,18 @@ struct Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = kubemedic_testbed::child::wait(&mut self.child, Duration::from_secs(30));
     }
 }
 
 fn spawn_agent(args: &[&str]) -> Agent {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .arg("agent")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubemedic"));
+    cmd.arg("agent")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(&mut cmd));
+    let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -90,7 +94,16 @@ fn kmsg_lines_become_json_events_and_conditions() {
         return;
     }
     let _guard = DevKmsgGuard::acquire().unwrap();
-    let config = kernel_monitor_config();
+    let marker = devkmsg::unique_marker("e2e").replace('-', "_");
+    // What another run on this host leaves in the ring buffer, inside the lookback: it must not
+    // decide this run's conditions.
+    devkmsg::write_line(
+        3,
+        &format!("INFO: task docker:other_{marker} blocked for more than 120 seconds."),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = kernel_monitor_config(dir.path(), &marker);
     let agent = spawn_agent(&[
         "--standalone",
         "--output",
@@ -116,8 +129,7 @@ fn kmsg_lines_become_json_events_and_conditions() {
         .unwrap_or_else(|e| panic!("time {time:?} is not RFC 3339: {e}"));
 
     // The reader may open /dev/kmsg just after the first lines print: repeat the OOM line until
-    // one comes back (each copy unique), which also proves the kmsg path end to end.
-    let marker = devkmsg::unique_marker("e2e").replace('-', "_");
+    // one comes back, which also proves the kmsg path end to end.
     let deadline = Instant::now() + Duration::from_secs(30);
     let event = loop {
         assert!(Instant::now() < deadline, "OOM event never reported");
@@ -152,36 +164,53 @@ fn kmsg_lines_become_json_events_and_conditions() {
 #[test]
 fn bad_config_is_refused_with_file_path_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad-monitor.json");
-    std::fs::write(&bad, r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args([
-            "agent",
-            "--standalone",
-            "--port",
-            "0",
-            "--prometheus-port",
-            "0",
-        ])
-        .arg(format!("--config.system-log-monitor={}", bad.display()))
-        .output()
+    for (file, config, path) in [
+        (
+            "bad-monitor.json",
+            r#"{"plugin":"kmsg","source":"x","conditions":[],"rules":[{"type":"temporary","reason":"R","pattern":"(unclosed"}]}"#,
+            "rules[0].pattern",
+        ),
+        // A filelog monitor has no default file: it must name one.
+        (
+            "my-filelog.json",
+            r#"{"plugin":"filelog","pluginConfig":{"timestamp":"^.{15}","message":"(.*)","timestampFormat":"Jan _2 15:04:05"},"source":"f","conditions":[],"rules":[]}"#,
+            "logPath",
+        ),
+    ] {
+        let bad = dir.path().join(file);
+        std::fs::write(&bad, config).unwrap();
+        let out = kubemedic_testbed::child::output(
+            Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+                .args([
+                    "agent",
+                    "--standalone",
+                    "--port",
+                    "0",
+                    "--prometheus-port",
+                    "0",
+                ])
+                .arg(format!("--config.system-log-monitor={}", bad.display())),
+            Duration::from_secs(60),
+        )
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad-monitor.json"), "{stderr}");
-    assert!(stderr.contains("rules[0].pattern"), "{stderr}");
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(file), "{stderr}");
+        assert!(stderr.contains(path), "{stderr}");
+    }
 }
 
 #[test]
 fn missing_config_file_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args([
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
             "agent",
             "--standalone",
             "--config.custom-plugin-monitor=/nonexistent/x.json",
-        ])
-        .output()
-        .unwrap();
+        ]),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.json"));
 }

@@ -24,8 +24,9 @@ fn free_port() -> u16 {
 }
 
 fn start_controller(kubeconfig: &Path, db: &Path, port: u16, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(["controller", "--kubeconfig"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubemedic"));
+    kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(&mut cmd));
+    cmd.args(["controller", "--kubeconfig"])
         .arg(kubeconfig)
         .arg("--archive")
         .arg(format!("sqlite:{}", db.display()))
@@ -174,7 +175,7 @@ async fn sigkill_mid_storm_loses_nothing_and_counts_nothing_twice() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             ctl.kill().unwrap(); // SIGKILL
-            ctl.wait().unwrap();
+            kubemedic_testbed::child::wait(&mut ctl, Duration::from_secs(30)).unwrap();
             killed_at = Some((k + 1) * 8);
         }
     }
@@ -233,5 +234,5 @@ async fn sigkill_mid_storm_loses_nothing_and_counts_nothing_twice() {
     let stats = store.stats().unwrap();
     assert_eq!(stats.events as usize, total, "one row per served repeat");
     let _ = ctl.kill();
-    let _ = ctl.wait();
+    let _ = kubemedic_testbed::child::wait(&mut ctl, Duration::from_secs(30));
 }

@@ -730,7 +730,7 @@ struct Agent(std::process::Child);
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = kubemedic_testbed::child::wait(&mut self.0, Duration::from_secs(30));
     }
 }
 
@@ -795,15 +795,17 @@ fn the_grafana_dashboard_queries_only_what_a_real_agent_exports() {
         .unwrap()
         .port();
     let _agent = Agent(
-        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-            .args(["agent", "--standalone", "--output", "json", "--port", "0"])
-            .args(["--prometheus-address", "127.0.0.1", "--prometheus-port"])
-            .arg(port.to_string())
-            .args(["--facts-interval", "1s", "--iptables-save", ""])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+        kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(
+            Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+                .args(["agent", "--standalone", "--output", "json", "--port", "0"])
+                .args(["--prometheus-address", "127.0.0.1", "--prometheus-port"])
+                .arg(port.to_string())
+                .args(["--facts-interval", "1s", "--iptables-save", ""])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        ))
+        .spawn()
+        .unwrap(),
     );
     // Stats samples appear after the first collection: wait for them (and the source metrics).
     let deadline = Instant::now() + Duration::from_secs(60);

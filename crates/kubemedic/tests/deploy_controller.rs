@@ -97,11 +97,13 @@ fn the_binary_accepts_every_controller_flag_the_manifests_pass() {
         .collect();
     let mut all = vec!["controller".to_string()];
     all.extend(args);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(&all)
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(&all)
+            .env_remove("KUBECONFIG"),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not a SQLite database"), "{err}");

@@ -2,9 +2,12 @@
 //! each story must produce, output formats, exit codes, and damaged input.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::copy_dir;
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dumps")
@@ -17,12 +20,20 @@ struct Run {
 }
 
 fn kubemedic(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap();
+    kubemedic_env(args, &[])
+}
+
+/// Runs the binary with extra environment variables, for at most a minute.
+fn kubemedic_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("KUBECONFIG")
+            .envs(env.iter().copied()),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("kubemedic {args:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -65,19 +76,6 @@ fn first_cause_covering_pod(report: &Value, pod_prefix: &str) -> Option<String> 
         });
         (direct || grouped).then(|| f["cause"].as_str().unwrap().to_string())
     })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -167,12 +165,14 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
 
     // Text on an 80-column terminal: the incident first, one screen in all.
     let d = dump.to_str().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(["diagnose", "--dump", d])
-        .env("COLUMNS", "80")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(["diagnose", "--dump", d])
+            .env("COLUMNS", "80")
+            .env("NO_COLOR", "1"),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() <= 45, "{} lines:\n{text}", lines.len());
@@ -186,7 +186,7 @@ fn fifty_eight_nodes_notready_are_one_incident_that_fits_one_screen() {
         "{text}"
     );
     assert!(
-        text.contains("under this incident: 58 node finding(s)"),
+        text.contains("under this incident: 58 node findings"),
         "{text}"
     );
     assert!(
@@ -463,6 +463,52 @@ fn text_output_without_a_tty_has_no_colour_and_groups_by_severity() {
 }
 
 #[test]
+fn fixes_fit_80_columns_and_comments_never_read_as_commands() {
+    for example in [
+        "node-notready-xtables",
+        "crashloop-exit-2",
+        "startup-failures",
+    ] {
+        let d = examples().join(example);
+        let r = kubemedic_env(
+            &["diagnose", "--dump", d.to_str().unwrap()],
+            &[("COLUMNS", "80")],
+        );
+        let mut in_fix = false;
+        let mut item_is_command = false;
+        let mut previous = "";
+        for line in r.stdout.lines() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if trimmed == "fix:" {
+                in_fix = true;
+            } else if indent < 6 {
+                in_fix = false;
+            }
+            let unbreakable = in_fix && !trimmed.contains(' ');
+            assert!(
+                line.chars().count() <= 80 || unbreakable,
+                "{example}: line of {} columns: {line}",
+                line.chars().count()
+            );
+            if in_fix && trimmed != "fix:" {
+                if let Some(item) = trimmed.strip_prefix("- ") {
+                    item_is_command = ["kubectl", "kubemedic", "ssh", "crane", "docker"]
+                        .iter()
+                        .any(|c| item.starts_with(&format!("{c} ")));
+                } else if item_is_command {
+                    assert!(
+                        previous.ends_with(" \\") || trimmed.starts_with("# "),
+                        "{example}: a wrapped fix line reads as a separate command: {line:?} after {previous:?}"
+                    );
+                }
+            }
+            previous = line;
+        }
+    }
+}
+
+#[test]
 fn healthy_dump_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let src = examples().join("startup-failures");
@@ -654,13 +700,57 @@ fn explain_exit_codes_and_causes() {
 }
 
 #[test]
+fn explain_speaks_to_users_without_internal_jargon() {
+    let r = kubemedic(&["explain", "cause", "-o", "json"]);
+    assert_eq!(r.code, 0);
+    let all: Value = serde_json::from_str(&r.stdout).unwrap();
+    let ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cause"].as_str().unwrap())
+        .collect();
+    assert!(ids.len() >= 50);
+    for id in ids {
+        let r = kubemedic(&["explain", "cause", id]);
+        assert_eq!(r.code, 0, "{id}: {}", r.stderr);
+        for jargon in ["seed", "fixture", "analyser", "snapshot"] {
+            assert!(
+                !r.stdout.to_lowercase().contains(jargon),
+                "explain cause {id} says {jargon:?}:\n{}",
+                r.stdout
+            );
+        }
+        assert!(r.stdout.contains("\nBased on: "), "{id}:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn a_bad_target_says_what_a_target_is_once() {
+    let d = examples().join("crashloop-exit-2");
+    for (target, reason) in [
+        ("pod", "no KIND/ before the name"),
+        ("widget/x", "unknown kind widget"),
+        ("/x", "empty kind"),
+        ("pod/a/b/c", "more than two slashes"),
+    ] {
+        let r = kubemedic(&["diagnose", "--dump", d.to_str().unwrap(), target]);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains(reason), "{target}: {}", r.stderr);
+        assert_eq!(r.stderr.matches("expected").count(), 0, "{}", r.stderr);
+        assert_eq!(r.stderr.matches("a target is").count(), 1, "{}", r.stderr);
+    }
+}
+
+#[test]
 fn kubectl_plugin_binary_runs_the_same_cli() {
     let plugin = env!("CARGO_BIN_EXE_kubectl-medic");
     let d = examples().join("crashloop-exit-2");
-    let out = Command::new(plugin)
-        .args(["diagnose", "--dump", d.to_str().unwrap(), "-o", "json"])
-        .output()
-        .unwrap();
+    let out = kubemedic_testbed::child::output(
+        Command::new(plugin).args(["diagnose", "--dump", d.to_str().unwrap(), "-o", "json"]),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!v["findings"].as_array().unwrap().is_empty());

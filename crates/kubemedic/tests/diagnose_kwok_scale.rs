@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -83,8 +83,8 @@ async fn diagnose_on_1000_kwok_nodes() {
     let mut findings = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-            .args([
+        let out = kubemedic_testbed::child::output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
                 "diagnose",
                 "-A",
                 "--kubeconfig",
@@ -92,9 +92,10 @@ async fn diagnose_on_1000_kwok_nodes() {
                 "-o",
                 "json",
                 "--no-logs",
-            ])
-            .output()
-            .unwrap();
+            ]),
+            Duration::from_secs(300),
+        )
+        .unwrap();
         times.push(t.elapsed());
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         findings = v["findings"].as_array().unwrap().len();

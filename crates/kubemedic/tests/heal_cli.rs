@@ -5,12 +5,14 @@
 use std::process::{Command, Output};
 
 fn kubemedic(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env_remove("KUBEMEDIC_RUNBOOKS")
-        .output()
-        .unwrap()
+    kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .env_remove("KUBEMEDIC_RUNBOOKS"),
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap()
 }
 
 fn stdout(o: &Output) -> String {

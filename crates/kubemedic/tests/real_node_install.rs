@@ -638,7 +638,9 @@ async fn agent_api_request_rate() {
     ]
     .map(|f| configs.join(f).display().to_string())
     .join(",");
-    let mut npd = Command::new(npd)
+    let mut npd_cmd = Command::new(npd);
+    kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(&mut npd_cmd));
+    let mut npd = npd_cmd
         .args([
             format!("--hostname-override={node}"),
             format!(
@@ -663,14 +665,14 @@ async fn agent_api_request_rate() {
     tokio::time::sleep(window).await;
     let to = jiff::Timestamp::now();
     let _ = npd.kill();
-    let _ = npd.wait();
+    let _ = kubemedic_testbed::child::wait(&mut npd, Duration::from_secs(30));
     let npd_requests = audited(&audit, from, to, |e| {
         e["userAgent"]
             .as_str()
             .is_some_and(|a| a.contains("node-problem-detector"))
     });
     summarize(
-        "node-problem-detector v0.8.20 (reference configs)",
+        "node-problem-detector (bench/agent-npd pin, reference configs)",
         &npd_requests,
         minutes_f,
     );

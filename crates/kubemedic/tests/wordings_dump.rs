@@ -42,10 +42,17 @@ fn every_wording_reads_back_from_a_dump_with_the_same_findings() {
             continue;
         }
         let dir = tmp.path().join(format!("{i:03}-{}", c.w.id));
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-            .args(["diagnose", "--dump", dir.to_str().unwrap(), "-o", "json"])
-            .output()
-            .unwrap();
+        let out = kubemedic_testbed::child::output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_kubemedic")).args([
+                "diagnose",
+                "--dump",
+                dir.to_str().unwrap(),
+                "-o",
+                "json",
+            ]),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let obj = object(&c.expect.object);
         let first = v["findings"]

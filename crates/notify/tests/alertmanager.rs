@@ -28,15 +28,22 @@ fn binary() -> Option<PathBuf> {
         env!("CARGO_MANIFEST_DIR"),
         "/../../testbed/alertmanager-build"
     );
-    let out = Command::new(script).stderr(Stdio::inherit()).output();
+    // A cold Go build takes minutes; a build that never ends must not hold the test forever.
+    let out =
+        kubemedic_testbed::child::output(&mut Command::new(script), Duration::from_secs(3600));
     match out {
         Ok(o) if o.status.success() => {
+            eprint!("{}", String::from_utf8_lossy(&o.stderr));
             let text = String::from_utf8_lossy(&o.stdout);
             text.lines().last().map(|l| PathBuf::from(l.trim()))
         }
         other => {
             let why = match other {
-                Ok(o) => format!("build exited {}", o.status),
+                Ok(o) => format!(
+                    "build exited {}: {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim_end()
+                ),
                 Err(e) => e.to_string(),
             };
             if std::env::var("KUBEMEDIC_REQUIRE_TESTBED").as_deref() == Ok("1") {
@@ -66,7 +73,9 @@ async fn start() -> Option<Running> {
     )
     .unwrap();
     let port = free_port();
-    let child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    kubemedic_testbed::child::reset_signals(&mut cmd);
+    let child = cmd
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!(
             "--storage.path={}",

@@ -21,6 +21,7 @@
 
 mod binaries;
 mod certs;
+pub mod child;
 mod error;
 pub mod images;
 mod node;

@@ -12,22 +12,8 @@ use std::process::Command;
 /// die with SIGKILL when the thread that spawned it dies, which includes the whole test
 /// process being SIGKILLed.
 pub(crate) fn die_with_parent(cmd: &mut Command) {
-    let parent = std::process::id();
     cmd.process_group(0);
-    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
-    // functions (prctl, getppid) without allocating.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl: then nobody would kill us.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::other("parent exited before the child started"));
-            }
-            Ok(())
-        });
-    }
+    die_with_spawning_thread(cmd);
 }
 
 /// Sends `signal` to every process in the group led by `pgid`; a group that is gone is fine.
@@ -117,4 +103,50 @@ pub(crate) fn parent_pid(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_comm = &stat[stat.rfind(')')? + 1..];
     after_comm.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Makes `cmd`'s child start with every signal at its default disposition and none blocked,
+/// whatever the caller inherited: a test run as a background job of a script inherits SIGINT
+/// and SIGQUIT ignored, and an ignored disposition survives `exec`, so a child that should die
+/// from SIGINT would ignore it and be waited for forever.
+pub(crate) fn default_signals(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (signal, sigemptyset, sigprocmask) on a stack value, without allocating.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in 1..libc::SIGRTMAX() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    // Numbers the kernel reserves (glibc's internal real-time signals) fail
+                    // with EINVAL; nothing to reset there.
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes `cmd`'s child die with SIGKILL when the thread that spawns it ends (a test's thread
+/// ends with the test, passed or failed), so a helper process never outlives its test.
+pub(crate) fn die_with_spawning_thread(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (prctl, getppid) without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then nobody would kill us.
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::other("parent exited before the child started"));
+            }
+            Ok(())
+        });
+    }
 }

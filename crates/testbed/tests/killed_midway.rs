@@ -2,7 +2,10 @@
 //! behind, and its working directory is removed by the next testbed start.
 //!
 //! The test re-runs this test binary as a child with only the ignored helper below, which
-//! starts a full testbed, reports its pids and directory, and blocks until killed.
+//! starts a full testbed, reports its pids and directory, and blocks until killed. The helper
+//! starts with default signal dispositions whatever this process inherited (a test run as a
+//! background job of a script inherits SIGINT ignored, and the helper would then never die
+//! from SIGINT), and every wait has a deadline.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
@@ -10,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubemedic_testbed::{Options, Testbed};
+use kubemedic_testbed::{Options, Testbed, child};
 
 const REPORT_ENV: &str = "KUBEMEDIC_TESTBED_KILL_REPORT";
 const WAIT: Duration = Duration::from_secs(120);
@@ -66,7 +69,8 @@ fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Starts the helper, waits for its report, kills it with `signal`, and checks the aftermath.
 fn kill_helper_with(signal: i32, scratch: &Path) {
     let report = scratch.join(format!("report-{signal}"));
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut helper = Command::new(std::env::current_exe().unwrap());
+    helper
         .args([
             "--exact",
             "helper_holds_a_testbed_until_killed",
@@ -74,13 +78,14 @@ fn kill_helper_with(signal: i32, scratch: &Path) {
             "--nocapture",
         ])
         .env(REPORT_ENV, &report)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdin(Stdio::null());
+    // A failed assertion below must not leave the helper (and its testbed) running.
+    child::die_with_test(child::reset_signals(&mut helper));
+    let mut process = helper.spawn().unwrap();
 
     let deadline = Instant::now() + WAIT;
     while !report.exists() {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = process.try_wait().unwrap() {
             panic!("helper exited early: {status}");
         }
         assert!(Instant::now() < deadline, "helper never reported");
@@ -114,13 +119,14 @@ fn kill_helper_with(signal: i32, scratch: &Path) {
     }
     assert!(dir.is_dir());
 
-    let child_pid = i32::try_from(child.id()).unwrap();
+    let child_pid = i32::try_from(process.id()).unwrap();
     // std can only SIGKILL a child; kill(2) sends the others.
     #[allow(unsafe_code)]
     // SAFETY: kill takes plain integers.
     let sent = unsafe { libc::kill(child_pid, signal) };
     assert_eq!(sent, 0);
-    let status = child.wait().unwrap();
+    let status = child::wait(&mut process, WAIT)
+        .unwrap_or_else(|e| panic!("helper did not die from signal {signal}: {e}"));
     assert!(!status.success(), "helper should die from signal {signal}");
 
     for (pid, name) in &pids {

@@ -73,6 +73,9 @@ async fn up_and_down(real_nodes: usize) {
         .args(["--exact", "helper_serve", "--ignored", "--nocapture"])
         .env(STATE_ENV, &state)
         .env(REAL_NODES_ENV, real_nodes.to_string());
+    // `down` stops it with SIGTERM: whatever this test inherited, the helper starts with the
+    // default dispositions (it installs its own handlers).
+    kubemedic_testbed::child::reset_signals(&mut serve);
     let kubeconfig = persistent::up(&state, serve).await.unwrap();
     let _stop_on_failure = StopOnDrop(state.clone());
 

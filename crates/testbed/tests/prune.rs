@@ -2,8 +2,10 @@
 //! the current one, not a recently used one, not one whose build lock is held.
 #![allow(clippy::unwrap_used)]
 
+use kubemedic_testbed::child;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 fn build_dir(root: &Path, key: &str, complete: bool) -> std::path::PathBuf {
     let dir = root.join(format!("k8s-v1.37.2-etcd-v3.6.16-kwok-v0.8.0-{key}"));
@@ -14,14 +16,18 @@ fn build_dir(root: &Path, key: &str, complete: bool) -> std::path::PathBuf {
     dir
 }
 
+const WAIT: Duration = Duration::from_secs(60);
+
 fn age(path: &Path, days: u32) {
-    let status = Command::new("touch")
-        .arg("-d")
-        .arg(format!("{days} days ago"))
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let out = child::output(
+        Command::new("touch")
+            .arg("-d")
+            .arg(format!("{days} days ago"))
+            .arg(path),
+        WAIT,
+    )
+    .unwrap();
+    assert!(out.status.success());
 }
 
 #[test]
@@ -38,20 +44,27 @@ fn prune_removes_only_builds_unused_for_the_keep_period() {
     let building = build_dir(root.path(), "building", false);
     age(&building, 20);
     // Another checkout is building into this one right now: it holds the lock.
-    let mut holder = Command::new("flock")
+    let mut holder = Command::new("flock");
+    // --no-fork: flock becomes the sleep itself, so killing it leaves no sleep behind.
+    holder
+        .arg("--no-fork")
         .arg(building.join(".lock"))
-        .args(["sleep", "600"])
+        .args(["sleep", "600"]);
+    let mut holder = child::die_with_test(child::reset_signals(&mut holder))
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     // Wait until the holder has the lock (a non-blocking attempt fails).
-    while Command::new("flock")
-        .args(["-n"])
-        .arg(building.join(".lock"))
-        .arg("true")
-        .status()
-        .unwrap()
-        .success()
+    while child::output(
+        Command::new("flock")
+            .args(["-n"])
+            .arg(building.join(".lock"))
+            .arg("true"),
+        WAIT,
+    )
+    .unwrap()
+    .status
+    .success()
     {
         assert!(
             std::time::Instant::now() < deadline,
@@ -61,13 +74,13 @@ fn prune_removes_only_builds_unused_for_the_keep_period() {
     }
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testbed/prune");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(current.join("bin"))
-        .output()
-        .unwrap();
+    let out = child::output(
+        Command::new("bash").arg(&script).arg(current.join("bin")),
+        WAIT,
+    )
+    .unwrap();
     let _ = holder.kill();
-    let _ = holder.wait();
+    let _ = child::wait(&mut holder, WAIT);
     assert!(
         out.status.success(),
         "{}",
@@ -89,11 +102,13 @@ fn prune_removes_only_builds_unused_for_the_keep_period() {
     );
 
     // Not a build directory: refused with a clear message.
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(root.path().join("nowhere/bin"))
-        .output()
-        .unwrap();
+    let out = child::output(
+        Command::new("bash")
+            .arg(&script)
+            .arg(root.path().join("nowhere/bin")),
+        WAIT,
+    )
+    .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a complete testbed build"));
 }

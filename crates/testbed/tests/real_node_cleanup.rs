@@ -68,9 +68,6 @@ impl Helper {
     fn id(&self) -> u32 {
         self.0.id()
     }
-    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        self.0.wait()
-    }
 }
 
 impl Drop for Helper {
@@ -94,19 +91,21 @@ fn killed_test_with_a_real_node_leaves_nothing_behind() {
     let scratch = tempfile::tempdir().unwrap();
     for signal in [libc::SIGKILL, libc::SIGTERM] {
         let report = scratch.path().join(format!("report-{signal}"));
-        let mut child = Helper(
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "helper_holds_a_real_node_until_killed",
-                    "--ignored",
-                    "--nocapture",
-                ])
-                .env(REPORT_ENV, &report)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let mut helper = Command::new(std::env::current_exe().unwrap());
+        helper
+            .args([
+                "--exact",
+                "helper_holds_a_real_node_until_killed",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(REPORT_ENV, &report)
+            .stdin(Stdio::null());
+        // Dies from the signal whatever this test inherited, and with the test if it fails.
+        kubemedic_testbed::child::die_with_test(kubemedic_testbed::child::reset_signals(
+            &mut helper,
+        ));
+        let mut child = Helper(helper.spawn().unwrap());
         let deadline = Instant::now() + Duration::from_secs(180);
         while !report.exists() {
             if let Some(status) = child.try_wait().unwrap() {
@@ -122,7 +121,9 @@ fn killed_test_with_a_real_node_leaves_nothing_behind() {
         // SAFETY: kill takes plain integers.
         let sent = unsafe { libc::kill(i32::try_from(child.id()).unwrap(), signal) };
         assert_eq!(sent, 0);
-        assert!(!child.wait().unwrap().success());
+        let status = kubemedic_testbed::child::wait(&mut child.0, Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("helper did not die from signal {signal}: {e}"));
+        assert!(!status.success());
 
         // The killed process could not clean up: the node's processes die with it, the
         // link with the node's network namespace, and the next start reaps the rest.

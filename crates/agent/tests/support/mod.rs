@@ -7,6 +7,7 @@ use kubemedic_agent::stats::StatsOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Starts an agent running `monitors` with no cluster and no stdout output, its HTTP server on a
@@ -36,14 +37,21 @@ pub struct Reply {
     pub body: String,
 }
 
-/// GET `path` from `addr` over plain HTTP/1.0.
+/// GET `path` from `addr` over plain HTTP/1.0; a server that does not answer within 30 s fails
+/// the test instead of hanging it.
 pub async fn http_get(addr: SocketAddr, path: &str) -> Reply {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        buf
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
+        .unwrap_or_else(|_| panic!("GET {path} from {addr}: no reply within 30 s"));
     let text = String::from_utf8_lossy(&buf).into_owned();
     let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
@@ -96,5 +104,9 @@ pub fn write_journal(tool: &Path, file: &Path, export: &str) {
         .unwrap()
         .write_all(export.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(
+        kubemedic_testbed::child::wait(&mut child, Duration::from_secs(60))
+            .unwrap()
+            .success()
+    );
 }

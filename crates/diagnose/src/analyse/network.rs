@@ -116,8 +116,8 @@ fn host_ports(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     Severity::Critical,
                     ObjectRef::pod(ns, n),
                     format!(
-                        "pod {n} shares host port {port}/{proto} on node {node} with {} other pod(s); only one can listen",
-                        list.len() - 1
+                        "pod {n} shares host port {port}/{proto} on node {node} with {}; only one can listen",
+                        crate::util::count(list.len() - 1, "other pod", "other pods")
                     ),
                     0.85,
                 );
@@ -219,7 +219,10 @@ fn dns_replicas(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         f.evidence = failing.iter().map(|(_, e)| e.clone()).collect();
         f.evidence.push(Evidence::new(
             "pods",
-            format!("{healthy} replica(s) answer without errors"),
+            format!(
+                "{} without errors",
+                crate::util::count(healthy, "replica answers", "replicas answer")
+            ),
         ));
         f.remediation = vec![
             format!("kubectl -n {ns} logs {} --tail=50", names[0]),

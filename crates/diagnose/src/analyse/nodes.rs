@@ -453,22 +453,24 @@ fn analyse_node(
             ev.push(Evidence::new("facts", format!("iptables rules: {r}")));
         }
         if host_port_pods > 0 {
-            ev.push(Evidence::new("pods", format!("{host_port_pods} pod(s) on this node map a hostPort (each adds iptables rules written by the runtime)")));
+            ev.push(Evidence::new("pods", format!("{} on this node map a hostPort (each adds iptables rules written by the runtime)", crate::util::count(host_port_pods, "pod", "pods"))));
         }
         if let Some(r) = &ready_ev {
             ev.push(r.clone());
         }
         // 0 rules says nothing about contention (e.g. the rules live in another backend): keep it out of the headline.
+        let waits = crate::util::count(hits.count(Sig::Xtables) as usize, "wait", "waits");
         let rules_txt = rules
             .filter(|&r| r > 0)
-            .map_or(String::new(), |r| format!(" ({r} iptables rules)"));
+            .map_or(format!("{waits} logged"), |r| {
+                format!("{r} iptables rules, {waits} logged")
+            });
         cands.push(Cand {
             cause: Cause::IptablesLockContention,
             severity: severity_if_down,
             confidence: conf.min(0.95),
             summary: format!(
-                "node {name}: the container runtime and kube-proxy fight over the xtables lock{rules_txt} ({} waits logged); runtime calls stall{}",
-                hits.count(Sig::Xtables),
+                "node {name}: the container runtime and kube-proxy fight over the xtables lock ({rules_txt}); runtime calls stall{}",
                 if not_ready { " and the node is NotReady" } else { "" }
             ),
             evidence: ev,

@@ -791,7 +791,7 @@ fn app_exit(
         2 => (
             Cause::AppError,
             if lines.is_empty() { 0.45 } else { 0.6 },
-            "exit 2 (Go programs exit 2 on panic; shells on misuse)".to_string(),
+            "exit 2, which Go programs use for a panic and shells for misuse".to_string(),
         ),
         64 => (
             Cause::ConfigError,
@@ -1462,7 +1462,15 @@ fn image(
     let (summary, fix): (String, Vec<String>) = match verdict.0 {
         Cause::ImageNotFound => (format!("image {image} does not exist (wrong name or tag)"), vec![
             format!("{k} set image {} {c}=<existing image:tag>", v.workload_arg),
-            format!("crane ls {}   # or skopeo list-tags docker://{}: which tags exist", image.rsplit_once(':').map_or(image.as_str(), |x| x.0), image.rsplit_once(':').map_or(image.as_str(), |x| x.0)),
+            {
+                // Without the tag or digest; a registry port (host:5000/x) is not a tag.
+                let repo = image.split('@').next().unwrap_or(image.as_str());
+                let repo = match repo.rsplit_once(':') {
+                    Some((r, tag)) if !tag.contains('/') => r,
+                    _ => repo,
+                };
+                format!("crane ls {repo}   # the tags that exist; or: skopeo list-tags docker://{repo}")
+            },
         ]),
         Cause::RegistryAuthFailure => (format!("registry {registry} refuses to serve {image} without valid credentials"), vec![
             format!("{k} create secret docker-registry regcred --docker-server={registry} --docker-username=<user> --docker-password=<password>"),
@@ -2000,11 +2008,13 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             return;
         };
         let total = msg.total(cluster_nodes);
+        // The scheduler writes "3 node(s) didn't match …" for some reasons and "Insufficient
+        // memory" for others; the node count is said once, in `weighed`.
         let main: Vec<&str> = msg
             .parts
             .iter()
             .filter(|p| p.cause == Some(cause))
-            .map(|p| p.text.as_str())
+            .map(|p| p.text.strip_prefix("node(s) ").unwrap_or(&p.text))
             .collect();
         let others: u32 = msg
             .parts
@@ -2012,12 +2022,14 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             .filter(|p| p.cause.is_some_and(|c| c != cause))
             .map(|p| p.count)
             .sum();
+        let nodes = |n: u32| crate::util::count(n as usize, "node", "nodes");
         let weighed = match weight {
-            classify::SchedWeight::AllNodes if total > 0 => " (every node)".to_string(),
+            classify::SchedWeight::AllNodes if total > 0 => " on every node".to_string(),
             classify::SchedWeight::AllowedNodes if others > 0 => format!(
-                " on the {count} node(s) its placement allows (the other {others} are excluded by its own selector or taints)"
+                " on the {} its placement allows; the other {others} are excluded by its own selector or taints",
+                nodes(count)
             ),
-            _ if total > 0 => format!(" ({count} of {total} nodes)"),
+            _ if total > 0 => format!(" on {count} of {}", nodes(total)),
             _ => String::new(),
         };
         let mut cand = Cand::new(
@@ -2025,10 +2037,10 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
             Severity::Critical,
             0.9,
             format!(
-                "pod {} cannot be scheduled: {}{}{weighed}",
+                "pod {} cannot be scheduled{}: {}{weighed}",
                 v.name,
                 msg.nodes
-                    .map_or(String::new(), |n| format!("0/{n} nodes: ")),
+                    .map_or(String::new(), |n| format!(" (0/{n} nodes available)")),
                 main.join(", ")
             ),
         );
@@ -2036,7 +2048,7 @@ fn pending(v: &PodView<'_, '_>, cands: &mut Vec<Cand>) {
         for p in msg.parts.iter().filter(|p| p.cause != Some(cause)) {
             cand.evidence.push(Evidence::new(
                 "scheduler",
-                format!("also: {} node(s) {}", p.count, p.text),
+                format!("also: {}", sched_part(p)),
             ));
         }
         cand.remediation = scheduling_fix(v, cause, &mut cand.evidence);
@@ -2165,6 +2177,18 @@ fn pvc_reason(v: &PodView<'_, '_>) -> Option<(String, Vec<Evidence>)> {
         }
     }
     None
+}
+
+/// One reason of a scheduling failure in plain words: the scheduler writes "3 node(s) didn't
+/// match …" for some reasons and "4 Insufficient memory" for others.
+fn sched_part(p: &crate::classify::SchedPart) -> String {
+    let nodes = crate::util::count(p.count as usize, "node", "nodes");
+    match p.text.strip_prefix("node(s) ") {
+        // A reason that counts for every node ("pod has unbound immediate ...").
+        _ if p.count == 0 => p.text.clone(),
+        Some(rest) => format!("{nodes} {rest}"),
+        None => format!("{} on {nodes}", p.text),
+    }
 }
 
 fn scheduling_fix(v: &PodView<'_, '_>, cause: Cause, evidence: &mut Vec<Evidence>) -> Vec<String> {

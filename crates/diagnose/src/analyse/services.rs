@@ -171,7 +171,7 @@ fn no_endpoints(
         },
     );
     let k = format!("kubectl -n {ns}");
-    let mut f = if pods.is_empty() {
+    let f = if pods.is_empty() {
         // Pods that almost match: same key, other value — the usual typo.
         let near: Vec<String> = by_ns
             .get(ns)
@@ -180,7 +180,9 @@ fn no_endpoints(
                     .by_pair
                     .iter()
                     .filter(|((k2, _), _)| selector.contains_key(k2))
-                    .map(|((k2, v2), l)| format!("{k2}={v2} ({} pods)", l.len()))
+                    .map(|((k2, v2), l)| {
+                        format!("{k2}={v2} ({})", crate::util::count(l.len(), "pod", "pods"))
+                    })
                     .collect();
                 v.sort();
                 v.truncate(5);
@@ -191,7 +193,7 @@ fn no_endpoints(
             Cause::ServiceNoEndpoints,
             Severity::Warning,
             ObjectRef::namespaced("Service", ns, name),
-            format!("service {name}: selector {sel} matches no pod"),
+            format!("service {name}: selector {sel} matches no pod, so it has no ready endpoints"),
             0.9,
         );
         f.evidence = vec![Evidence::new("spec", format!("selector: {sel}")), ep_ev];
@@ -214,7 +216,10 @@ fn no_endpoints(
             Cause::ServiceNoEndpoints,
             Severity::Critical,
             ObjectRef::namespaced("Service", ns, name),
-            format!("service {name}: selects {} pod(s), none ready", pods.len()),
+            format!(
+                "service {name}: selects {}, none of them ready, so it has no ready endpoints",
+                crate::util::count(pods.len(), "pod", "pods")
+            ),
             0.85,
         );
         f.evidence = vec![
@@ -245,7 +250,6 @@ fn no_endpoints(
             .collect();
         f
     };
-    f.summary = format!("{} (no ready endpoints)", f.summary);
     out.push(f);
 }
 

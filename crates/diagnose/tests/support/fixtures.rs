@@ -856,7 +856,7 @@ pub fn positives() -> Vec<Fixture> {
 
     // --- Nodes
     v.push(fx(
-        "xtables-seed",
+        "xtables-field-report",
         xtables_seed(),
         n1.clone(),
         Cause::IptablesLockContention,

@@ -5,9 +5,8 @@
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// etcd + kube-apiserver only: no controllers or kwok touch what the test writes. `None` (after
 /// the testbed printed why) when no testbed is available.
@@ -45,39 +44,35 @@ pub async fn create_node(client: &kube::Client, name: &str, status: Value) {
         .unwrap();
 }
 
-/// Runs the built `kubemedic` (without `KUBECONFIG`): exit code, stdout, stderr. A run that has
-/// not finished after a minute fails the test instead of hanging it.
+/// Runs the built `kubemedic` (without `KUBECONFIG` or `NO_COLOR`, with default signal
+/// dispositions): exit code, stdout, stderr. A run that has not finished after a minute fails
+/// the test instead of hanging it.
 pub fn kubemedic(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubemedic"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).unwrap();
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kubemedic {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (
-        status.code().unwrap_or(-1),
-        stdout.join().unwrap(),
-        stderr.join().unwrap(),
+    let out = kubemedic_testbed::child::output(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env_remove("NO_COLOR"),
+        Duration::from_secs(60),
     )
+    .unwrap_or_else(|e| panic!("kubemedic {args:?}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Copies the directory tree `from` to `to` (a bundled example dump into a test's scratch dir).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
 }

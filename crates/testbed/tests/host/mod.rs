@@ -25,9 +25,7 @@ const SYSCTLS: [&str; 9] = [
 ];
 
 fn text(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
+    kubemedic_testbed::child::output(Command::new(program).args(args), Duration::from_secs(60))
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
 }
