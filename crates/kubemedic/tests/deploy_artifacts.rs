@@ -870,9 +870,9 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
-/// deploy/image/build-rootfs, the Dockerfile's build stage, run here (a debug build into its
-/// own target directory, since this test runs inside a cargo invocation holding target/'s lock):
-/// one static binary at the entrypoint's path, which runs.
+/// deploy/image/build-rootfs, the Dockerfile's build stage, run here (a debug build, in the
+/// workspace's target directory like any other build): one static binary at the entrypoint's
+/// path, which runs.
 #[test]
 fn build_rootfs_makes_the_image_root_filesystem() {
     let script = repo().join("deploy/image/build-rootfs");
@@ -894,7 +894,7 @@ fn build_rootfs_makes_the_image_root_filesystem() {
     build
         .arg(&rootfs)
         .args(["--profile", "dev"])
-        .env("CARGO_TARGET_DIR", repo().join("target/deploy-image"));
+        .env_remove("CARGO_TARGET_DIR");
     // A cold musl build of the whole binary takes minutes on two cores.
     let (code, stdout, err) = run(build, Duration::from_secs(1800));
     assert_eq!(code, 0, "build-rootfs failed:\n{err}");

@@ -5,18 +5,15 @@
 //! (or `bench/diagnose-kwok.sh`). Sizes: KUBEMEDIC_KWOK_NODES, KUBEMEDIC_KWOK_PODS. Prints figures.
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/bench.rs"]
+mod bench;
+
+use bench::env_usize;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: creates 1,000 kwok nodes; run with --ignored"]

@@ -59,6 +59,14 @@ pub const REQUIRE_ENV: &str = "KUBEMEDIC_REQUIRE_TESTBED";
 /// Annotation kwok uses to pick the nodes it manages.
 pub const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
 
+/// Label (with the value [`KWOK_CUSTOM_STATUS_VALUE`]) that tells kwok to leave a pod's or
+/// node's status alone: the test writes it itself (kwok's pod stages manage only ~10 pods/s
+/// under bulk load, and would overwrite a status written before they got to the pod).
+pub const KWOK_CUSTOM_STATUS_LABEL: &str = "kwok.x-k8s.io/status";
+
+/// Value of [`KWOK_CUSTOM_STATUS_LABEL`].
+pub const KWOK_CUSTOM_STATUS_VALUE: &str = "custom";
+
 /// Node stages for kwok (it ships none): initialise nodes Ready, heartbeat via Leases,
 /// pods Running, Jobs' pods Succeeded, deleted pods removed.
 const KWOK_STAGES: &str = include_str!("../kwok/stages.yaml");
@@ -839,6 +847,9 @@ impl Testbed {
             "--node-lease-duration-seconds=40".to_string(),
             "--cidr=10.244.0.1/16".to_string(),
             "--node-ip=10.244.0.1".to_string(),
+            format!(
+                "--disregard-status-with-label-selector={KWOK_CUSTOM_STATUS_LABEL}={KWOK_CUSTOM_STATUS_VALUE}"
+            ),
         ];
         // kwok otherwise also loads ~/.kwok/kwok.yaml.
         let envs = vec![(
