@@ -510,6 +510,17 @@ impl Layout {
                         layout.namespaces.push(ns);
                     }
                 }
+                // Holding object lists but named as no namespace can be: said, so a renamed or
+                // damaged directory is never silently left out of the diagnosis.
+                _ if entries(&e.path).is_ok_and(|inner| {
+                    inner.iter().any(|f| ListKind::parse(&f.name).is_some())
+                }) =>
+                {
+                    layout.notes.push(root.note(
+                        &e.path,
+                        "not a namespace name (lowercase letters, digits and '-'): directory not read",
+                    ));
+                }
                 _ => {}
             }
         }
