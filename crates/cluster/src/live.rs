@@ -5,6 +5,13 @@
 //! kubemedic agents through the apiserver's pod proxy when agents run, and so do node logs (each
 //! agent's `/logs/<source>`). Anything optional that
 //! fails (RBAC, a missing agent, a log that is gone) becomes a [`SkippedInput`], not an error.
+//!
+//! Every request ends: clients made by [`cli_client_for`] bound each request (connect, send,
+//! answer, the whole body) by a timeout, and every request in flight is tracked
+//! ([`ClusterClients::in_flight`]) so that a caller that gives up on the whole load (its own
+//! deadline around [`load_live`]) can say what the server never finished sending
+//! ([`ClusterClients::gave_up`]). Errors name the server once and the failure once
+//! ([`describe`]), never kube's and hyper's nested wrappers of the same cause.
 
 use futures::{AsyncReadExt, StreamExt};
 use kube::api::{Api, ListParams, LogParams};
@@ -17,9 +24,11 @@ use kubemedic_model::objects::{
 use kubemedic_model::snapshot::{container_logs_wanted, is_cluster_dns};
 use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Reports what the loader is doing, one short line at a time.
@@ -105,6 +114,9 @@ impl Default for LiveOptions {
 }
 
 /// The cluster cannot be reached or the essential lists failed.
+///
+/// The variants carry the cause as text (see [`describe`]), not as a `source`: printed with its
+/// chain, kube's error would repeat every wrapper of the same cause.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// The kubeconfig could not be read or has no usable context.
@@ -112,25 +124,136 @@ pub enum LiveError {
     Kubeconfig(String),
     /// The client could not be built.
     #[error("cannot create a Kubernetes client: {0}")]
-    Client(#[source] kube::Error),
+    Client(String),
     /// The namespace asked for does not exist.
     #[error("namespace {0} does not exist in the cluster")]
     NamespaceNotFound(String),
     /// Listing pods failed: nothing worth diagnosing can be loaded.
-    #[error("cannot list {what}: {source}")]
+    #[error("cannot list {what} from {server}: {reason}")]
     List {
         /// The resource.
         what: String,
-        /// The API error.
-        source: kube::Error,
+        /// The apiserver's URL.
+        server: String,
+        /// Why, in one line.
+        reason: String,
+    },
+    /// The caller's deadline for the whole load passed first.
+    #[error("{}", deadline_message(server, *after, pending))]
+    Deadline {
+        /// The apiserver's URL.
+        server: String,
+        /// How long the load had.
+        after: Duration,
+        /// What was still being fetched.
+        pending: Vec<String>,
     },
 }
 
+fn deadline_message(server: &str, after: Duration, pending: &[String]) -> String {
+    let what = match pending {
+        [] => {
+            "the requests had all answered; the results were still being put together".to_string()
+        }
+        [one] => format!("still waiting for {one}"),
+        [first, rest @ ..] if rest.len() > 4 => format!(
+            "still waiting for {first}, {} and {} more requests",
+            rest[..3].join(", "),
+            rest.len() - 3
+        ),
+        [first, rest @ ..] => format!("still waiting for {first}, {}", rest.join(", ")),
+    };
+    format!(
+        "gave up on {server} after {}: {what}",
+        human_duration(after)
+    )
+}
+
+/// `90 s`, `5 min`, `2 min 30 s`: how a person says a timeout.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if secs < 120 {
+        format!("{secs} s")
+    } else if secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} min {} s", secs / 60, secs % 60)
+    }
+}
+
+/// One line for a request error: the wrappers kube, tower and hyper put around one cause
+/// (`ServiceError: client error (Connect): ...`, each repeating its source) reduced to what
+/// happened, e.g. `cannot connect: Connection refused (os error 111)`.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let mut msg = e.to_string();
+        for prefix in ["ServiceError: ", "HyperError: ", "hyper error: "] {
+            while let Some(rest) = msg.strip_prefix(prefix) {
+                msg = rest.to_string();
+            }
+        }
+        // reqwest repeats the whole URL; the caller names the server already.
+        if let Some(cut) = msg.find(" for url (") {
+            msg.truncate(cut);
+        }
+        cur = e.source();
+        // A wrapper whose text already holds its source's, or a source that repeats it.
+        match chain.last_mut() {
+            Some(last) if last.contains(msg.as_str()) => {}
+            Some(last) if msg.contains(last.as_str()) => *last = msg,
+            _ => chain.push(msg),
+        }
+    }
+    let connect = chain
+        .iter()
+        .any(|m| m == "client error (Connect)" || m.starts_with("tcp connect error"));
+    // hyper's generic wrappers say nothing the root cause does not.
+    chain.retain(|m| {
+        !matches!(
+            m.as_str(),
+            "client error (Connect)" | "client error (SendRequest)" | "tcp connect error"
+        ) && m != "error sending request"
+    });
+    let text = if chain.is_empty() {
+        err.to_string()
+    } else {
+        chain.join(": ")
+    };
+    if connect {
+        format!("cannot connect: {text}")
+    } else {
+        text
+    }
+}
+
 /// Builds a client from a kubeconfig file (or the default loading rules) and context; returns
-/// the client and the context's default namespace.
+/// the client and the context's default namespace. No request timeout: for long-running
+/// processes whose watches stay open (the controller).
 pub async fn client_for(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
+) -> Result<ClusterClients, LiveError> {
+    clients(kubeconfig, context, None).await
+}
+
+/// As [`client_for`], for commands that must end: every request (connect, send, the answer
+/// and its whole body) is given at most `request_timeout`.
+pub async fn cli_client_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    request_timeout: Duration,
+) -> Result<ClusterClients, LiveError> {
+    clients(kubeconfig, context, Some(request_timeout)).await
+}
+
+async fn clients(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    request_timeout: Option<Duration>,
 ) -> Result<ClusterClients, LiveError> {
     let opts = KubeConfigOptions {
         context: context.map(str::to_string),
@@ -151,14 +274,73 @@ pub async fn client_for(
             .await
             .map_err(|e| LiveError::Kubeconfig(e.to_string()))?,
     };
+    let mut config = config;
+    if let Some(t) = request_timeout {
+        // The whole request (connect, send, answer, body) is bounded by `timed`, which also
+        // catches a server that trickles a byte now and then; a socket read timeout would
+        // only race it with a vaguer message.
+        config.connect_timeout = Some(t.min(Duration::from_secs(10)));
+    }
     let default_namespace = config.default_namespace.clone();
+    let server = server_label(&config.cluster_url);
     let mut proxy_config = config.clone();
     proxy_config.default_retry = false;
+    let client_error = |e: kube::Error| LiveError::Client(format!("{server}: {}", describe(&e)));
     Ok(ClusterClients {
-        api: Client::try_from(config).map_err(LiveError::Client)?,
-        proxy: Client::try_from(proxy_config).map_err(LiveError::Client)?,
+        api: Client::try_from(config).map_err(client_error)?,
+        proxy: Client::try_from(proxy_config).map_err(client_error)?,
         default_namespace,
+        server: server.clone(),
+        request_timeout,
+        in_flight: InFlight::default(),
     })
+}
+
+/// The apiserver's URL as a person would type it (no trailing slash).
+fn server_label(url: &http::Uri) -> String {
+    url.to_string().trim_end_matches('/').to_string()
+}
+
+/// The requests in flight, by what they fetch, for the message of a caller that gives up.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    next: Arc<AtomicU64>,
+    requests: Arc<Mutex<BTreeMap<u64, String>>>,
+}
+
+/// Removes its request from [`InFlight`] when the request ends (or is dropped unfinished).
+struct Tracked {
+    id: u64,
+    requests: Arc<Mutex<BTreeMap<u64, String>>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.requests.lock() {
+            r.remove(&self.id);
+        }
+    }
+}
+
+impl InFlight {
+    fn track(&self, what: String) -> Tracked {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut r) = self.requests.lock() {
+            r.insert(id, what);
+        }
+        Tracked {
+            id,
+            requests: self.requests.clone(),
+        }
+    }
+
+    /// What is being fetched right now, oldest request first.
+    pub fn pending(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// The clients [`load_live`] talks to one cluster with.
@@ -171,13 +353,50 @@ pub struct ClusterClients {
     pub proxy: Client,
     /// The kubeconfig context's namespace.
     pub default_namespace: String,
+    /// The apiserver's URL, for messages.
+    pub server: String,
+    /// The bound on each request ([`cli_client_for`]); `None` for long-running processes.
+    pub request_timeout: Option<Duration>,
+    /// The requests of [`load_live`] in flight.
+    pub in_flight: InFlight,
 }
 
 impl Debug for ClusterClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterClients")
             .field("default_namespace", &self.default_namespace)
+            .field("server", &self.server)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl ClusterClients {
+    /// The error for a caller whose deadline of `after` for the whole load passed: names the
+    /// server and what it had not finished sending.
+    pub fn gave_up(&self, after: Duration) -> LiveError {
+        LiveError::Deadline {
+            server: self.server.clone(),
+            after,
+            pending: self.in_flight.pending(),
+        }
+    }
+
+    /// Runs one request: tracked as `what` while in flight, bounded by the request timeout,
+    /// its error described in one line.
+    async fn timed<T, E, F>(&self, what: String, request: F) -> Result<T, String>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
+    {
+        let _tracked = self.in_flight.track(what);
+        match self.request_timeout {
+            Some(t) => match tokio::time::timeout(t, request).await {
+                Ok(r) => r.map_err(|e| describe(&e)),
+                Err(_) => Err(format!("no answer within {}", human_duration(t))),
+            },
+            None => request.await.map_err(|e| describe(&e)),
+        }
     }
 }
 
@@ -192,19 +411,30 @@ where
     }
 }
 
-/// Lists every object, page by page, dropping managedFields as pages arrive.
-async fn list_all<K>(api: Api<K>, page: u32) -> Result<Vec<K>, kube::Error>
+/// Lists every object, page by page (`limit`/`continue`), each page parsed straight into the
+/// slim type; `what` names the list in messages ("pods in all namespaces").
+async fn list_all<K>(
+    clients: &ClusterClients,
+    api: Api<K>,
+    page: u32,
+    what: String,
+) -> Result<Vec<K>, String>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
-    loop {
+    for n in 1.. {
         let mut lp = ListParams::default().limit(page);
         if let Some(t) = &token {
             lp = lp.continue_token(t);
         }
-        let list = api.list(&lp).await?;
+        let label = if n == 1 {
+            format!("the list of {what}")
+        } else {
+            format!("the list of {what} (page {n}, {} read)", out.len())
+        };
+        let list = clients.timed(label, api.list(&lp)).await?;
         // The slim types never materialise managedFields: nothing to strip here.
         out.extend(list.items);
         match list.metadata.continue_ {
@@ -215,17 +445,13 @@ where
     Ok(out)
 }
 
-fn keep<T>(
-    result: Result<Vec<T>, kube::Error>,
-    what: &str,
-    skipped: &mut Vec<SkippedInput>,
-) -> Vec<T> {
+fn keep<T>(result: Result<Vec<T>, String>, what: &str, skipped: &mut Vec<SkippedInput>) -> Vec<T> {
     match result {
         Ok(v) => v,
-        Err(e) => {
+        Err(reason) => {
             skipped.push(SkippedInput {
                 input: format!("list {what}"),
-                reason: e.to_string(),
+                reason,
             });
             Vec::new()
         }
@@ -260,6 +486,12 @@ pub async fn load_live(
     };
     let ns = opts.namespace.as_deref();
     let page = opts.page_size;
+    let scope = match ns {
+        Some(ns) => format!("in namespace {ns}"),
+        None => "in all namespaces".to_string(),
+    };
+    let scoped = |kind: &str| format!("{kind} {scope}");
+    let c = clients;
     progress("listing nodes, pods, events, services and workloads");
     let (
         (nodes, pods, events, services, endpoints, slices, pvcs),
@@ -267,33 +499,66 @@ pub async fn load_live(
     ) = futures::join!(
         async {
             futures::join!(
-                list_all(Api::<Node>::all(client.clone()), page),
-                list_all(api::<Pod>(client, ns), page),
-                list_all(api::<Event>(client, ns), page),
-                list_all(api::<Service>(client, ns), page),
-                list_all(api::<Endpoints>(client, ns), page),
-                list_all(api::<EndpointSlice>(client, ns), page),
-                list_all(api::<PersistentVolumeClaim>(client, ns), page),
+                list_all(c, Api::<Node>::all(client.clone()), page, "nodes".into()),
+                list_all(c, api::<Pod>(client, ns), page, scoped("pods")),
+                list_all(c, api::<Event>(client, ns), page, scoped("events")),
+                list_all(c, api::<Service>(client, ns), page, scoped("services")),
+                list_all(c, api::<Endpoints>(client, ns), page, scoped("endpoints")),
+                list_all(
+                    c,
+                    api::<EndpointSlice>(client, ns),
+                    page,
+                    scoped("endpointslices")
+                ),
+                list_all(
+                    c,
+                    api::<PersistentVolumeClaim>(client, ns),
+                    page,
+                    scoped("persistentvolumeclaims")
+                ),
             )
         },
         async {
             futures::join!(
-                list_all(Api::<PersistentVolume>::all(client.clone()), page),
-                list_all(api::<Deployment>(client, ns), page),
-                list_all(api::<ReplicaSet>(client, ns), page),
-                list_all(api::<DaemonSet>(client, ns), page),
-                list_all(api::<StatefulSet>(client, ns), page),
-                list_all(api::<Job>(client, ns), page),
-                list_all(api::<ReplicationController>(client, ns), page),
+                list_all(
+                    c,
+                    Api::<PersistentVolume>::all(client.clone()),
+                    page,
+                    "persistentvolumes".into()
+                ),
+                list_all(
+                    c,
+                    api::<Deployment>(client, ns),
+                    page,
+                    scoped("deployments")
+                ),
+                list_all(
+                    c,
+                    api::<ReplicaSet>(client, ns),
+                    page,
+                    scoped("replicasets")
+                ),
+                list_all(c, api::<DaemonSet>(client, ns), page, scoped("daemonsets")),
+                list_all(
+                    c,
+                    api::<StatefulSet>(client, ns),
+                    page,
+                    scoped("statefulsets")
+                ),
+                list_all(c, api::<Job>(client, ns), page, scoped("jobs")),
+                list_all(
+                    c,
+                    api::<ReplicationController>(client, ns),
+                    page,
+                    scoped("replicationcontrollers")
+                ),
             )
         },
     );
-    let pods = pods.map_err(|source| LiveError::List {
-        what: match ns {
-            Some(ns) => format!("pods in namespace {ns}"),
-            None => "pods in all namespaces".to_string(),
-        },
-        source,
+    let pods = pods.map_err(|reason| LiveError::List {
+        what: scoped("pods"),
+        server: clients.server.clone(),
+        reason,
     })?;
     let mut snap = Snapshot::default();
     let sk = &mut snap.skipped;
@@ -317,13 +582,14 @@ pub async fn load_live(
         // An empty namespace is healthy; one that does not exist is a typo. Without the right
         // to read namespaces, the benefit of the doubt.
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-        if let Ok(None) = namespaces.get_opt(ns).await {
+        let lookup = namespaces.get_opt(ns);
+        if let Ok(None) = clients.timed(format!("namespace {ns}"), lookup).await {
             return Err(LiveError::NamespaceNotFound(ns.to_string()));
         }
     }
 
     if opts.fetch_logs {
-        fetch_logs(client, opts, &mut snap).await;
+        fetch_logs(clients, opts, &mut snap).await;
     }
     if let Some(agents) = &opts.agents {
         fetch_facts(clients, agents, opts, &mut snap).await;
@@ -350,7 +616,7 @@ struct LogJob {
     previous: bool,
 }
 
-async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
+async fn fetch_logs(clients: &ClusterClients, opts: &LiveOptions, snap: &mut Snapshot) {
     let mut jobs = Vec::new();
     for pod in &snap.pods {
         let (Some(ns), Some(status)) = (pod.metadata.namespace.as_ref(), pod.status.as_ref())
@@ -413,7 +679,7 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
     let progress = opts.progress.clone();
     let mut done = 0usize;
     let mut results = futures::stream::iter(jobs.into_iter().map(|job| {
-        let client = client.clone();
+        let client = clients.api.clone();
         let lp = LogParams {
             container: Some(job.container.clone()),
             previous: job.previous,
@@ -425,22 +691,31 @@ async fn fetch_logs(client: &Client, opts: &LiveOptions, snap: &mut Snapshot) {
             // kube's log subresource is implemented for k8s-openapi's Pod only; the body is
             // plain text either way.
             let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, &job.namespace);
-            let fetch = || async {
-                let mut stream = api.log_stream(&job.pod, &lp).await?;
-                let mut buf = Vec::new();
-                stream
-                    .read_to_end(&mut buf)
-                    .await
-                    .map_err(kube::Error::ReadEvents)?;
-                Ok::<_, kube::Error>(String::from_utf8_lossy(&buf).into_owned())
+            let what = format!(
+                "the {}log of {}/{} container {}",
+                if job.previous { "previous " } else { "" },
+                job.namespace,
+                job.pod,
+                job.container
+            );
+            let fetch = || {
+                clients.timed(what.clone(), async {
+                    let mut stream = api.log_stream(&job.pod, &lp).await?;
+                    let mut buf = Vec::new();
+                    stream
+                        .read_to_end(&mut buf)
+                        .await
+                        .map_err(kube::Error::ReadEvents)?;
+                    Ok::<_, kube::Error>(String::from_utf8_lossy(&buf).into_owned())
+                })
             };
-            let mut res = fetch().await.map_err(|e| e.to_string());
+            let mut res = fetch().await;
             // Right after a restart the pod status can still name a container the kubelet has
             // already collected; it answers 200 with its error as the "log". Once more after a
             // moment (the status catches up), then it is a skipped input, never log text.
             if res.as_deref().is_ok_and(|t| kubelet_log_error(t).is_some()) {
                 tokio::time::sleep(LOG_RETRY_DELAY).await;
-                res = fetch().await.map_err(|e| e.to_string());
+                res = fetch().await;
             }
             let res = res.and_then(|text| match kubelet_log_error(&text) {
                 Some(error) => Err(format!(
@@ -490,8 +765,12 @@ async fn fetch_facts(
     snap: &mut Snapshot,
 ) {
     let api: Api<Pod> = Api::all(clients.api.clone());
-    let pods = match api
-        .list(&ListParams::default().labels(&agents.selector))
+    let lp = ListParams::default().labels(&agents.selector);
+    let pods = match clients
+        .timed(
+            format!("the list of node agent pods ({})", agents.selector),
+            api.list(&lp),
+        )
         .await
     {
         Ok(l) => l.items,
@@ -534,9 +813,11 @@ async fn fetch_facts(
     let timeout = agents.request_timeout;
     let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
         let client = clients.proxy.clone();
+        let in_flight = &clients.in_flight;
         async move {
             let base = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy");
             let facts_path = format!("{base}/facts");
+            let _tracked = in_flight.track(format!("the node agent on {node}"));
             let facts = get_text(&client, &facts_path, timeout).await;
             // An agent that did not answer /facts will not answer /logs either: asking would
             // only multiply the wait and the notes.
@@ -572,8 +853,8 @@ async fn get_text(client: &Client, path: &str, timeout: Duration) -> Result<Stri
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(timeout, client.request_text(req)).await {
-        Ok(reply) => reply.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("no answer within {}s", timeout.as_secs_f64())),
+        Ok(reply) => reply.map_err(|e| describe(&e)),
+        Err(_) => Err(format!("no answer within {}", human_duration(timeout))),
     }
 }
 
@@ -667,6 +948,38 @@ mod tests {
             path: format!("/proxy/logs/{source}?tail=2000"),
             text: text.map(str::to_string).map_err(str::to_string),
         }
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_duration(Duration::from_millis(500)), "500 ms");
+        assert_eq!(human_duration(Duration::from_secs(30)), "30 s");
+        assert_eq!(human_duration(Duration::from_secs(90)), "90 s");
+        assert_eq!(human_duration(Duration::from_secs(300)), "5 min");
+        assert_eq!(human_duration(Duration::from_secs(150)), "2 min 30 s");
+    }
+
+    #[test]
+    fn giving_up_names_the_server_and_at_most_four_requests() {
+        let pending: Vec<String> = (1..=7).map(|i| format!("r{i}")).collect();
+        let e = LiveError::Deadline {
+            server: "https://10.0.0.1:6443".into(),
+            after: Duration::from_secs(300),
+            pending,
+        };
+        assert_eq!(
+            e.to_string(),
+            "gave up on https://10.0.0.1:6443 after 5 min: still waiting for r1, r2, r3, r4 and 3 more requests"
+        );
+        let e = LiveError::Deadline {
+            server: "https://h".into(),
+            after: Duration::from_secs(2),
+            pending: vec!["the list of pods in all namespaces".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "gave up on https://h after 2 s: still waiting for the list of pods in all namespaces"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! controller's HTTP API (`--server URL`, or by default through the apiserver's service proxy to
 //! the controller Service) or straight from a store (`--archive sqlite:PATH|postgres://…`).
 
+use crate::collect::DeadlineArgs;
 use crate::output::OutputFormat;
 use anyhow::{Context as _, bail};
 use jiff::Timestamp;
@@ -10,6 +11,7 @@ use kubemedic_archive::{
     ArchiveUrl, ArchivedEvent, CrashQuery, EventOccurrence, EventQuery, FollowPage, ObjectSelector,
     Store,
 };
+use kubemedic_cluster::live::{describe, human_duration};
 use kubemedic_controller::http::{CrashView, exit_meaning};
 use kubemedic_term::visible;
 use std::io::{IsTerminal, Write};
@@ -47,18 +49,19 @@ pub struct ArchiveSourceArgs {
 pub enum Source {
     /// A store opened directly.
     Store(Arc<dyn Store>),
-    /// The controller's API at a URL.
-    Http(reqwest::Client, String),
-    /// The controller's API through the apiserver's service proxy.
-    Proxy(kube::Client, String),
+    /// The controller's API at a URL; each request bounded by the duration.
+    Http(reqwest::Client, String, Duration),
+    /// The controller's API through the apiserver (its URL) and its service proxy (the path).
+    Proxy(kube::Client, String, String, Duration),
 }
 
 impl Source {
-    /// Opens the source the flags name.
+    /// Opens the source the flags name; every request it makes ends within `request_timeout`.
     pub async fn open(
         args: &ArchiveSourceArgs,
         kubeconfig: Option<&std::path::Path>,
         context: Option<&str>,
+        request_timeout: Duration,
     ) -> anyhow::Result<Source> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         if let Some(url) = &args.archive {
@@ -69,22 +72,32 @@ impl Source {
         if let Some(base) = &args.server {
             return Ok(Source::Http(
                 reqwest::Client::builder()
-                    .timeout(Duration::from_secs(60))
+                    .connect_timeout(request_timeout.min(Duration::from_secs(10)))
                     .build()?,
                 base.trim_end_matches('/').to_string(),
+                request_timeout,
             ));
         }
-        let clients = kubemedic_cluster::live::client_for(kubeconfig, context).await?;
+        let clients =
+            kubemedic_cluster::live::cli_client_for(kubeconfig, context, request_timeout).await?;
         Ok(Source::Proxy(
             clients.proxy,
+            clients.server,
             format!(
                 "/api/v1/namespaces/{}/services/{}/proxy",
                 args.controller_namespace, args.controller_service
             ),
+            request_timeout,
         ))
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<serde_json::Value> {
+    /// GET `path` of the controller's API as JSON; `what` names it in messages.
+    async fn get(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<serde_json::Value> {
         let qs: String = query
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -98,30 +111,43 @@ impl Source {
         };
         let text = match self {
             Source::Store(_) => bail!("internal: HTTP request on a store source"),
-            Source::Http(c, base) => {
-                let resp = c
-                    .get(format!("{base}{pq}"))
-                    .send()
-                    .await
-                    .with_context(|| format!("cannot reach the controller at {base}"))?;
-                let status = resp.status();
-                let body = resp.text().await?;
+            Source::Http(c, base, limit) => {
+                let request = async {
+                    let resp = c.get(format!("{base}{pq}")).send().await?;
+                    let status = resp.status();
+                    Ok::<_, reqwest::Error>((status, resp.text().await?))
+                };
+                // The body too: a controller that sends headers and then stalls must not hold
+                // the command.
+                let (status, body) = match tokio::time::timeout(*limit, request).await {
+                    Err(_) => bail!(
+                        "cannot fetch {what} from the controller at {base}: no answer within {}",
+                        human_duration(*limit)
+                    ),
+                    Ok(Err(e)) => bail!(
+                        "cannot fetch {what} from the controller at {base}: {}",
+                        describe(&e)
+                    ),
+                    Ok(Ok(v)) => v,
+                };
                 if !status.is_success() {
                     bail!(
-                        "the controller at {base} answered {status}: {}",
+                        "the controller at {base} answered {status} to the request for {what}: {}",
                         api_error(&body)
                     );
                 }
                 body
             }
-            Source::Proxy(c, prefix) => {
+            Source::Proxy(c, server, prefix, limit) => {
                 let req = http::Request::get(format!("{prefix}{pq}")).body(Vec::new())?;
-                match tokio::time::timeout(Duration::from_secs(60), c.request_text(req)).await {
+                match tokio::time::timeout(*limit, c.request_text(req)).await {
                     Err(_) => bail!(
-                        "the controller did not answer through the service proxy ({prefix}) within 60 s"
+                        "cannot fetch {what} from the controller through {server} (service proxy {prefix}): no answer within {}",
+                        human_duration(*limit)
                     ),
                     Ok(Err(e)) => bail!(
-                        "cannot reach the controller through the service proxy ({prefix}): {e}\n(is `kubemedic controller` installed? use --server URL or --archive URL otherwise)"
+                        "cannot fetch {what} from the controller through {server} (service proxy {prefix}): {}\n(is `kubemedic controller` installed? use --server URL or --archive URL otherwise)",
+                        describe(&e)
                     ),
                     Ok(Ok(t)) => t,
                 }
@@ -137,7 +163,9 @@ impl Source {
             let (s, q) = (s.clone(), q.clone());
             return Ok(tokio::task::spawn_blocking(move || s.events(&q)).await??);
         }
-        let v = self.get("/api/v1/events", &event_params(q)).await?;
+        let v = self
+            .get("archived events", "/api/v1/events", &event_params(q))
+            .await?;
         serde_json::from_value(v["events"].clone()).context("the controller's events reply")
     }
 
@@ -147,7 +175,13 @@ impl Source {
             let (s, q) = (s.clone(), q.clone());
             return Ok(tokio::task::spawn_blocking(move || s.follow(&q)).await??);
         }
-        let v = self.get("/api/v1/events/follow", &event_params(q)).await?;
+        let v = self
+            .get(
+                "new archived events",
+                "/api/v1/events/follow",
+                &event_params(q),
+            )
+            .await?;
         serde_json::from_value(v).context("the controller's follow reply")
     }
 
@@ -164,7 +198,9 @@ impl Source {
                 })
                 .collect());
         }
-        let v = self.get("/api/v1/crashes", &crash_params(q)).await?;
+        let v = self
+            .get("archived crashes", "/api/v1/crashes", &crash_params(q))
+            .await?;
         serde_json::from_value(v["crashes"].clone()).context("the controller's crashes reply")
     }
 }
@@ -180,13 +216,14 @@ pub async fn remember(
     kubeconfig: Option<&std::path::Path>,
     context: Option<&str>,
     namespace: Option<&str>,
+    request_timeout: Duration,
 ) -> String {
     let explicit = args.archive.is_some() || args.server.is_some();
     let since = Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_hours(24 * 7))
         .ok();
     let result = async {
-        let src = Source::open(args, kubeconfig, context).await?;
+        let src = Source::open(args, kubeconfig, context, request_timeout).await?;
         let events = src
             .events(&EventQuery {
                 namespace: namespace.map(str::to_string),
@@ -210,26 +247,20 @@ pub async fn remember(
             .collect();
         anyhow::Ok(kubemedic_archive::memory::merge(snap, &events, &crashes))
     };
-    match tokio::time::timeout(Duration::from_secs(60), result).await {
-        Ok(Ok(stats)) => format!(
+    // Each request is bounded; the caller's --timeout bounds the whole.
+    match result.await {
+        Ok(stats) => format!(
             " + archive ({} events past the TTL, previous logs of {} containers)",
             stats.events_added, stats.logs_added
         ),
-        Ok(Err(e)) if explicit => {
+        Err(e) if explicit => {
             snap.skipped.push(kubemedic_model::SkippedInput {
                 input: "archive".to_string(),
                 reason: format!("{e:#}"),
             });
             String::new()
         }
-        Err(_) if explicit => {
-            snap.skipped.push(kubemedic_model::SkippedInput {
-                input: "archive".to_string(),
-                reason: "no answer within 60 s".to_string(),
-            });
-            String::new()
-        }
-        _ => String::new(),
+        Err(_) => String::new(),
     }
 }
 
@@ -368,12 +399,42 @@ pub struct EventsArgs {
     output: OutputFormat,
     #[command(flatten)]
     source: ArchiveSourceArgs,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
     /// Path to the kubeconfig file (service-proxy access).
     #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
     /// The kubeconfig context.
     #[arg(long, value_name = "NAME")]
     context: Option<String>,
+}
+
+/// Runs `step` of a command that must be done by `until` (its start + --timeout).
+async fn within<T>(
+    d: &DeadlineArgs,
+    until: tokio::time::Instant,
+    who: &str,
+    step: &str,
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout_at(until, f).await {
+        Ok(r) => r,
+        Err(_) => bail!(
+            "gave up on {who} after {} (--timeout): still waiting for {step}",
+            human_duration(d.timeout)
+        ),
+    }
+}
+
+impl ArchiveSourceArgs {
+    /// Where the archive is read from, for messages.
+    fn label(&self) -> String {
+        match (&self.archive, &self.server) {
+            (Some(a), _) => format!("the archive {a}"),
+            (None, Some(s)) => format!("the controller at {}", s.trim_end_matches('/')),
+            (None, None) => "the controller (through the apiserver's service proxy)".to_string(),
+        }
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -418,18 +479,23 @@ pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
         after: None,
         limit: args.limit,
     };
+    let d = &args.deadline;
     runtime()?.block_on(async {
-        let src = Source::open(
+        let until = tokio::time::Instant::now() + d.timeout;
+        let who = args.source.label();
+        let open = Source::open(
             &args.source,
             single_kubeconfig(&args.kubeconfig),
             args.context.as_deref(),
-        )
-        .await?;
+            d.request_timeout,
+        );
+        let src = within(d, until, &who, "the connection", open).await?;
         let mut out = std::io::stdout().lock();
         if args.follow {
+            // Runs until Ctrl-C: only each request is bounded.
             return follow(&src, q, args.output, &mut out).await;
         }
-        let events = src.events(&q).await?;
+        let events = within(d, until, &who, "archived events", src.events(&q)).await?;
         match args.output {
             OutputFormat::Json => {
                 serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "events": events }))?;
@@ -620,6 +686,8 @@ pub struct CrashesArgs {
     output: OutputFormat,
     #[command(flatten)]
     source: ArchiveSourceArgs,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
     /// Path to the kubeconfig file (service-proxy access).
     #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
@@ -665,14 +733,18 @@ pub fn run_crashes(args: &CrashesArgs) -> anyhow::Result<ExitCode> {
             sel.kind
         );
     }
+    let d = &args.deadline;
     runtime()?.block_on(async {
-        let src = Source::open(
+        let until = tokio::time::Instant::now() + d.timeout;
+        let who = args.source.label();
+        let open = Source::open(
             &args.source,
             single_kubeconfig(&args.kubeconfig),
             args.context.as_deref(),
-        )
-        .await?;
-        let crashes = src.crashes(&q).await?;
+            d.request_timeout,
+        );
+        let src = within(d, until, &who, "the connection", open).await?;
+        let crashes = within(d, until, &who, "archived crashes", src.crashes(&q)).await?;
         let mut out = std::io::stdout().lock();
         match args.output {
             OutputFormat::Json => {

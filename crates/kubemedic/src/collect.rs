@@ -3,7 +3,7 @@
 //! the progress line shared with `diagnose`.
 
 use anyhow::Context as _;
-use kubemedic_cluster::live::{self, AgentOptions, LiveOptions, ProgressFn};
+use kubemedic_cluster::live::{self, AgentOptions, InFlight, LiveOptions, ProgressFn};
 use kubemedic_cluster::write_dump;
 use kubemedic_model::Snapshot;
 use serde::Serialize;
@@ -52,19 +52,55 @@ pub struct ClusterArgs {
     pub no_archive: bool,
     #[command(flatten)]
     pub archive: crate::archive_cli::ArchiveSourceArgs,
+    #[command(flatten)]
+    pub deadline: DeadlineArgs,
+}
+
+/// How long a command that talks to a server may wait (`--timeout`, `--request-timeout`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeadlineArgs {
+    /// Give up on the whole run after this long (e.g. 90s, 5m, 1h), naming the server and what
+    /// it had not sent yet; exit 2.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Give up on one request (a list page, a log, an archive query) after this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
+}
+
+/// A positive duration for `--timeout` and `--request-timeout`: `500ms`, `90s`, `5m`, `1h`.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match kubemedic_heal::duration::parse(text) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl ClusterArgs {
-    /// Connects and loads a snapshot, showing progress on a TTY.
+    /// Connects and loads a snapshot, showing progress on a TTY; gives up after `--timeout`.
     pub async fn load(&self, progress: &Progress) -> anyhow::Result<(Snapshot, String)> {
+        let deadline = tokio::time::Instant::now() + self.deadline.timeout;
         // KUBECONFIG may hold a colon-separated list; kube's default rules handle that.
         let single_file = self
             .kubeconfig
             .as_ref()
             .filter(|p| !p.as_os_str().to_string_lossy().contains(':'));
         progress.set("connecting to the cluster");
-        let clients =
-            live::client_for(single_file.map(|p| p.as_path()), self.context.as_deref()).await?;
+        let connect = live::cli_client_for(
+            single_file.map(|p| p.as_path()),
+            self.context.as_deref(),
+            self.deadline.request_timeout,
+        );
+        let clients = match tokio::time::timeout_at(deadline, connect).await {
+            Ok(clients) => clients?,
+            Err(_) => anyhow::bail!(
+                "gave up after {} (--timeout) before the first request: reading the kubeconfig's credentials did not finish (an exec credential plugin that hangs?)",
+                live::human_duration(self.deadline.timeout)
+            ),
+        };
+        progress.waiting_on(&clients.server, clients.in_flight.clone());
+        let _ticker = progress.ticker();
         let namespace = if self.all_namespaces {
             None
         } else {
@@ -89,19 +125,45 @@ impl ClusterArgs {
             progress: Some(progress.callback()),
             ..LiveOptions::default()
         };
-        let mut snap = live::load_live(&clients, &opts).await?;
+        let load = live::load_live(&clients, &opts);
+        tokio::pin!(load);
+        let mut snap = tokio::select! {
+            snap = &mut load => snap?,
+            () = tokio::time::sleep_until(deadline) => {
+                // Said while the load still runs: dropping it ends its requests and with them
+                // the record of what they were fetching.
+                return Err(anyhow::anyhow!(
+                    "{} (--timeout sets how long to wait)",
+                    clients.gave_up(self.deadline.timeout)
+                ));
+            }
+        };
         let memory = if self.no_archive {
             String::new()
         } else {
             progress.set("reading the archive");
-            crate::archive_cli::remember(
+            let remember = crate::archive_cli::remember(
                 &mut snap,
                 &self.archive,
                 single_file.map(|p| p.as_path()),
                 self.context.as_deref(),
                 opts.namespace.as_deref(),
-            )
-            .await
+                self.deadline.request_timeout,
+            );
+            match tokio::time::timeout_at(deadline, remember).await {
+                Ok(note) => note,
+                Err(_) => {
+                    // The cluster's own objects are in: the archive only adds memory to them.
+                    snap.skipped.push(kubemedic_model::SkippedInput {
+                        input: "archive".to_string(),
+                        reason: format!(
+                            "not read: --timeout ({}) reached",
+                            live::human_duration(self.deadline.timeout)
+                        ),
+                    });
+                    String::new()
+                }
+            }
         };
         let source = format!(
             "cluster{} ({scope}){memory}",
@@ -126,6 +188,22 @@ struct ProgressState {
     enabled: bool,
     started: Instant,
     shown: bool,
+    /// The last message and when it was set.
+    last: String,
+    last_set: Instant,
+    /// The server and its requests in flight, shown when nothing has moved for a while.
+    waiting: Option<(String, InFlight)>,
+}
+
+/// Stops the progress line's refresh when dropped.
+pub struct Ticker(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
 }
 
 impl Progress {
@@ -136,6 +214,9 @@ impl Progress {
                 enabled: std::io::stderr().is_terminal(),
                 started: Instant::now(),
                 shown: false,
+                last: String::new(),
+                last_set: Instant::now(),
+                waiting: None,
             })),
         }
     }
@@ -145,13 +226,63 @@ impl Progress {
         let Ok(mut st) = self.inner.lock() else {
             return;
         };
+        st.last = msg.to_string();
+        st.last_set = Instant::now();
+        Self::draw(&mut st, msg);
+    }
+
+    /// Names the server whose requests in flight the line shows while nothing else moves.
+    pub fn waiting_on(&self, server: &str, in_flight: InFlight) {
+        if let Ok(mut st) = self.inner.lock() {
+            st.waiting = Some((server.to_string(), in_flight));
+        }
+    }
+
+    /// Redraws the line every second while the returned guard lives (on a TTY only), so a
+    /// server that does not answer shows as a growing wait and what it is waited for.
+    pub fn ticker(&self) -> Ticker {
+        let enabled = self.inner.lock().is_ok_and(|st| st.enabled);
+        if !enabled {
+            return Ticker(None);
+        }
+        let me = self.clone();
+        Ticker(Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let Ok(mut st) = me.inner.lock() else {
+                    return;
+                };
+                let mut msg = st.last.clone();
+                if st.last_set.elapsed() >= Duration::from_secs(2)
+                    && let Some((server, in_flight)) = &st.waiting
+                {
+                    let pending = in_flight.pending();
+                    if let Some(first) = pending.first() {
+                        let more = match pending.len() {
+                            1 => String::new(),
+                            n => format!(" (+{} more)", n - 1),
+                        };
+                        msg = format!("waiting for {server}: {first}{more}");
+                    }
+                }
+                if !msg.is_empty() {
+                    Self::draw(&mut st, &msg);
+                }
+            }
+        })))
+    }
+
+    fn draw(st: &mut ProgressState, msg: &str) {
         if !st.enabled || st.started.elapsed() < Duration::from_millis(300) {
             return;
         }
         let elapsed = st.started.elapsed().as_secs_f64();
+        // Messages name namespaces and objects of the cluster; one terminal row, or the
+        // next redraw would erase only its last row.
+        let width = stderr_width().saturating_sub(8).max(20);
+        let msg: String = kubemedic_term::visible(msg).chars().take(width).collect();
         let mut err = std::io::stderr().lock();
-        // Messages name namespaces and objects of the cluster.
-        let msg = kubemedic_term::visible(msg);
         let _ = write!(err, "\r\x1b[2K{elapsed:5.1}s {msg}");
         let _ = err.flush();
         st.shown = true;
@@ -175,6 +306,16 @@ impl Progress {
         let me = self.clone();
         Arc::new(move |msg: &str| me.set(msg))
     }
+}
+
+/// Columns of the terminal on stderr (80 when unknown).
+fn stderr_width() -> usize {
+    let stderr = std::io::stderr();
+    rustix::termios::tcgetwinsize(&stderr)
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+        .filter(|w| *w > 0)
+        .unwrap_or(80)
 }
 
 /// Output of `collect`.

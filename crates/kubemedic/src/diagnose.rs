@@ -157,7 +157,7 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: {} in the {}",
             missing_targets.join("; "),
-            ctx.source
+            kubemedic_term::visible(&ctx.source)
         );
         return Ok(ExitCode::from(2));
     }
