@@ -228,34 +228,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
             "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"}}),
     )
     .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
-    pods.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "metadata": {"name": "kubemedic-agent-x7k2p", "namespace": "kube-system",
-                         "labels": {"app.kubernetes.io/name": "kubemedic-agent"}},
-            "spec": {"nodeName": NODE, "containers": [{"name": "agent",
-                     "image": "ghcr.io/kubemedic/kubemedic:dev",
-                     "ports": [{"name": "http", "containerPort": port}]}]}
-        }))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    pods.patch_status(
-        "kubemedic-agent-x7k2p",
-        &PatchParams::default(),
-        &Patch::Merge(
-            json!({"status": {"phase": "Running", "hostIP": ip.to_string(),
-            "podIP": ip.to_string(), "podIPs": [{"ip": ip.to_string()}], "startTime": ago(30),
-            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ago(29)}],
-            "containerStatuses": [{"name": "agent", "image": "ghcr.io/kubemedic/kubemedic:dev",
-                "imageID": "", "ready": true, "restartCount": 0, "started": true,
-                "state": {"running": {"startedAt": ago(29)}}}]}}),
-        ),
-    )
-    .await
-    .unwrap();
+    agent_pod(&client, "kubemedic-agent-x7k2p", NODE, ip, port).await;
 
     let kubeconfig = tb.kubeconfig_path().to_str().unwrap().to_string();
     let port_arg = port.to_string();
