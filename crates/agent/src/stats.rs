@@ -11,8 +11,8 @@ use crate::state::{AgentState, StatSample};
 use jiff::Timestamp;
 use kubemedic_detect::SystemStatsMonitorConfig;
 use kubemedic_model::facts::{
-    BlockDeviceFacts, BuddyZone, ConntrackFacts, DiskFacts, DiskPurpose, LoadFacts, NodeFacts,
-    NtpFacts, TcpFacts,
+    BlockDeviceFacts, BuddyZone, ConntrackFacts, DiskFacts, DiskPurpose, LoadFacts, MemoryFacts,
+    NodeFacts, NtpFacts, TcpFacts,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -192,6 +192,18 @@ pub fn collect_facts(options: &StatsOptions, node: &str, previous: &mut Previous
         .map(|t| parse_buddyinfo(&t))
         .unwrap_or_default();
     let load = collect_load(proc, previous);
+    let memory = read(&proc.join("meminfo")).and_then(|m| {
+        let mut facts = parse_meminfo(&m)?;
+        facts.oom_kills = read(&proc.join("vmstat")).and_then(|v| {
+            v.lines()
+                .find_map(|l| l.strip_prefix("oom_kill "))
+                .and_then(|n| n.trim().parse().ok())
+        });
+        if let Some(psi) = read(&proc.join("pressure/memory")) {
+            (facts.pressure_some_avg10, facts.pressure_full_avg10) = parse_pressure_avg10(&psi);
+        }
+        Some(facts)
+    });
     let tcp = read(&proc.join("net/netstat")).and_then(|t| {
         let ext = parse_netstat(&t).remove("TcpExt")?;
         let listen_drops = *ext.get("ListenDrops").unwrap_or(&0);
@@ -219,11 +231,68 @@ pub fn collect_facts(options: &StatsOptions, node: &str, previous: &mut Previous
         conntrack,
         buddyinfo,
         load,
+        memory,
         tcp,
         disks,
         block_devices,
         ntp: ntp_state(),
     }
+}
+
+/// Parses /proc/meminfo (values in kB) into the memory facts; `None` without `MemTotal`.
+pub fn parse_meminfo(text: &str) -> Option<MemoryFacts> {
+    let m: BTreeMap<&str, u64> = text
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            let mut f = v.split_whitespace();
+            let n: u64 = f.next()?.parse().ok()?;
+            // Sizes carry "kB"; the HugePages_* counts carry no unit.
+            let scale = if f.next() == Some("kB") { 1024 } else { 1 };
+            Some((k.trim(), n.saturating_mul(scale)))
+        })
+        .collect();
+    let g = |k: &str| m.get(k).copied().unwrap_or(0);
+    let total = *m.get("MemTotal")?;
+    Some(MemoryFacts {
+        total_bytes: total,
+        // Kernels before 3.14 have no MemAvailable: approximate it as free + buffers + cache.
+        available_bytes: m
+            .get("MemAvailable")
+            .copied()
+            .unwrap_or_else(|| g("MemFree") + g("Buffers") + g("Cached")),
+        free_bytes: g("MemFree"),
+        buffers_bytes: g("Buffers"),
+        cached_bytes: g("Cached"),
+        anon_bytes: g("AnonPages"),
+        shmem_bytes: g("Shmem"),
+        slab_reclaimable_bytes: g("SReclaimable"),
+        slab_unreclaimable_bytes: g("SUnreclaim"),
+        kernel_bytes: g("KernelStack") + g("PageTables"),
+        dirty_bytes: g("Dirty") + g("Writeback"),
+        swap_total_bytes: g("SwapTotal"),
+        swap_free_bytes: g("SwapFree"),
+        committed_bytes: g("Committed_AS"),
+        commit_limit_bytes: g("CommitLimit"),
+        hugepages_bytes: g("HugePages_Total").saturating_mul(g("Hugepagesize")),
+        oom_kills: None,
+        pressure_some_avg10: None,
+        pressure_full_avg10: None,
+    })
+}
+
+/// The `avg10` of the `some` and `full` lines of a PSI file (/proc/pressure/memory).
+pub fn parse_pressure_avg10(text: &str) -> (Option<f64>, Option<f64>) {
+    let avg10 = |kind: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(kind)?.strip_prefix(' '))
+            .and_then(|rest| {
+                rest.split_whitespace()
+                    .find_map(|f| f.strip_prefix("avg10="))
+                    .and_then(|v| v.parse().ok())
+            })
+    };
+    (avg10("some"), avg10("full"))
 }
 
 /// Parses /proc/buddyinfo.
@@ -1043,5 +1112,54 @@ mod tests {
         assert!(f.disks[0].bytes_total > 0);
         assert!(f.ntp.is_some());
         assert!(!f.buddyinfo.is_empty());
+        let mem = f.memory.expect("memory facts from /proc/meminfo");
+        assert!(mem.total_bytes > 0);
+        assert!(mem.available_bytes <= mem.total_bytes);
+        assert!(
+            mem.oom_kills.is_some(),
+            "this kernel reports oom_kill in /proc/vmstat"
+        );
+    }
+
+    #[test]
+    fn meminfo_of_a_node_near_oom() {
+        // A 16 GiB node whose pods ate the memory: little available, no swap, 2 MiB huge pages.
+        let m = parse_meminfo(
+            "MemTotal:       16384000 kB\nMemFree:          120000 kB\nMemAvailable:     210000 kB\n\
+             Buffers:            2048 kB\nCached:           300000 kB\nSwapCached:            0 kB\n\
+             AnonPages:      15200000 kB\nShmem:             64000 kB\nSReclaimable:      40000 kB\n\
+             SUnreclaim:       180000 kB\nKernelStack:       20000 kB\nPageTables:        60000 kB\n\
+             Dirty:               100 kB\nWriteback:             0 kB\nSwapTotal:             0 kB\n\
+             SwapFree:              0 kB\nCommitLimit:     8192000 kB\nCommitted_AS:   19000000 kB\n\
+             HugePages_Total:      64\nHugePages_Free:       64\nHugepagesize:       2048 kB\n",
+        )
+        .unwrap();
+        assert_eq!(m.total_bytes, 16_384_000 * 1024);
+        assert_eq!(m.available_bytes, 210_000 * 1024);
+        assert_eq!(m.anon_bytes, 15_200_000 * 1024);
+        assert_eq!(m.kernel_bytes, 80_000 * 1024);
+        assert_eq!(m.slab_unreclaimable_bytes, 180_000 * 1024);
+        assert_eq!(m.committed_bytes, 19_000_000 * 1024);
+        assert_eq!(m.hugepages_bytes, 64 * 2048 * 1024);
+        assert_eq!(m.swap_used_bytes(), 0);
+        assert!(m.available_ratio() < 0.02);
+        // An old kernel without MemAvailable: free + buffers + cache.
+        let old =
+            parse_meminfo("MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 10 kB\nCached: 50 kB\n")
+                .unwrap();
+        assert_eq!(old.available_bytes, 160 * 1024);
+        // Not meminfo at all.
+        assert_eq!(parse_meminfo("garbage\n\u{0}\u{fffd}: x kB\n"), None);
+        assert_eq!(parse_meminfo(""), None);
+    }
+
+    #[test]
+    fn memory_pressure() {
+        let (some, full) = parse_pressure_avg10(
+            "some avg10=12.50 avg60=3.00 avg300=0.80 total=123456\nfull avg10=4.25 avg60=1.00 avg300=0.20 total=6543\n",
+        );
+        assert_eq!(some, Some(12.5));
+        assert_eq!(full, Some(4.25));
+        assert_eq!(parse_pressure_avg10("nonsense"), (None, None));
     }
 }

@@ -102,22 +102,70 @@ fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
     }
 }
 
-fn ingest(store: &dyn Store, rows: u64, seed: u64) -> Duration {
+/// CPU time of the calling thread (SQLite runs on it: this is the ingest's own cost, whatever
+/// else shares the core).
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Writes occurrences `from..to` in batches; returns the wall time and this thread's CPU time
+/// spent in `Store::write` (building the synthetic events is not the store's cost).
+fn ingest(store: &dyn Store, from: u64, to: u64, seed: u64) -> (Duration, Duration) {
     let mut rng = Rng(seed);
-    let start = Instant::now();
-    let mut i = 0;
-    while i < rows {
-        let n = BATCH.min((rows - i) as usize);
-        let events = (i..i + n as u64).map(|k| occurrence(k, &mut rng)).collect();
-        store
-            .write(&Batch {
-                events,
-                ..Default::default()
-            })
-            .expect("write");
+    let mut wall = Duration::ZERO;
+    let mut cpu = Duration::ZERO;
+    let mut i = from;
+    while i < to {
+        let n = BATCH.min((to - i) as usize);
+        let batch = Batch {
+            events: (i..i + n as u64).map(|k| occurrence(k, &mut rng)).collect(),
+            ..Default::default()
+        };
+        let (start, cpu0) = (Instant::now(), thread_cpu());
+        store.write(&batch).expect("write");
+        wall += start.elapsed();
+        cpu += thread_cpu().saturating_sub(cpu0);
         i += n as u64;
     }
-    start.elapsed()
+    (wall, cpu)
+}
+
+/// CPU time (user + system) of a process, its live descendants and its reaped children, from
+/// /proc (USER_HZ is 100 on Linux x86_64).
+fn process_tree_cpu(pid: u32) -> Duration {
+    fn stat(pid: u32) -> Option<Vec<u64>> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces) start at ") ", then the state.
+        let rest = &s[s.rfind(") ")? + 2..];
+        Some(
+            rest.split(' ')
+                .skip(1)
+                .map(|f| f.parse::<i64>().unwrap_or(0).max(0) as u64)
+                .collect(),
+        )
+    }
+    fn children(pid: u32) -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+    // After the state: ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+    // stime cutime cstime, so utime is index 10.
+    let mut ticks = 0;
+    let mut todo = vec![(pid, true)];
+    while let Some((p, root)) = todo.pop() {
+        if let Some(f) = stat(p) {
+            ticks += f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+            if root {
+                ticks += f.get(12).copied().unwrap_or(0) + f.get(13).copied().unwrap_or(0);
+            }
+        }
+        todo.extend(children(p).into_iter().map(|c| (c, false)));
+    }
+    Duration::from_millis(ticks * 10)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -135,40 +183,32 @@ fn main() {
     let rows = env("KM_BENCH_ROWS", 10_000_000);
     let base = std::env::var("KM_BENCH_DIR").unwrap_or_else(|_| "/tmp".into());
     let dir = tempfile::Builder::new()
-        .prefix("km-controller-bench-")
+        .prefix("km-archbench2-bench-")
         .tempdir_in(base)
         .expect("tempdir");
     let path = dir.path().join("archive.db");
     let store = SqliteStore::open(&path, "bench").expect("open");
 
     // Ingest: the first 1M rows timed alone (the steady state of a fresh store), then the rest.
+    // Figures per wall second and per CPU second of the writing thread (the VM's cores are
+    // shared with other builds, so the wall figure mostly measures the neighbours).
     let first = rows.min(1_000_000);
-    let t = ingest(&store, first, 1);
+    let (wall, cpu) = ingest(&store, 0, first, 1);
     println!(
-        "sqlite ingest: {first} occurrences in {:.2} s = {:.0} events/s (batches of {BATCH}, one transaction each)",
-        t.as_secs_f64(),
-        first as f64 / t.as_secs_f64()
+        "sqlite ingest: {first} occurrences in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second (batches of {BATCH}, one transaction each)",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        first as f64 / wall.as_secs_f64(),
+        first as f64 / cpu.as_secs_f64()
     );
     if rows > first {
-        let mut rng = Rng(7);
-        let start = Instant::now();
-        let mut i = first;
-        while i < rows {
-            let n = BATCH.min((rows - i) as usize);
-            let events = (i..i + n as u64).map(|k| occurrence(k, &mut rng)).collect();
-            store
-                .write(&Batch {
-                    events,
-                    ..Default::default()
-                })
-                .expect("write");
-            i += n as u64;
-        }
-        let t = start.elapsed();
+        let (wall, cpu) = ingest(&store, first, rows, 7);
         println!(
-            "sqlite ingest: rows {first}..{rows} in {:.1} s = {:.0} events/s",
-            t.as_secs_f64(),
-            (rows - first) as f64 / t.as_secs_f64()
+            "sqlite ingest: rows {first}..{rows} in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second",
+            wall.as_secs_f64(),
+            cpu.as_secs_f64(),
+            (rows - first) as f64 / wall.as_secs_f64(),
+            (rows - first) as f64 / cpu.as_secs_f64()
         );
     }
     let stats = store.stats().expect("stats");
@@ -252,11 +292,17 @@ fn main() {
         Ok(pg) => {
             let url = pg.create_database("bench").expect("database");
             let store = PostgresStore::connect(&url, "bench").expect("connect");
-            let t = ingest(&store, pg_rows, 1);
+            let server_cpu = || pg.pid().map(process_tree_cpu).unwrap_or_default();
+            let before = server_cpu();
+            let (wall, cpu) = ingest(&store, 0, pg_rows, 1);
+            let server = server_cpu().saturating_sub(before);
             println!(
-                "postgres ingest: {pg_rows} occurrences in {:.1} s = {:.0} events/s (batches of {BATCH}, unnest insert, daily partitions, GIN text index)",
-                t.as_secs_f64(),
-                pg_rows as f64 / t.as_secs_f64()
+                "postgres ingest: {pg_rows} occurrences in {:.1} s wall = {:.0} events/s wall; CPU {:.1} s client + {:.1} s server = {:.0} events per CPU-second (batches of {BATCH}, unnest insert, daily partitions, GIN text index)",
+                wall.as_secs_f64(),
+                pg_rows as f64 / wall.as_secs_f64(),
+                cpu.as_secs_f64(),
+                server.as_secs_f64(),
+                pg_rows as f64 / (cpu + server).as_secs_f64()
             );
             let mut rng = Rng(42);
             let mut lat = Vec::new();

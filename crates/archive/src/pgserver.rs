@@ -287,6 +287,11 @@ impl PgServer {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Process id of the postmaster while it runs (benchmarks count its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for PgServer {

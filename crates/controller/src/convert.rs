@@ -281,9 +281,13 @@ pub struct CrashCandidate {
 }
 
 impl CrashCandidate {
-    /// Whether it was killed for exceeding its memory limit.
-    pub fn is_oom(&self) -> bool {
+    /// Whether the node's memory state explains it: an OOM kill (reason `OOMKilled`, the
+    /// container's cgroup limit or the kernel's global OOM killer) or a SIGKILL (exit 137 with
+    /// reason `Error` is how a node-level OOM kill often shows).
+    pub fn may_be_oom(&self) -> bool {
         self.reason.as_deref() == Some("OOMKilled")
+            || self.exit_code == 137
+            || self.signal == Some(9)
     }
 
     /// The key the archive deduplicates on.

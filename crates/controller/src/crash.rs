@@ -196,7 +196,7 @@ impl Inner {
                 (None, false, Some(e))
             }
         };
-        let node_memory = if c.is_oom() {
+        let node_memory = if c.may_be_oom() {
             match &c.node {
                 Some(node) => self.node_memory(node).await,
                 None => None,
@@ -249,10 +249,11 @@ impl Inner {
             ..Default::default()
         };
         let fetch = async {
-            let mut stream = api
-                .log_stream(&c.pod, &lp)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut stream = api.log_stream(&c.pod, &lp).await.map_err(|e| match e {
+                // The apiserver's own words, not the Rust debug form of its Status.
+                kube::Error::Api(s) => format!("{} (HTTP {})", s.message, s.code),
+                e => e.to_string(),
+            })?;
             let mut buf = Vec::new();
             stream
                 .read_to_end(&mut buf)
@@ -311,7 +312,15 @@ impl Inner {
             .ok()?;
         let facts: serde_json::Value = serde_json::from_str(&text).ok()?;
         let mut out = serde_json::Map::new();
-        for key in ["node", "collectedAt", "memory", "buddyinfo", "load"] {
+        // The node the crash happened on (where the agent pod is scheduled); an agent that
+        // names itself otherwise (a standalone agent's host name) is kept as `agentNode`.
+        out.insert("node".to_string(), node.into());
+        if let Some(n) = facts.get("node").and_then(|n| n.as_str())
+            && n != node
+        {
+            out.insert("agentNode".to_string(), n.into());
+        }
+        for key in ["collectedAt", "memory", "buddyinfo", "load"] {
             if let Some(v) = facts.get(key) {
                 out.insert(key.to_string(), v.clone());
             }

@@ -757,6 +757,125 @@ pub fn run_crashes(args: &CrashesArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `1.5 GiB`, `210 MiB`, `512 KiB`, `0 B`.
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v >= 100.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The node's memory state recorded with an OOM kill (the agent's facts), as the few lines an
+/// SRE reads to tell a container limit from a node out of memory.
+fn node_memory_lines(v: &serde_json::Value, ended: Option<Timestamp>) -> Vec<String> {
+    let Some(m) = v
+        .get("memory")
+        .and_then(|m| serde_json::from_value::<kubemedic_model::facts::MemoryFacts>(m.clone()).ok())
+        .filter(|m| m.total_bytes > 0)
+    else {
+        // Facts of an agent without the memory section: show what was recorded.
+        return vec![format!("node state: {}", one_line(&v.to_string()))];
+    };
+    let node = v.get("node").and_then(|n| n.as_str()).unwrap_or("the node");
+    let collected = v
+        .get("collectedAt")
+        .and_then(|t| t.as_str())
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    // The facts are read when the crash is captured, after the kill freed the victim's memory.
+    let after = match (collected, ended) {
+        (Some(c), Some(e)) => format!(
+            ", read {:.0}s after the kill",
+            c.duration_since(e).as_secs_f64().max(0.0)
+        ),
+        (Some(c), None) => format!(", read {}", short_time(c)),
+        _ => String::new(),
+    };
+    let source = format!(" (agent on {node}{after})");
+    let pct = |part: u64| part as f64 * 100.0 / m.total_bytes as f64;
+    let mut parts = vec![
+        format!(
+            "available {} of {} ({:.1}%)",
+            human_bytes(m.available_bytes),
+            human_bytes(m.total_bytes),
+            pct(m.available_bytes)
+        ),
+        format!("processes {}", human_bytes(m.anon_bytes)),
+        format!(
+            "page cache {} (shmem {})",
+            human_bytes(m.cached_bytes),
+            human_bytes(m.shmem_bytes)
+        ),
+        format!(
+            "unreclaimable slab {}",
+            human_bytes(m.slab_unreclaimable_bytes)
+        ),
+        format!("kernel {}", human_bytes(m.kernel_bytes)),
+        if m.swap_total_bytes == 0 {
+            "no swap".to_string()
+        } else {
+            format!(
+                "swap {} of {} used",
+                human_bytes(m.swap_used_bytes()),
+                human_bytes(m.swap_total_bytes)
+            )
+        },
+    ];
+    if m.committed_bytes > 0 {
+        parts.push(format!(
+            "committed {} (limit {})",
+            human_bytes(m.committed_bytes),
+            human_bytes(m.commit_limit_bytes)
+        ));
+    }
+    if m.hugepages_bytes > 0 {
+        parts.push(format!("huge pages {}", human_bytes(m.hugepages_bytes)));
+    }
+    if let Some(k) = m.oom_kills {
+        parts.push(format!("kernel OOM kills since boot {k}"));
+    }
+    match (m.pressure_some_avg10, m.pressure_full_avg10) {
+        (Some(s), Some(f)) => {
+            parts.push(format!("memory pressure {s:.1}% some, {f:.1}% full (10 s)"))
+        }
+        (Some(s), None) => parts.push(format!("memory pressure {s:.1}% some (10 s)")),
+        _ => {}
+    }
+    // Wrapped to fit an 80-column terminal after the crash's indentation.
+    let mut lines = vec![format!("node memory{source}:")];
+    let mut line = String::new();
+    for p in parts {
+        if !line.is_empty() && line.len() + 2 + p.len() > 72 {
+            lines.push(format!("  {line},"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&p);
+    }
+    lines.push(format!("  {line}"));
+    // MemAvailable under ~5%, or tasks stalled on memory, is where the kernel's global OOM
+    // killer picks victims; plenty available after the kill points at the container's limit.
+    let starved = m.available_ratio() < 0.05 || m.pressure_full_avg10.is_some_and(|f| f >= 10.0);
+    if starved {
+        lines.push("  the node was short of memory: a node-level OOM kill is likely".to_string());
+        lines.push(format!(
+            "  (its kernel log: kubemedic diagnose node/{node})"
+        ));
+    } else {
+        lines.push("  memory was available: more likely the container's own limit".to_string());
+    }
+    lines
+}
+
 fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> anyhow::Result<()> {
     if crashes.is_empty() {
         writeln!(out, "No archived crashes match.")?;
@@ -804,7 +923,9 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
             writeln!(out, "  message: {}", one_line(m))?;
         }
         if let Some(mem) = &c.node_memory {
-            writeln!(out, "  node memory state: {}", one_line(&mem.to_string()))?;
+            for line in node_memory_lines(mem, c.finished_at) {
+                writeln!(out, "  {line}")?;
+            }
         }
         match (c.logs_text(), &c.logs_error) {
             (Some(text), _) => {
@@ -839,4 +960,80 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
         writeln!(out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_read_like_a_human_writes_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(512 * 1024), "512 KiB");
+        assert_eq!(human_bytes(210 * 1024 * 1024), "210 MiB");
+        assert_eq!(human_bytes(16_384_000 * 1024), "15.6 GiB");
+    }
+
+    #[test]
+    fn node_memory_of_a_starved_node_says_node_oom() {
+        let facts = json!({
+            "node": "worker-7",
+            "collectedAt": "2026-11-30T10:00:03Z",
+            "memory": {
+                "totalBytes": 16_384_000u64 * 1024, "availableBytes": 210_000u64 * 1024,
+                "anonBytes": 15_200_000u64 * 1024, "cachedBytes": 300_000u64 * 1024,
+                "shmemBytes": 64_000u64 * 1024, "slabUnreclaimableBytes": 180_000u64 * 1024,
+                "kernelBytes": 80_000u64 * 1024, "committedBytes": 19_000_000u64 * 1024,
+                "commitLimitBytes": 8_192_000u64 * 1024, "oomKills": 3,
+                "pressureSomeAvg10": 40.5, "pressureFullAvg10": 22.0
+            }
+        });
+        let ended = "2026-11-30T10:00:01Z".parse().ok();
+        let text = node_memory_lines(&facts, ended).join("\n");
+        assert!(
+            text.contains("available 205 MiB of 15.6 GiB (1.3%)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("agent on worker-7, read 2s after the kill"),
+            "{text}"
+        );
+        assert!(text.contains("processes 14.5 GiB"), "{text}");
+        assert!(text.contains("no swap"), "{text}");
+        assert!(text.contains("kernel OOM kills since boot 3"), "{text}");
+        assert!(
+            text.contains("memory pressure 40.5% some, 22.0% full"),
+            "{text}"
+        );
+        assert!(text.contains("node-level OOM kill is likely"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 76), "{text}");
+    }
+
+    #[test]
+    fn node_memory_of_a_roomy_node_points_at_the_limit() {
+        let facts = json!({"node": "worker-1", "memory": {
+            "totalBytes": 8u64 << 30, "availableBytes": 6u64 << 30,
+            "swapTotalBytes": 2u64 << 30, "swapFreeBytes": 1u64 << 30}});
+        let text = node_memory_lines(&facts, None).join("\n");
+        assert!(
+            text.contains("available 6.0 GiB of 8.0 GiB (75.0%)"),
+            "{text}"
+        );
+        assert!(text.contains("swap 1.0 GiB of 2.0 GiB used"), "{text}");
+        assert!(text.contains("the container's own limit"), "{text}");
+    }
+
+    #[test]
+    fn facts_of_an_older_agent_are_shown_as_recorded() {
+        let facts = json!({"node": "worker-2", "load": {"load1": 3.5}});
+        let lines = node_memory_lines(&facts, None);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("node state: "), "{lines:?}");
+        assert!(lines[0].contains("3.5"), "{lines:?}");
+        // A memory section that is not what this version writes: no panic, shown as recorded.
+        let odd = json!({"memory": {"totalBytes": "lots"}});
+        assert!(node_memory_lines(&odd, None)[0].starts_with("node state: "));
+    }
 }

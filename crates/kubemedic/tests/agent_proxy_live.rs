@@ -8,6 +8,9 @@
 //! non-loopback address (an existing global IPv4 address, else a /32 added to `lo` for the test
 //! and removed afterwards). No kubelet runs: the Node and the agent pod's statuses are written
 //! through the status subresource.
+//!
+//! An OOM kill archived by `kubemedic controller` carries the node's memory state read from the
+//! same agent's `/facts` (this host's real /proc/meminfo), shown by `kubemedic crashes`.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -74,6 +77,9 @@ impl Drop for HostAddress {
         }
     }
 }
+
+/// The tests of this file share the host address (one of them may add it to `lo`).
+static HOST_ADDRESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Agent(Child);
 
@@ -166,6 +172,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
     let Some(tb) = control_plane().await else {
         return;
     };
+    let _address = HOST_ADDRESS.lock().await;
     let host = HostAddress::find_or_add();
     let ip = host.ip;
 
@@ -228,34 +235,7 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
             "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"}}),
     )
     .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
-    pods.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "metadata": {"name": "kubemedic-agent-x7k2p", "namespace": "kube-system",
-                         "labels": {"app.kubernetes.io/name": "kubemedic-agent"}},
-            "spec": {"nodeName": NODE, "containers": [{"name": "agent",
-                     "image": "ghcr.io/kubemedic/kubemedic:dev",
-                     "ports": [{"name": "http", "containerPort": port}]}]}
-        }))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    pods.patch_status(
-        "kubemedic-agent-x7k2p",
-        &PatchParams::default(),
-        &Patch::Merge(
-            json!({"status": {"phase": "Running", "hostIP": ip.to_string(),
-            "podIP": ip.to_string(), "podIPs": [{"ip": ip.to_string()}], "startTime": ago(30),
-            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ago(29)}],
-            "containerStatuses": [{"name": "agent", "image": "ghcr.io/kubemedic/kubemedic:dev",
-                "imageID": "", "ready": true, "restartCount": 0, "started": true,
-                "state": {"running": {"startedAt": ago(29)}}}]}}),
-        ),
-    )
-    .await
-    .unwrap();
+    agent_pod(&client, "kubemedic-agent-x7k2p", NODE, ip, port).await;
 
     let kubeconfig = tb.kubeconfig_path().to_str().unwrap().to_string();
     let port_arg = port.to_string();
@@ -352,4 +332,204 @@ async fn node_logs_and_facts_come_from_the_agent_through_the_pod_proxy() {
         cause, "IptablesLockContention",
         "without the node logs the xtables story cannot be told"
     );
+}
+
+/// Creates the agent pod on `node`, Running at `ip:port`, as its kubelet would report it.
+async fn agent_pod(client: &kube::Client, name: &str, node: &str, ip: Ipv4Addr, port: u16) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "kube-system",
+                         "labels": {"app.kubernetes.io/name": "kubemedic-agent"}},
+            "spec": {"nodeName": node, "containers": [{"name": "agent",
+                     "image": "ghcr.io/kubemedic/kubemedic:dev",
+                     "ports": [{"name": "http", "containerPort": port}]}]}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"phase": "Running", "hostIP": ip.to_string(),
+            "podIP": ip.to_string(), "podIPs": [{"ip": ip.to_string()}], "startTime": mins_ago(30),
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": mins_ago(29)}],
+            "containerStatuses": [{"name": "agent", "image": "ghcr.io/kubemedic/kubemedic:dev",
+                "imageID": "", "ready": true, "restartCount": 0, "started": true,
+                "state": {"running": {"startedAt": mins_ago(29)}}}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// `MemTotal` of this host in bytes.
+fn host_mem_total() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oom_kill_is_archived_with_the_node_memory_from_the_agent() {
+    let Some(tb) = control_plane().await else {
+        return;
+    };
+    let _address = HOST_ADDRESS.lock().await;
+    let host = HostAddress::find_or_add();
+    let ip = host.ip;
+    const OOM_NODE: &str = "worker-oom-1";
+
+    let port = free_port(ip);
+    let _agent = Agent(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(["agent", "--standalone", "--port", "0"])
+            .args(["--prometheus-address", &ip.to_string()])
+            .args(["--prometheus-port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(
+        "the agent serving its memory facts",
+        Duration::from_secs(30),
+        || {
+            http_get(ip, port, "/facts").is_some_and(|b| {
+                serde_json::from_str::<Value>(&b).is_ok_and(|f| f["memory"]["totalBytes"].is_u64())
+            })
+        },
+    );
+
+    let client = tb.client();
+    create_node(
+        &client,
+        OOM_NODE,
+        json!({"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+            "lastHeartbeatTime": mins_ago(0), "lastTransitionTime": mins_ago(60)}]}),
+    )
+    .await;
+    agent_pod(&client, "kubemedic-agent-m4q8z", OOM_NODE, ip, port).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "kubemedic"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    // The controller, as deployed, with the test's agent port.
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port(Ipv4Addr::LOCALHOST));
+    let log = dir.path().join("controller.log");
+    let _controller = Agent(
+        Command::new(env!("CARGO_BIN_EXE_kubemedic"))
+            .args(["controller", "--kubeconfig"])
+            .arg(tb.kubeconfig_path())
+            .arg("--archive")
+            .arg(format!(
+                "sqlite:{}",
+                dir.path().join("archive.db").display()
+            ))
+            .args(["--listen", &listen, "--identity", "oom-test"])
+            .args(["--agent-port", &port.to_string()])
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let server = format!("http://{listen}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = http_get(Ipv4Addr::LOCALHOST, listen_port(&listen), "/api/v1/status")
+            .and_then(|b| serde_json::from_str::<Value>(&b).ok());
+        if status.is_some_and(|s| s["leader"] == true && s["synced"] == true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "controller not leading after 60 s:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Two containers of one pod end: one OOM-killed, one exiting 2.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "hog"},
+            "spec": {"nodeName": OOM_NODE, "containers": [
+                {"name": "cache", "image": "app:1"}, {"name": "api", "image": "app:1"}]},
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let ended = |code: i32, reason: &str, name: &str| {
+        json!({"name": name, "image": "app:1", "imageID": "", "ready": false, "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": code, "reason": reason,
+                "startedAt": mins_ago(2), "finishedAt": mins_ago(0)}}})
+    };
+    pods.patch_status(
+        "hog",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Running", "containerStatuses": [
+            ended(137, "OOMKilled", "cache"), ended(2, "Error", "api")]}})),
+    )
+    .await
+    .unwrap();
+
+    let mut crashes = Vec::new();
+    wait_until("both crashes archived", Duration::from_secs(60), || {
+        let (code, v, _) = kubemedic_json(&[
+            "crashes",
+            "--server",
+            &server,
+            "pod/default/hog",
+            "-o",
+            "json",
+        ]);
+        crashes = v["crashes"].as_array().cloned().unwrap_or_default();
+        code == 0 && crashes.len() == 2
+    });
+    let oom = crashes.iter().find(|c| c["container"] == "cache").unwrap();
+    let memory = &oom["nodeMemory"]["memory"];
+    assert_eq!(oom["nodeMemory"]["node"], OOM_NODE, "{oom:#}");
+    assert_eq!(memory["totalBytes"], host_mem_total(), "{oom:#}");
+    let available = memory["availableBytes"].as_u64().unwrap();
+    assert!(available > 0 && available <= host_mem_total(), "{oom:#}");
+    assert!(
+        memory["oomKills"].is_u64(),
+        "this kernel counts OOM kills: {oom:#}"
+    );
+    let other = crashes.iter().find(|c| c["container"] == "api").unwrap();
+    assert!(other["nodeMemory"].is_null(), "exit 2 is no OOM: {other:#}");
+
+    let (code, text, err) = kubemedic(&["crashes", "--server", &server, "pod/default/hog"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("node memory (agent on {OOM_NODE}, read ")),
+        "{text}"
+    );
+    assert!(text.contains("kernel OOM kills since boot"), "{text}");
+    assert_eq!(text.matches("node memory").count(), 1, "{text}");
+}
+
+fn listen_port(addr: &str) -> u16 {
+    addr.rsplit_once(':').unwrap().1.parse().unwrap()
 }

@@ -23,6 +23,8 @@ pub struct NodeFacts {
     pub buddyinfo: Vec<BuddyZone>,
     /// Load, cores and CPU time split.
     pub load: Option<LoadFacts>,
+    /// Memory state (/proc/meminfo, OOM kill count, memory pressure); absent in older dumps.
+    pub memory: Option<MemoryFacts>,
     /// TCP listen queue counters from /proc/net/netstat (cumulative since boot).
     pub tcp: Option<TcpFacts>,
     /// Usage of the filesystems holding the kubelet and container runtime directories.
@@ -86,6 +88,63 @@ pub struct LoadFacts {
     pub system_percent: f64,
     /// Processes blocked on I/O (`procs_blocked`).
     pub procs_blocked: u64,
+}
+
+/// The node's memory state: what an SRE reads to judge a node-level OOM (sizes in bytes, from
+/// /proc/meminfo; `oomKills` from /proc/vmstat; pressure from /proc/pressure/memory).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MemoryFacts {
+    /// `MemTotal`: usable RAM.
+    pub total_bytes: u64,
+    /// `MemAvailable`: what new allocations can get without swapping (free + reclaimable).
+    pub available_bytes: u64,
+    /// `MemFree`: completely unused RAM.
+    pub free_bytes: u64,
+    /// `Buffers`: block device buffers.
+    pub buffers_bytes: u64,
+    /// `Cached`: page cache (includes `Shmem`).
+    pub cached_bytes: u64,
+    /// `AnonPages`: anonymous memory of processes (heaps, stacks): what OOM kills free.
+    pub anon_bytes: u64,
+    /// `Shmem`: tmpfs and shared memory; counted in the page cache but not reclaimable.
+    pub shmem_bytes: u64,
+    /// `SReclaimable`: slab the kernel can free under pressure (dentries, inodes).
+    pub slab_reclaimable_bytes: u64,
+    /// `SUnreclaim`: slab the kernel cannot free (a leak here starves the node).
+    pub slab_unreclaimable_bytes: u64,
+    /// `KernelStack` + `PageTables`: per-process kernel memory.
+    pub kernel_bytes: u64,
+    /// `Dirty` + `Writeback`: page cache waiting for the disk.
+    pub dirty_bytes: u64,
+    /// `SwapTotal` (0: no swap, the usual on a kubelet node).
+    pub swap_total_bytes: u64,
+    /// `SwapFree`.
+    pub swap_free_bytes: u64,
+    /// `Committed_AS`: memory promised to processes.
+    pub committed_bytes: u64,
+    /// `CommitLimit`: the limit under strict overcommit (`vm.overcommit_memory=2`).
+    pub commit_limit_bytes: u64,
+    /// `HugePages_Total` × `Hugepagesize`: RAM reserved for huge pages, out of normal use.
+    pub hugepages_bytes: u64,
+    /// Kernel OOM kills since boot (`oom_kill` in /proc/vmstat), when the kernel reports it.
+    pub oom_kills: Option<u64>,
+    /// Share of the last 10 s in which some task stalled on memory (PSI `some avg10`), percent.
+    pub pressure_some_avg10: Option<f64>,
+    /// Share of the last 10 s in which all non-idle tasks stalled on memory (PSI `full avg10`).
+    pub pressure_full_avg10: Option<f64>,
+}
+
+impl MemoryFacts {
+    /// Fraction of RAM available, 0.0 when the total is unknown.
+    pub fn available_ratio(&self) -> f64 {
+        ratio(self.available_bytes, self.total_bytes)
+    }
+
+    /// Swap in use.
+    pub fn swap_used_bytes(&self) -> u64 {
+        self.swap_total_bytes.saturating_sub(self.swap_free_bytes)
+    }
 }
 
 /// TCP listen queue counters (TcpExt in /proc/net/netstat).
@@ -174,5 +233,25 @@ fn ratio(used: u64, total: u64) -> f64 {
         0.0
     } else {
         used as f64 / total as f64
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_written_before_the_memory_section_still_load() {
+        let old = r#"{"node":"n1","iptablesRules":31250,"load":{"load1":2.5,"cores":4}}"#;
+        let f: NodeFacts = serde_json::from_str(old).unwrap();
+        assert_eq!(f.iptables_rules, Some(31_250));
+        assert_eq!(f.memory, None);
+        // A partial memory section (an agent that could not read every field) loads too.
+        let partial = r#"{"node":"n1","memory":{"totalBytes":1024,"availableBytes":10}}"#;
+        let f: NodeFacts = serde_json::from_str(partial).unwrap();
+        let m = f.memory.unwrap();
+        assert_eq!(m.oom_kills, None);
+        assert!((m.available_ratio() - 10.0 / 1024.0).abs() < 1e-9);
     }
 }
