@@ -101,13 +101,12 @@ if bench_pid >/dev/null; then
     echo "bench/kwok-scale.sh: a run is already using $dir (stop it with --down --dir $dir)" >&2
     exit 1
 fi
-rm -rf "$dir"
-mkdir -p "$state" "$dir/tmp"
-
 # Build first (not measured, not watched).
 bin=$(cargo test --release --locked -p kubemedic --test kwok_scale --no-run --message-format=json \
     | grep '"name":"kwok_scale"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "bench/kwok-scale.sh: could not build the benchmark" >&2; exit 1; }
+rm -rf "$dir"
+mkdir -p "$state" "$dir/tmp"
 
 # etcd's default 2 GiB backend quota is close to what 150,000 pods and their status updates
 # take before compaction; etcd reads its flags from ETCD_* variables (the testbed passes the

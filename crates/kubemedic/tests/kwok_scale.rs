@@ -168,6 +168,11 @@ async fn scale_5000_nodes_150000_pods() {
     let pods_per_app = pods_n.div_ceil(apps_n);
     let broken = |i: usize| i.is_multiple_of(20);
     let broken_n = (0..pods_n).filter(|i| broken(*i)).count();
+    let broken_apps = (0..pods_n)
+        .filter(|i| broken(*i))
+        .map(|i| i / pods_per_app)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     println!(
         "kwok_scale: {nodes_n} kwok nodes, {pods_n} pods ({broken_n} crash-looping) in {ns_n} namespaces, {apps_n} Deployments/ReplicaSets/Services"
     );
@@ -446,11 +451,17 @@ async fn scale_5000_nodes_150000_pods() {
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("diagnose output: {e}; stderr: {stderr}"));
         assert_eq!(report["summary"]["nodes"], nodes_n, "{}", report["summary"]);
+        assert_eq!(report["summary"]["pods"], pods_n, "{}", report["summary"]);
         let findings = report["findings"].as_array().unwrap();
         let oom = findings
             .iter()
             .filter(|f| f["cause"] == "OOMKilled")
             .count();
+        // Replicas of one workload with the same cause fold into one finding on the workload.
+        assert_eq!(
+            oom, broken_apps,
+            "one OOMKilled finding per Deployment with crash-looping pods"
+        );
         phase(format!(
             "kubemedic diagnose -A (--no-logs): {wall:.2} s, peak RSS {:.0} MiB, {} findings ({oom} OOMKilled)",
             rss_kib / 1024.0,
