@@ -33,8 +33,10 @@ pub struct ActionRecord {
     pub remediation: String,
     /// Runbook.
     pub runbook: String,
-    /// Target.
+    /// Target, as `node/NAME` or `pod/NS/NAME`.
     pub target: String,
+    /// Target, as kind, namespace and name.
+    pub object: TargetRef,
     /// Node.
     pub node: Option<String>,
     /// Step name.
@@ -94,6 +96,7 @@ pub struct Healer {
     recorder: Recorder,
     audit: Option<Arc<dyn Audit>>,
     last_plan: Option<Plan>,
+    last_runs: Vec<Remediation>,
 }
 
 impl std::fmt::Debug for Healer {
@@ -106,8 +109,30 @@ impl std::fmt::Debug for Healer {
 
 /// The API failed in a way that stops the pass (it is retried at the next).
 #[derive(Debug, thiserror::Error)]
-#[error("healing pass: {0}")]
-pub struct PassError(String);
+#[error("healing pass: {message}")]
+pub struct PassError {
+    message: String,
+    crd_missing: bool,
+}
+
+impl PassError {
+    /// The apiserver does not serve `remediations.kubemedic.io` (the CRD is not installed).
+    pub fn crd_missing(&self) -> bool {
+        self.crd_missing
+    }
+}
+
+fn list_error(e: kube::Error) -> PassError {
+    let crd_missing = matches!(&e, kube::Error::Api(s) if s.code == 404);
+    PassError {
+        message: if crd_missing {
+            "the Remediation CRD (remediations.kubemedic.io) is not installed: apply deploy/manifests/05-crds.yaml (or `kubemedic heal crd`) or run the controller with --install-crds".to_string()
+        } else {
+            format!("list remediations: {e}")
+        },
+        crd_missing,
+    }
+}
 
 fn short_hash(s: &str) -> String {
     // FNV-1a: stable across processes, enough to keep names unique per start time.
@@ -157,12 +182,34 @@ impl Healer {
             recorder,
             audit,
             last_plan: None,
+            last_runs: Vec::new(),
         }
     }
 
     /// The plan of the last pass (for the HTTP API and `heal plan` against a controller).
     pub fn last_plan(&self) -> Option<&Plan> {
         self.last_plan.as_ref()
+    }
+
+    /// The Remediations as listed by the last pass before it carried them forward (for alerts).
+    pub fn last_runs(&self) -> &[Remediation] {
+        &self.last_runs
+    }
+
+    /// Replaces the runbooks (a reloaded directory or ConfigMap); runs in flight keep their
+    /// frozen copy of the steps.
+    pub fn set_library(&mut self, library: Library) {
+        self.cfg.library = library;
+    }
+
+    /// Replaces the safety settings.
+    pub fn set_safety(&mut self, safety: SafetyConfig) {
+        self.cfg.safety = safety;
+    }
+
+    /// The runbooks in use.
+    pub fn library(&self) -> &Library {
+        &self.cfg.library
     }
 
     /// Forgets which runs this process took up (after losing and regaining leadership, a run
@@ -206,6 +253,7 @@ impl Healer {
                 remediation: r.name_any(),
                 runbook: r.spec.runbook.clone(),
                 target: r.spec.target_ref().to_string(),
+                object: r.spec.target_ref(),
                 node: r.spec.target.node.clone(),
                 step: step.to_string(),
                 action: action.to_string(),
@@ -222,7 +270,7 @@ impl Healer {
         let list = rems
             .list(&ListParams::default())
             .await
-            .map_err(|e| PassError(format!("list remediations: {e}")))?;
+            .map_err(list_error)?;
         let runs: Vec<Run> = list.items.iter().map(Run::from_remediation).collect();
         let p = plan::plan(Input {
             view,
@@ -316,7 +364,8 @@ impl Healer {
         let list = rems
             .list(&ListParams::default())
             .await
-            .map_err(|e| PassError(format!("list remediations: {e}")))?;
+            .map_err(list_error)?;
+        self.last_runs = list.items.clone();
         for r in list.items {
             if r.status
                 .as_ref()
@@ -690,6 +739,23 @@ impl Healer {
             Action::RolloutRestart => {
                 intent.insert("restartedAt".into(), stamp(Timestamp::now()));
             }
+            Action::EvictEmptyDir { top } => {
+                let Some(node) = r.spec.target.node.as_deref() else {
+                    return Err(ActionError::Refused("no node".into()));
+                };
+                let chosen = api::emptydir_top(&self.client, node, *top).await?;
+                if chosen.is_empty() {
+                    return Err(ActionError::Refused(format!(
+                        "no evictable pod on {node} uses emptyDir space (kubelet volume statistics)"
+                    )));
+                }
+                for u in chosen {
+                    intent.insert(
+                        format!("evict:{}/{}", u.namespace, u.name),
+                        format!("{} {}", u.uid, u.bytes),
+                    );
+                }
+            }
             Action::Cordon => {
                 if let Some(node) = &r.spec.target.node {
                     let nodes: Api<k8s_openapi::api::core::v1::Node> =
@@ -864,9 +930,43 @@ impl Healer {
                 .await
                 .map(|w| format!("rollout restart of {w}"))
             }
-            Action::EvictEmptyDir { top } => Err(ActionError::Refused(format!(
-                "evict-emptydir (top {top}) needs the kubelet's volume statistics; not available through this controller yet"
-            ))),
+            Action::EvictEmptyDir { .. } => {
+                // The pods chosen from the kubelet's statistics when the step started (intent).
+                let pods: Vec<(String, String, String, u64)> = intent
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let key = k.strip_prefix("evict:")?;
+                        let (ns, n) = key.split_once('/')?;
+                        let (uid, bytes) = v.split_once(' ').unwrap_or((v.as_str(), "0"));
+                        Some((
+                            ns.to_string(),
+                            n.to_string(),
+                            uid.to_string(),
+                            bytes.parse().unwrap_or(0),
+                        ))
+                    })
+                    .collect();
+                let targets: Vec<(String, String, String)> = pods
+                    .iter()
+                    .map(|(ns, n, uid, _)| (ns.clone(), n.clone(), uid.clone()))
+                    .collect();
+                api::evict_pods(&self.client, &targets, deadline)
+                    .await
+                    .map(|(evicted, throttled)| {
+                        let freed: u64 = pods.iter().map(|p| p.3).sum();
+                        format!(
+                            "evicted {} pod(s) using {} MiB of emptyDir space: {}{}",
+                            evicted.len(),
+                            freed / (1 << 20),
+                            evicted.join(", "),
+                            if throttled > 0 {
+                                format!(" ({throttled} evictions refused by PDBs on the way)")
+                            } else {
+                                String::new()
+                            }
+                        )
+                    })
+            }
             Action::Alert { .. } => Ok(
                 "alert raised (sent by the controller's alert sinks while the target stays unhealthy)"
                     .into(),
