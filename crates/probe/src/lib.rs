@@ -11,7 +11,20 @@
 //! together on a schedule.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod config;
+pub mod discovery;
+pub mod dns;
 pub mod dnsmsg;
+pub mod http;
+pub mod metrics;
 pub mod outcome;
 pub mod ring;
+pub mod runner;
+pub mod server;
+pub mod targets;
 pub mod verdict;
+
+pub use config::{ConfigError, DnsProbeConfig, NamedCheck, ProbeConfig};
+pub use runner::{ProbeError, ProbeHandle, ProbeUpdate, Prober};
+pub use targets::{Discovered, PeerPod};
+pub use verdict::{DnsServer, FaultChange, Neighbour, POD_NETWORK_CONDITION, PodNetworkCondition};
