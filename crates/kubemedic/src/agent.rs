@@ -107,6 +107,9 @@ pub struct AgentArgs {
     /// How often node facts are collected.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     facts_interval: Duration,
+    /// The network prober (`--probes`).
+    #[command(flatten)]
+    probes: crate::probes::ProbeArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -210,7 +213,8 @@ fn print_defaults(name: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn kube_client(args: &AgentArgs) -> anyhow::Result<kube::Client> {
+/// The client and the apiserver URL it talks to.
+async fn kube_client(args: &AgentArgs) -> anyhow::Result<(kube::Client, String)> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -223,7 +227,9 @@ async fn kube_client(args: &AgentArgs) -> anyhow::Result<kube::Client> {
             .await
             .context("no in-cluster config and no kubeconfig (use --kubeconfig or --standalone)")?,
     };
-    kube::Client::try_from(config).context("building the Kubernetes client")
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    Ok((client, url))
 }
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -249,16 +255,31 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let kube = if args.standalone || !args.enable_k8s_exporter {
-            None
+        // The prober discovers its neighbours through the API even when the exporter is off.
+        let wants_api = !args.standalone
+            && (args.enable_k8s_exporter
+                || (args.probes.probes && args.probes.probe_peer.is_empty()));
+        let client = if wants_api {
+            Some(kube_client(args).await?)
         } else {
-            let mut options = KubeExporterOptions::new(kube_client(args).await?);
-            options.heartbeat = args.heartbeat;
-            Some(options)
+            None
         };
-        let remediate_client = match (&kube, args.remediate.remediate && !args.standalone) {
-            (Some(k), _) => Some(k.client.clone()),
-            (None, true) => Some(kube_client(args).await?),
+        let kube = match &client {
+            Some((c, _)) if !args.standalone && args.enable_k8s_exporter => {
+                let mut options = KubeExporterOptions::new(c.clone());
+                options.heartbeat = args.heartbeat;
+                Some(options)
+            }
+            _ => None,
+        };
+        let probes = crate::probes::options(
+            &args.probes,
+            &node_name,
+            client.as_ref().map(|(c, url)| (c, url.as_str())),
+        )?;
+        let remediate_client = match (&client, args.remediate.remediate && !args.standalone) {
+            (Some((c, _)), _) => Some(c.clone()),
+            (None, true) => Some(kube_client(args).await?.0),
             (None, false) => None,
         };
         args.remediate
@@ -298,9 +319,10 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
                 host_root: args.host_root.clone().map(HostRoot::new),
             },
             journalctl: args.journalctl.clone(),
+            probes,
         };
         let (handles, running) = kubemedic_agent::run::start(options, shutdown_signal()).await?;
-        tracing::info!(node = %node_name, listening = ?handles.listening, "kubemedic agent running");
+        tracing::info!(node = %node_name, listening = ?handles.listening, probes = ?handles.probe_listening, "kubemedic agent running");
         running.await;
         tracing::info!("stopping");
         anyhow::Ok(())

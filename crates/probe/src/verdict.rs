@@ -202,6 +202,7 @@ impl Streak {
             self.consecutive_failures = 0;
             self.failing_since = None;
             self.last_ok = Some(now);
+            self.last_error = None;
             self.last_latency_ms = Some(latency.as_secs_f64() * 1000.0);
         } else {
             self.consecutive_failures = self.consecutive_failures.saturating_add(1);
@@ -590,6 +591,12 @@ impl Verdicts {
         // neighbour: accuse none of them; if the checks into this node still arrive, its
         // egress is what is broken.
         let most_out_fail = out_total >= 2 && out_failed * 2 > out_total;
+        // The egress verdict wants settled failures (a neighbour that starts a second later
+        // than this node is not a broken egress).
+        let settled_failing = with_result
+            .iter()
+            .filter(|p| p.streak.failing(self.thresholds.fail_after))
+            .count();
         let out_failing_since = with_result
             .iter()
             .filter_map(|p| p.streak.failing_since)
@@ -601,7 +608,13 @@ impl Verdicts {
                 .filter(|w| self.incoming.get(*w).is_some_and(|t| *t > since))
                 .count()
         });
-        if most_out_fail && !unreachable && in_total > 0 && heard_since_failing * 2 > in_total {
+        if settled_failing * 2 > out_total
+            && out_total >= 2
+            && warm
+            && !unreachable
+            && in_total > 0
+            && heard_since_failing * 2 > in_total
+        {
             wanted.insert(
                 (kind::POD_NETWORK_EGRESS_BROKEN.into(), self.node.clone()),
                 (
