@@ -65,3 +65,9 @@ if command -v go >/dev/null 2>&1; then
     testbed/alertmanager-build >/dev/null
 fi
 phase "alertmanager build"
+
+# CoreDNS replicas for the network-probe tests (cached like the control plane).
+if command -v go >/dev/null 2>&1; then
+    testbed/coredns-build >/dev/null
+fi
+phase "coredns build"
