@@ -423,7 +423,12 @@ impl Lab {
              chain output {{ type filter hook output priority -10; policy drop; oif lo accept; ip daddr {gw} accept; }}\n\
              }}\n"
         );
-        run_input(&["ip", "netns", "exec", &host.ns, "nft", "-f", "-"], &rules)
+        self.nft(host, &rules)
+    }
+
+    /// Loads an nft ruleset (as `nft -f` reads it) inside `host`.
+    pub fn nft(&self, host: &LabHost, rules: &str) -> Result<(), TestbedError> {
+        run_input(&["ip", "netns", "exec", &host.ns, "nft", "-f", "-"], rules)
     }
 
     /// Undoes [`Lab::isolate`].
