@@ -36,7 +36,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "kube-system", env = "KUBENURSE_NAMESPACE")]
     pub probe_namespace: String,
     /// Label selector of the prober pods.
-    #[arg(long, default_value = kubemedic_model::live::DEFAULT_AGENT_SELECTOR, env = "KUBENURSE_NEIGHBOUR_FILTER")]
+    #[arg(long, default_value = kubemedic_cluster::live::DEFAULT_AGENT_SELECTOR, env = "KUBENURSE_NEIGHBOUR_FILTER")]
     pub probe_selector: String,
     /// Also check probers on cordoned nodes.
     #[arg(long, env = "KUBENURSE_ALLOW_UNSCHEDULABLE")]

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 async fn snapshot(lab: &ProbeLab) -> Snapshot {
-    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(lab.client.clone());
+    let nodes: Api<kubemedic_model::objects::Node> = Api::all(lab.client.clone());
     let mut s = Snapshot {
         taken_at: Some(jiff::Timestamp::now()),
         nodes: nodes.list(&ListParams::default()).await.unwrap().items,

@@ -576,7 +576,7 @@ mod tests {
 
     #[test]
     fn the_condition_is_the_fallback() {
-        let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(serde_json::json!({
+        let node: kubemedic_model::objects::Node = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "n5"},
             "status": {"conditions": [
                 {"type": "Ready", "status": "True"},
