@@ -393,6 +393,24 @@ impl Lab {
         }
     }
 
+    /// The pid of the process started as `name`.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.procs
+            .lock()
+            .ok()?
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.pid())
+    }
+
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the process started as `name`: a server that
+    /// accepts nothing and answers nothing, without a restart.
+    pub fn pause(&self, name: &str, paused: bool) {
+        if let Some(pid) = self.pid(name) {
+            sys::kill_pid(pid, if paused { libc::SIGSTOP } else { libc::SIGCONT });
+        }
+    }
+
     /// Whether the process started as `name` still runs.
     pub fn running(&self, name: &str) -> bool {
         self.procs.lock().is_ok_and(|mut procs| {
