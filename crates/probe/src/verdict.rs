@@ -664,6 +664,20 @@ impl Verdicts {
             if d.ok() != Some(false) {
                 continue;
             }
+            // A resolver or node-local cache forwards to the replicas: while replicas fail,
+            // some of its answers fail too, which the replica faults already explain; on its
+            // own it must fail several probes in a row.
+            if d.server.role != DnsRole::Replica
+                && (!failing_replicas.is_empty()
+                    || d.queries
+                        .values()
+                        .map(|q| q.streak.consecutive_failures)
+                        .max()
+                        .unwrap_or(0)
+                        < self.thresholds.fail_after)
+            {
+                continue;
+            }
             let k = match d.server.role {
                 DnsRole::Replica => kind::DNS_REPLICA_FAILING,
                 DnsRole::NodeLocal => kind::NODE_LOCAL_DNS_FAILING,
