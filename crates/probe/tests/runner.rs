@@ -218,3 +218,38 @@ async fn ten_thousand_dns_endpoints_are_a_bounded_job() {
             .contains("9984 more replicas not probed")
     );
 }
+
+#[tokio::test]
+async fn a_neighbour_answering_500_is_named_with_its_status() {
+    let a_ip = Ipv4Addr::new(127, 0, 32, 1);
+    let b_ip = Ipv4Addr::new(127, 0, 32, 2);
+    let listener = TcpListener::bind((b_ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // b's endpoint is up but broken: 500 on the check path.
+    let app = axum::Router::new().route(
+        "/alwayshappy",
+        axum::routing::get(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let view = Discovered {
+        peers: vec![peer("a", a_ip), peer("b", b_ip)],
+        synced: true,
+        ..Discovered::default()
+    };
+    let a = Prober::new(config("a", port), None).unwrap();
+    let ha = a.handle();
+    let (ta, _ra) = mpsc::channel::<ProbeUpdate>(64);
+    tokio::spawn(a.run(fixed(view), ta));
+    let f = wait_for("b named unreachable", Duration::from_secs(10), || {
+        let f = ha.facts();
+        f.fault("NeighbourUnreachable", "b").is_some().then_some(f)
+    })
+    .await;
+    let b = f.neighbours.iter().find(|n| n.node == "b").unwrap();
+    assert_eq!(b.last_error.as_deref(), Some("status_code_500"));
+    let text = metrics_text(&ha);
+    assert!(text.contains("kubenurse_httpclient_requests_total{type=\"path_b\",code=\"500\"}"), "{text}");
+    assert!(text.contains("kubenurse_errors_total{type=\"path_b\",event=\"status_code_500\"}"), "{text}");
+    // A response arrived: its duration is observed, as kubenurse does for non-200 answers.
+    assert!(text.contains("kubenurse_httpclient_request_duration_seconds_count{type=\"path_b\"}"), "{text}");
+}
