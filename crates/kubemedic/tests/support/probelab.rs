@@ -37,6 +37,9 @@ pub struct LabOptions {
     pub replicas: usize,
     /// Break the two replicas.
     pub broken_replicas: bool,
+    /// Nodes resolve through a DNS Service VIP (DNAT to a random replica per query, as
+    /// kube-proxy does) instead of the first replica.
+    pub dns_vip: bool,
 }
 
 impl Default for LabOptions {
@@ -45,6 +48,7 @@ impl Default for LabOptions {
             nodes: 4,
             replicas: 6,
             broken_replicas: true,
+            dns_vip: false,
         }
     }
 }
@@ -58,7 +62,12 @@ pub struct ProbeLab {
     pub dns_host: LabHost,
     pub replicas: Vec<Ipv4Addr>,
     pub vip: Ipv4Addr,
+    /// The DNS Service VIP, when the nodes resolve through one.
+    pub dns_vip: Option<Ipv4Addr>,
     pub kubeconfig: PathBuf,
+    /// host:port of the apiserver as seen from the lab.
+    pub api_host: Ipv4Addr,
+    pub api_port: u16,
     pub dir: tempfile::TempDir,
     forwarder: tokio::task::JoinHandle<()>,
 }
@@ -190,6 +199,7 @@ impl ProbeLab {
 
         // Nodes, with kubelet-like Node objects and the agent pods as the API would show them.
         let vip = lab.next_address();
+        let dns_vip = opts.dns_vip.then(|| lab.next_address());
         let mut nodes = Vec::new();
         for i in 0..opts.nodes {
             let host = lab.add_host(&node_name(i)).unwrap();
@@ -197,7 +207,7 @@ impl ProbeLab {
                 &host,
                 &format!(
                     "nameserver {}\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:1\n",
-                    replicas[0]
+                    dns_vip.unwrap_or(replicas[0])
                 ),
             )
             .unwrap();
@@ -294,7 +304,10 @@ impl ProbeLab {
             dns_host,
             replicas,
             vip,
+            dns_vip,
             kubeconfig,
+            api_host: gw,
+            api_port: fwd_port,
             dir,
             forwarder,
         };
@@ -304,35 +317,89 @@ impl ProbeLab {
         Some(me)
     }
 
-    /// kube-proxy's part: the probers' Service VIP DNATed to every agent, in node `i`.
+    /// kube-proxy's part, in node `i`: the probers' Service VIP DNATed to every node's prober
+    /// (kubemedic on 20258, kubenurse on 8080) and, with a DNS VIP, that VIP to every replica.
     pub fn service_rules(&self, i: usize, on: bool) {
         let host = &self.nodes[i];
         if !on {
-            self.lab
-                .exec(host, &["nft", "delete", "table", "ip", "kmpr_svc"])
-                .unwrap();
+            self.lab.exec(host, &["nft", "delete", "table", "ip", "kmpr_svc"]).unwrap();
             return;
         }
-        let map: Vec<String> = self
+        let nodes: Vec<String> = self
             .nodes
             .iter()
             .enumerate()
             .map(|(k, h)| format!("{k} : {}", h.ip))
             .collect();
-        let rules = format!(
-            "table ip kmpr_svc {{\n  chain out {{\n    type nat hook output priority -100;\n    ip daddr {} tcp dport {PROBE_PORT} dnat to numgen inc mod {} map {{ {} }}\n  }}\n}}\n",
-            self.vip,
-            self.nodes.len(),
-            map.join(", ")
-        );
+        let mut rules = String::from("table ip kmpr_svc {\n  chain out {\n    type nat hook output priority -100;\n");
+        for port in [PROBE_PORT, 8080] {
+            rules.push_str(&format!(
+                "    ip daddr {} tcp dport {port} dnat to numgen inc mod {} map {{ {} }}\n",
+                self.vip,
+                self.nodes.len(),
+                nodes.join(", ")
+            ));
+        }
+        if let Some(dvip) = self.dns_vip {
+            let reps: Vec<String> = self
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(k, ip)| format!("{k} : {ip}"))
+                .collect();
+            for proto in ["udp", "tcp"] {
+                rules.push_str(&format!(
+                    "    ip daddr {dvip} {proto} dport 53 dnat to numgen random mod {} map {{ {} }}\n",
+                    self.replicas.len(),
+                    reps.join(", ")
+                ));
+            }
+        }
+        rules.push_str("  }\n}\n");
         self.lab.nft(host, &rules).unwrap();
+    }
+
+    /// Stops (no answer at all) or resumes DNS replica `i`.
+    pub fn pause_replica(&self, i: usize, paused: bool) {
+        self.lab.pause(&format!("coredns-{i}"), paused);
     }
 
     /// Starts the agent of node `i` with the lab's settings plus `extra` flags.
     pub fn start_agent(&self, i: usize, interval: &str, extra: &[&str]) {
         let host = &self.nodes[i];
-        let monitor = self.dir.path().join(format!("monitor-{i}.json"));
-        let log = self.dir.path().join(format!("empty-{i}.log"));
+        let mut args = self.agent_args(i, &format!("agent-{}", node_name(i)));
+        args.extend(
+            [
+                "--probes",
+                "--probe-interval",
+                interval,
+                "--probe-insecure",
+                "--probe-pod-name",
+                &format!("kubemedic-agent-{}", node_name(i)),
+                "--probe-address",
+                &host.ip.to_string(),
+                "--probe-dns-external-name",
+                EXTERNAL,
+                "--probe-service-url",
+                &format!("http://{}:{PROBE_PORT}", self.vip),
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn_agent(i, &format!("agent-{}", node_name(i)), args);
+    }
+
+    /// Starts, in node `i`, the same agent without the prober (the memory baseline).
+    pub fn start_baseline_agent(&self, i: usize) {
+        let name = format!("baseline-{}", node_name(i));
+        let args = self.agent_args(i, &name);
+        self.spawn_agent(i, &name, args);
+    }
+
+    fn agent_args(&self, i: usize, name: &str) -> Vec<String> {
+        let monitor = self.dir.path().join(format!("monitor-{name}.json"));
+        let log = self.dir.path().join(format!("empty-{name}.log"));
         std::fs::write(&log, "").unwrap();
         std::fs::write(
             &monitor,
@@ -343,7 +410,7 @@ impl ProbeLab {
             ),
         )
         .unwrap();
-        let mut args: Vec<String> = [
+        [
             "agent",
             "--kubeconfig",
             &self.kubeconfig.display().to_string(),
@@ -357,27 +424,17 @@ impl ProbeLab {
             "0",
             "--iptables-save",
             "",
-            "--probes",
-            "--probe-interval",
-            interval,
-            "--probe-insecure",
-            "--probe-pod-name",
-            &format!("kubemedic-agent-{}", node_name(i)),
-            "--probe-address",
-            &host.ip.to_string(),
-            "--probe-dns-external-name",
-            EXTERNAL,
-            "--probe-service-url",
-            &format!("http://{}:{PROBE_PORT}", self.vip),
         ]
         .iter()
         .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
+        .collect()
+    }
+
+    fn spawn_agent(&self, i: usize, name: &str, args: Vec<String>) {
         self.lab
             .spawn(
-                host,
-                &format!("agent-{}", node_name(i)),
+                &self.nodes[i],
+                name,
                 Path::new(env!("CARGO_BIN_EXE_kubemedic")),
                 &args,
                 &[("RUST_LOG".into(), "info".into())],
