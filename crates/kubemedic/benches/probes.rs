@@ -124,14 +124,16 @@ async fn kubenurse_setup(lab: &ProbeLab) -> PathBuf {
     )
     .await
     .unwrap();
-    let tr: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 7200}})).unwrap();
+    let tr: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 7200}}))
+            .unwrap();
     let token = sas
         .create_token_request("kubenurse", &PostParams::default(), &tr)
         .await
         .unwrap()
         .status
-        .unwrap()
-        .token;
+        .and_then(|s| s.token)
+        .expect("the apiserver issued no token");
     let dir = lab.dir.path().join("kubenurse-sa");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("token"), token).unwrap();
@@ -178,7 +180,10 @@ fn start_kubenurse(lab: &ProbeLab, i: usize, bin: &Path, sa: &Path, limit: usize
         ("KUBENURSE_NAMESPACE", "kube-system".into()),
         ("KUBENURSE_NEIGHBOUR_FILTER", "app=kubenurse".into()),
         ("KUBENURSE_NEIGHBOUR_LIMIT", limit.to_string()),
-        ("KUBENURSE_SERVICE_URL", format!("http://{}:{KUBENURSE_PORT}", lab.vip)),
+        (
+            "KUBENURSE_SERVICE_URL",
+            format!("http://{}:{KUBENURSE_PORT}", lab.vip),
+        ),
         ("KUBENURSE_CHECK_ME_INGRESS", "false".into()),
         ("KUBENURSE_INSECURE", "true".into()),
         ("KUBENURSE_CHECK_INTERVAL", "5s".into()),
@@ -273,8 +278,16 @@ async fn resources(lab: &ProbeLab, names: &[String], window: Duration) -> (f64, 
 fn iface_bytes(lab: &ProbeLab, i: usize) -> u64 {
     let read = |f: &str| -> u64 {
         lab.lab
-            .exec(&lab.nodes[i], &["cat", &format!("/sys/class/net/eth0/statistics/{f}")])
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(0))
+            .exec(
+                &lab.nodes[i],
+                &["cat", &format!("/sys/class/net/eth0/statistics/{f}")],
+            )
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or(0)
+            })
             .unwrap_or(0)
     };
     read("rx_bytes") + read("tx_bytes")
@@ -305,13 +318,20 @@ async fn all_probes(lab: &ProbeLab) -> Vec<Option<kubemedic_model::probes::Probe
 
 async fn kubenurse_sum(lab: &ProbeLab, needles: &[&str]) -> Vec<f64> {
     futures::future::join_all(lab.nodes.iter().map(|h| async move {
-        let text = http_get(h.ip, KUBENURSE_PORT, "/metrics").await.unwrap_or_default();
+        let text = http_get(h.ip, KUBENURSE_PORT, "/metrics")
+            .await
+            .unwrap_or_default();
         sum_metric(&text, "kubenurse_errors_total", needles)
     }))
     .await
 }
 
-async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: usize) -> Option<Figures> {
+async fn scenario(
+    n: usize,
+    kubenurse: Option<&Path>,
+    window: Duration,
+    repeat: usize,
+) -> Option<Figures> {
     let lab = ProbeLab::start(LabOptions {
         nodes: n,
         replicas: 6,
@@ -332,27 +352,41 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         }
     }
     lab.start_baseline_agent(0);
-    let steady = wait_until("every agent checking all neighbours", Duration::from_secs(180), || async {
-        all_probes(&lab).await.iter().all(|p| {
-            p.as_ref().is_some_and(|f| {
-                f.neighbours.len() == limit && f.neighbours.iter().all(|x| x.ok == Some(true))
-                    && f.dns.iter().filter(|d| d.ok == Some(true)).count() >= 6
+    let steady = wait_until(
+        "every agent checking all neighbours",
+        Duration::from_secs(180),
+        || async {
+            all_probes(&lab).await.iter().all(|p| {
+                p.as_ref().is_some_and(|f| {
+                    f.neighbours.len() == limit
+                        && f.neighbours.iter().all(|x| x.ok == Some(true))
+                        && f.dns.iter().filter(|d| d.ok == Some(true)).count() >= 6
+                })
             })
-        })
-    })
+        },
+    )
     .await;
     if !steady {
         eprintln!("{}", lab.agent_logs());
         return None;
     }
     if kubenurse.is_some() {
-        wait_until("kubenurse checking its neighbours", Duration::from_secs(120), || async {
-            let text = http_get(lab.nodes[0].ip, KUBENURSE_PORT, "/metrics").await.unwrap_or_default();
-            text.lines()
-                .filter(|l| l.starts_with("kubenurse_httpclient_requests_total{") && l.contains("type=\"path_"))
-                .count()
-                >= limit
-        })
+        wait_until(
+            "kubenurse checking its neighbours",
+            Duration::from_secs(120),
+            || async {
+                let text = http_get(lab.nodes[0].ip, KUBENURSE_PORT, "/metrics")
+                    .await
+                    .unwrap_or_default();
+                text.lines()
+                    .filter(|l| {
+                        l.starts_with("kubenurse_httpclient_requests_total{")
+                            && l.contains("type=\"path_")
+                    })
+                    .count()
+                    >= limit
+            },
+        )
         .await;
     }
     // Let both settle (first rounds, watches, connection set-up).
@@ -363,7 +397,9 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         ..Figures::default()
     };
     let agents: Vec<String> = (0..n).map(|i| format!("agent-{}", node_name(i))).collect();
-    let nurses: Vec<String> = (0..n).map(|i| format!("kubenurse-{}", node_name(i))).collect();
+    let nurses: Vec<String> = (0..n)
+        .map(|i| format!("kubenurse-{}", node_name(i)))
+        .collect();
     let mut measured = agents.clone();
     measured.push("baseline-n0".into());
     let (rss, cpu) = resources(&lab, &agents, window).await;
@@ -398,11 +434,19 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         let mut first = None;
         let mut all = None;
         let mut nurse = None;
-        while t0.elapsed() < Duration::from_secs(60) && (all.is_none() || (kubenurse.is_some() && nurse.is_none() && t0.elapsed() < Duration::from_secs(60))) {
+        while t0.elapsed() < Duration::from_secs(60)
+            && (all.is_none()
+                || (kubenurse.is_some()
+                    && nurse.is_none()
+                    && t0.elapsed() < Duration::from_secs(60)))
+        {
             let views = all_probes(&lab).await;
             let named = views
                 .iter()
-                .filter(|v| v.as_ref().is_some_and(|f| f.fault("DNSReplicaFailing", &server).is_some()))
+                .filter(|v| {
+                    v.as_ref()
+                        .is_some_and(|f| f.fault("DNSReplicaFailing", &server).is_some())
+                })
                 .count();
             if named > 0 && first.is_none() {
                 first = Some(t0.elapsed().as_secs_f64());
@@ -425,9 +469,16 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         fig.dns_replica_detect_s.push(first.unwrap_or(f64::NAN));
         fig.dns_replica_all_nodes_s.push(all.unwrap_or(f64::NAN));
         fig.kubenurse_dns_first_error_s.push(nurse);
-        wait_until("the replica healed everywhere", Duration::from_secs(60), || async {
-            all_probes(&lab).await.iter().all(|v| v.as_ref().is_some_and(|f| f.fault("DNSReplicaFailing", &server).is_none()))
-        })
+        wait_until(
+            "the replica healed everywhere",
+            Duration::from_secs(60),
+            || async {
+                all_probes(&lab).await.iter().all(|v| {
+                    v.as_ref()
+                        .is_some_and(|f| f.fault("DNSReplicaFailing", &server).is_none())
+                })
+            },
+        )
         .await;
     }
 
@@ -442,7 +493,11 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         let (mut verdict, mut condition, mut nurse) = (None, None, None);
         while t0.elapsed() < Duration::from_secs(90) {
             if verdict.is_none()
-                && lab.probes(cut).await.and_then(|f| f.pod_network).is_some_and(|p| p.unreachable)
+                && lab
+                    .probes(cut)
+                    .await
+                    .and_then(|f| f.pod_network)
+                    .is_some_and(|p| p.unreachable)
             {
                 verdict = Some(t0.elapsed().as_secs_f64());
             }
@@ -455,7 +510,8 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
                     nurse = Some(t0.elapsed().as_secs_f64());
                 }
             }
-            if verdict.is_some() && condition.is_some() && (kubenurse.is_none() || nurse.is_some()) {
+            if verdict.is_some() && condition.is_some() && (kubenurse.is_none() || nurse.is_some())
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -465,7 +521,9 @@ async fn scenario(n: usize, kubenurse: Option<&Path>, window: Duration, repeat: 
         fig.cut_node_condition_s.push(condition.unwrap_or(f64::NAN));
         fig.kubenurse_cut_first_error_s.push(nurse);
         wait_until("the cut node healed", Duration::from_secs(90), || async {
-            lab.condition(cut).await.is_some_and(|c| c.status == "False")
+            lab.condition(cut)
+                .await
+                .is_some_and(|c| c.status == "False")
         })
         .await;
     }

@@ -248,8 +248,17 @@ async fn a_neighbour_answering_500_is_named_with_its_status() {
     let b = f.neighbours.iter().find(|n| n.node == "b").unwrap();
     assert_eq!(b.last_error.as_deref(), Some("status_code_500"));
     let text = metrics_text(&ha);
-    assert!(text.contains("kubenurse_httpclient_requests_total{type=\"path_b\",code=\"500\"}"), "{text}");
-    assert!(text.contains("kubenurse_errors_total{type=\"path_b\",event=\"status_code_500\"}"), "{text}");
+    assert!(
+        text.contains("kubenurse_httpclient_requests_total{type=\"path_b\",code=\"500\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubenurse_errors_total{type=\"path_b\",event=\"status_code_500\"}"),
+        "{text}"
+    );
     // A response arrived: its duration is observed, as kubenurse does for non-200 answers.
-    assert!(text.contains("kubenurse_httpclient_request_duration_seconds_count{type=\"path_b\"}"), "{text}");
+    assert!(
+        text.contains("kubenurse_httpclient_request_duration_seconds_count{type=\"path_b\"}"),
+        "{text}"
+    );
 }

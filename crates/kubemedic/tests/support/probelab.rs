@@ -322,7 +322,9 @@ impl ProbeLab {
     pub fn service_rules(&self, i: usize, on: bool) {
         let host = &self.nodes[i];
         if !on {
-            self.lab.exec(host, &["nft", "delete", "table", "ip", "kmpr_svc"]).unwrap();
+            self.lab
+                .exec(host, &["nft", "delete", "table", "ip", "kmpr_svc"])
+                .unwrap();
             return;
         }
         let nodes: Vec<String> = self
@@ -331,7 +333,9 @@ impl ProbeLab {
             .enumerate()
             .map(|(k, h)| format!("{k} : {}", h.ip))
             .collect();
-        let mut rules = String::from("table ip kmpr_svc {\n  chain out {\n    type nat hook output priority -100;\n");
+        let mut rules = String::from(
+            "table ip kmpr_svc {\n  chain out {\n    type nat hook output priority -100;\n",
+        );
         for port in [PROBE_PORT, 8080] {
             rules.push_str(&format!(
                 "    ip daddr {} tcp dport {port} dnat to numgen inc mod {} map {{ {} }}\n",

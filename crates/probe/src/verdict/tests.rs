@@ -560,14 +560,27 @@ fn a_resolver_failing_now_and_then_is_explained_by_the_replicas() {
         node: None,
     };
     servers.push(resolver.clone());
-    v.set_dns(&servers, &[(QueryKind::External, "kubernetes.io".into())], 3);
+    v.set_dns(
+        &servers,
+        &[(QueryKind::External, "kubernetes.io".into())],
+        3,
+    );
     // Replica 1 is broken; the resolver (a Service VIP over the replicas) fails twice in a row.
     for now in [t(0), t(5)] {
         for (i, s) in servers.iter().take(3).enumerate() {
-            let r = if i == 1 { DnsResult::Timeout } else { DnsResult::Ok };
+            let r = if i == 1 {
+                DnsResult::Timeout
+            } else {
+                DnsResult::Ok
+            };
             v.record_dns(s.addr, QueryKind::External, &dns(r), now);
         }
-        v.record_dns(resolver.addr, QueryKind::External, &dns(DnsResult::Timeout), now);
+        v.record_dns(
+            resolver.addr,
+            QueryKind::External,
+            &dns(DnsResult::Timeout),
+            now,
+        );
         v.evaluate(now);
     }
     let kinds: Vec<&str> = v.faults().map(|f| f.kind.as_str()).collect();
@@ -575,12 +588,21 @@ fn a_resolver_failing_now_and_then_is_explained_by_the_replicas() {
     assert!(!kinds.contains(&kind::DNS_RESOLVER_FAILING), "{kinds:?}");
     // Replicas fine, resolver failing: once is not enough, twice is.
     let mut v = setup();
-    v.set_dns(&servers, &[(QueryKind::External, "kubernetes.io".into())], 3);
+    v.set_dns(
+        &servers,
+        &[(QueryKind::External, "kubernetes.io".into())],
+        3,
+    );
     for (k, now) in [t(0), t(5)].into_iter().enumerate() {
         for s in servers.iter().take(3) {
             v.record_dns(s.addr, QueryKind::External, &dns(DnsResult::Ok), now);
         }
-        v.record_dns(resolver.addr, QueryKind::External, &dns(DnsResult::ServFail), now);
+        v.record_dns(
+            resolver.addr,
+            QueryKind::External,
+            &dns(DnsResult::ServFail),
+            now,
+        );
         v.evaluate(now);
         let raised = v.faults().any(|f| f.kind == kind::DNS_RESOLVER_FAILING);
         assert_eq!(raised, k == 1);
