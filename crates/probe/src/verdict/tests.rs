@@ -553,7 +553,7 @@ fn a_resolver_failing_now_and_then_is_explained_by_the_replicas() {
     let mut v = setup();
     let mut servers = dns_servers(3);
     let resolver = DnsServer {
-        addr: SocketAddr::from(([10, 96, 0, 10], 53)),
+        addr: SocketAddr::from(([10, 96, 255, 10], 53)),
         role: DnsRole::Resolver,
         pod: None,
         namespace: None,
@@ -565,7 +565,8 @@ fn a_resolver_failing_now_and_then_is_explained_by_the_replicas() {
         &[(QueryKind::External, "kubernetes.io".into())],
         3,
     );
-    // Replica 1 is broken; the resolver (a Service VIP over the replicas) fails twice in a row.
+    // Replica 1 is broken; the resolver (a Service VIP over the replicas, not one of their
+    // addresses) fails twice in a row.
     for now in [t(0), t(5)] {
         for (i, s) in servers.iter().take(3).enumerate() {
             let r = if i == 1 {
