@@ -47,6 +47,10 @@ pub struct AgentArgs {
         value_delimiter = ','
     )]
     system_stats_monitor: Vec<PathBuf>,
+    /// Run no node monitor at all, not even the embedded defaults: a prober-only agent
+    /// (`--probes --no-monitors`, the pod-network DaemonSet of docs/probes.md).
+    #[arg(long, conflicts_with_all = ["system_log_monitor", "custom_plugin_monitor", "system_stats_monitor"])]
+    no_monitors: bool,
     /// Print the embedded default configs (all, or the one named, e.g. kernel-monitor) and exit.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     print_default_config: Option<String>,
@@ -148,9 +152,13 @@ fn node_name(args: &AgentArgs) -> anyhow::Result<String> {
     Ok(host.trim().to_string())
 }
 
-/// Loads the monitors named by the flags, or the embedded defaults when none is given.
+/// Loads the monitors named by the flags, the embedded defaults when none is given, or none
+/// with `--no-monitors`.
 fn load_monitors(args: &AgentArgs) -> anyhow::Result<MonitorSet> {
     let mut set = MonitorSet::default();
+    if args.no_monitors {
+        return Ok(set);
+    }
     if args.system_log_monitor.is_empty()
         && args.custom_plugin_monitor.is_empty()
         && args.system_stats_monitor.is_empty()
