@@ -101,6 +101,13 @@ fn sum_metric(text: &str, name: &str, needles: &[&str]) -> f64 {
         .sum()
 }
 
+/// Prometheus series (sample lines) of one scrape whose metric name starts with one of `prefixes`.
+fn series(text: &str, prefixes: &[&str]) -> usize {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && prefixes.iter().any(|p| l.starts_with(p)))
+        .count()
+}
+
 /// kubenurse needs a service-account token and CA at the in-cluster paths, a host name equal to
 /// its pod name, and its pods in the API. Returns the directory with token and CA.
 async fn kubenurse_setup(lab: &ProbeLab) -> PathBuf {
@@ -239,6 +246,8 @@ struct Figures {
     kubenurse_cpu_percent: f64,
     kubemedic_bytes_per_min: f64,
     kubenurse_bytes_per_min: f64,
+    kubemedic_series: usize,
+    kubenurse_series: usize,
     dns_replica_detect_s: Vec<f64>,
     dns_replica_all_nodes_s: Vec<f64>,
     kubenurse_dns_first_error_s: Vec<Option<f64>>,
@@ -395,6 +404,28 @@ async fn scenario(
         nodes: n,
         neighbours: limit,
         ..Figures::default()
+    };
+    // Series per node: the median over nodes of one scrape, the prober's own series only
+    // (kubenurse_* for both, plus kubemedic_probe_* for kubemedic; no process or Go series).
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for h in &lab.nodes {
+        let text = http_get(h.ip, probelab::PROBE_PORT, "/metrics")
+            .await
+            .unwrap_or_default();
+        ours.push(series(&text, &["kubenurse_", "kubemedic_probe_"]) as f64);
+        if kubenurse.is_some() {
+            let text = http_get(h.ip, KUBENURSE_PORT, "/metrics")
+                .await
+                .unwrap_or_default();
+            theirs.push(series(&text, &["kubenurse_"]) as f64);
+        }
+    }
+    fig.kubemedic_series = median(ours) as usize;
+    fig.kubenurse_series = if theirs.is_empty() {
+        0
+    } else {
+        median(theirs) as usize
     };
     let agents: Vec<String> = (0..n).map(|i| format!("agent-{}", node_name(i))).collect();
     let nurses: Vec<String> = (0..n)
@@ -580,6 +611,11 @@ fn main() {
                 println!("traffic per node per minute: kubemedic {:.0} KiB, kubenurse {:.0} KiB", f.kubemedic_bytes_per_min / 1024.0, f.kubenurse_bytes_per_min / 1024.0);
             } else {
                 println!("traffic per node per minute: kubemedic {:.0} KiB", f.kubemedic_bytes_per_min / 1024.0);
+            }
+            if kubenurse.is_some() {
+                println!("metric series per node (the prober's own): kubemedic {}, kubenurse {}", f.kubemedic_series, f.kubenurse_series);
+            } else {
+                println!("metric series per node (the prober's own): kubemedic {}", f.kubemedic_series);
             }
             println!("DNS replica stops answering: named by the first node {}; by every node {}", show(&f.dns_replica_detect_s), show(&f.dns_replica_all_nodes_s));
             println!("  kubenurse: first api_server_dns error after: {} (it never names the replica)", show_opt(&f.kubenurse_dns_first_error_s));
