@@ -205,11 +205,15 @@ async fn probes_on_real_network_stacks() {
     eprintln!("n1 named unreachable {:?} after the cut", started.elapsed());
     assert_eq!(c.reason.as_deref(), Some("PodNetworkUnreachable"));
     let msg = c.message.unwrap_or_default();
-    assert!(msg.contains("3/3 checks to neighbours fail"), "{msg}");
-    assert!(
-        msg.contains("3/3 nodes that check this one went silent"),
-        "{msg}"
-    );
+    // The condition turns True as soon as a majority is seen (more than half of the checks out
+    // fail and more than half of the watchers went silent): 2/3 or 3/3, depending on timing.
+    let majority = |what: &str| {
+        ["2/3", "3/3"]
+            .iter()
+            .any(|n| msg.contains(&format!("{n} {what}")))
+    };
+    assert!(majority("checks to neighbours fail"), "{msg}");
+    assert!(majority("nodes that check this one went silent"), "{msg}");
     // Its neighbours name n1, not themselves.
     for i in (0..n).filter(|i| *i != cut) {
         wait_for(
