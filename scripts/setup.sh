@@ -20,6 +20,7 @@ phase() { echo "setup: $1 took $((SECONDS - phase_start))s" >&2; phase_start=$SE
 # binary packed into the node's kubemedic image and deploy/image/build-rootfs (ring compiles C with musl-gcc);
 # postgresql: the archive's PostgreSQL tests start a throwaway server (initdb in a temp dir).
 # dbus (dbus-daemon) for the agent's systemd-over-D-Bus test.
+# ip netns and nft also build the network-probe labs.
 apt_packages=(systemd systemd-journal-remote iptables util-linux iproute2 procps
     containerd runc containernetworking-plugins conntrack nftables busybox-static
     gcc libc6-dev musl-tools postgresql dbus)
@@ -65,3 +66,9 @@ if command -v go >/dev/null 2>&1; then
     testbed/alertmanager-build >/dev/null
 fi
 phase "alertmanager build"
+
+# CoreDNS replicas for the network-probe tests (cached like the control plane).
+if command -v go >/dev/null 2>&1; then
+    testbed/coredns-build >/dev/null
+fi
+phase "coredns build"

@@ -90,6 +90,7 @@ async fn main() {
             ..Default::default()
         },
         journalctl: "journalctl".into(),
+        probes: None,
     };
     let (_handles, running) = start(options, std::future::pending()).await.unwrap();
     tokio::spawn(running);

@@ -1,4 +1,5 @@
-//! HTTP endpoints: `/healthz`, `/conditions`, `/facts`, `/metrics`, `/logs/<source>`.
+//! HTTP endpoints: `/healthz`, `/conditions`, `/facts`, `/metrics`, `/logs/<source>`, and
+//! `/probes` when the network prober runs.
 //!
 //! The same router is served on every listening address (NPD's healthz port 20256 and its
 //! Prometheus port 20257), so scrapers and probes configured for NPD keep working.
@@ -12,6 +13,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use kubemedic_model::NodeLogSource;
+use kubemedic_probe::ProbeHandle;
+use kubemedic_probe::server::ProbeCollector;
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -21,24 +24,70 @@ struct App {
     state: AgentState,
     health: HealthRegistry,
     registry: Arc<Registry>,
+    probes: Option<ProbeHandle>,
+}
+
+impl App {
+    fn new(state: AgentState, health: HealthRegistry, probes: Option<ProbeHandle>) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(AgentCollector::new(state.clone(), health.clone())));
+        if let Some(p) = &probes {
+            registry.register_collector(Box::new(ProbeCollector(p.clone())));
+        }
+        Self {
+            state,
+            health,
+            registry: Arc::new(registry),
+            probes,
+        }
+    }
 }
 
 /// Builds the router.
 pub fn router(state: AgentState, health: HealthRegistry) -> Router {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(AgentCollector::new(state.clone(), health.clone())));
-    let app = App {
-        state,
-        health,
-        registry: Arc::new(registry),
-    };
+    router_with_probes(state, health, None)
+}
+
+/// Builds the router; with a prober, `/probes` answers, `/facts` carries its results and
+/// `/metrics` its series.
+pub fn router_with_probes(
+    state: AgentState,
+    health: HealthRegistry,
+    probes: Option<ProbeHandle>,
+) -> Router {
+    let app = App::new(state, health, probes);
     Router::new()
+        .route("/probes", get(probes_json))
         .route("/healthz", get(healthz))
         .route("/conditions", get(conditions))
         .route("/facts", get(facts))
         .route("/metrics", get(metrics))
         .route("/logs/{source}", get(logs))
         .with_state(app)
+}
+
+/// `/metrics` and `/healthz` alone: what the probe endpoint exposes on the pod network (node
+/// logs and facts stay on the agent's own addresses).
+pub fn metrics_router(
+    state: AgentState,
+    health: HealthRegistry,
+    probes: Option<ProbeHandle>,
+) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(App::new(state, health, probes))
+}
+
+async fn probes_json(State(app): State<App>) -> Response {
+    match &app.probes {
+        Some(p) => Json(p.facts()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "the network prober is not running (start the agent with --probes)\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn healthz(State(app): State<App>) -> Response {
@@ -63,7 +112,9 @@ async fn conditions(State(app): State<App>) -> Response {
 }
 
 async fn facts(State(app): State<App>) -> Response {
-    Json(app.state.read(|s| s.facts.clone())).into_response()
+    let mut facts = app.state.read(|s| s.facts.clone());
+    facts.probes = app.probes.as_ref().map(ProbeHandle::facts);
+    Json(facts).into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {

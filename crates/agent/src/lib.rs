@@ -12,6 +12,7 @@ pub mod nodelogs;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;
+pub mod probes;
 pub mod remediate;
 pub mod run;
 pub mod state;

@@ -5,6 +5,7 @@ use crate::http;
 use crate::k8s::{self, KubeExporterOptions};
 use crate::output::{OutputFormat, Printer};
 use crate::pipeline::{self, Sinks};
+use crate::probes::{self, ProbeOptions, ProbeStartError};
 use crate::state::AgentState;
 use crate::stats::{self, StatsOptions};
 use kubemedic_detect::config::{
@@ -45,6 +46,8 @@ pub struct AgentOptions {
     pub stats: StatsOptions,
     /// `journalctl` to run for journald monitors.
     pub journalctl: PathBuf,
+    /// The network prober (`--probes`); `None` when it does not run.
+    pub probes: Option<ProbeOptions>,
 }
 
 /// Why the agent could not start.
@@ -53,6 +56,9 @@ pub enum AgentError {
     /// A monitor config was refused by the detector.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The network prober could not start.
+    #[error("{0}")]
+    Probe(#[from] ProbeStartError),
     /// An HTTP listener could not be bound. The OS error is the source, not part of this
     /// message: printed as a chain it would otherwise appear twice.
     #[error("cannot listen on {address}")]
@@ -73,6 +79,10 @@ pub struct AgentHandles {
     pub health: HealthRegistry,
     /// Addresses actually bound (port 0 resolved).
     pub listening: Vec<SocketAddr>,
+    /// The prober, when it runs.
+    pub probes: Option<kubemedic_probe::ProbeHandle>,
+    /// The probe check endpoint's address, when it listens.
+    pub probe_listening: Option<SocketAddr>,
 }
 
 /// Compiles every monitor (so a bad pattern is refused before anything starts).
@@ -119,7 +129,7 @@ pub async fn start(
     }
 
     // Restart safety: learn what the Node says before the monitors set their initial state.
-    let owned_types: Vec<String> = options
+    let mut owned_types: Vec<String> = options
         .monitors
         .log
         .iter()
@@ -132,6 +142,9 @@ pub async fn start(
                 .flat_map(|m| m.conditions.iter().map(|c| c.condition_type.clone())),
         )
         .collect();
+    if options.probes.is_some() {
+        owned_types.push(kubemedic_probe::POD_NETWORK_CONDITION.to_string());
+    }
     let node_conditions: Vec<NodeConditionSnapshot> = match &options.kube {
         Some(kube) => k8s::read_node_conditions(kube, &options.node_name, &owned_types).await,
         None => Vec::new(),
@@ -199,12 +212,24 @@ pub async fn start(
         ));
         monitor_tasks.push((h, task));
     }
+    let mut background = Vec::new();
+    let (probe_handle, probe_listening) = match options.probes {
+        Some(p) => {
+            let (metrics_state, metrics_health) = (state.clone(), health.clone());
+            let running = probes::start(p, &node_conditions, updates_tx.clone(), &health, |h| {
+                http::metrics_router(metrics_state, metrics_health, Some(h))
+            })
+            .await?;
+            background.extend(running.tasks);
+            (Some(running.handle), running.listening)
+        }
+        None => (None, None),
+    };
     // Kept only to tell "the agent is stopping" (dispatcher gone) from "a monitor died".
     let updates_alive = updates_tx.clone();
     drop(updates_tx);
 
     let stats_health = health.register("system-stats-monitor", "system-stats");
-    let mut background = Vec::new();
     // Supervision: a monitor task that ends while the agent runs (its source is gone for good,
     // or it panicked) marks its source dead, which /healthz reports as 503.
     for (h, task) in monitor_tasks {
@@ -228,7 +253,7 @@ pub async fn start(
         stats_health,
     )));
 
-    let app = http::router(state.clone(), health.clone());
+    let app = http::router_with_probes(state.clone(), health.clone(), probe_handle.clone());
     for listener in listeners {
         let app = app.clone();
         background.push(tokio::spawn(async move {
@@ -242,6 +267,8 @@ pub async fn start(
         state,
         health,
         listening,
+        probes: probe_handle,
+        probe_listening,
     };
     let running = async move {
         shutdown.await;

@@ -236,6 +236,8 @@ pub fn collect_facts(options: &StatsOptions, node: &str, previous: &mut Previous
         disks,
         block_devices,
         ntp: ntp_state(),
+        // The prober keeps its own results; /facts merges them in.
+        probes: None,
     }
 }
 

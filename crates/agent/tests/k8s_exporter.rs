@@ -126,6 +126,7 @@ fn agent_options(
             ..Default::default()
         },
         journalctl: "journalctl".into(),
+        probes: None,
     }
 }
 

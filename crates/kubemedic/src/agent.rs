@@ -47,6 +47,10 @@ pub struct AgentArgs {
         value_delimiter = ','
     )]
     system_stats_monitor: Vec<PathBuf>,
+    /// Run no node monitor at all, not even the embedded defaults: a prober-only agent
+    /// (`--probes --no-monitors`, the pod-network DaemonSet of docs/probes.md).
+    #[arg(long, conflicts_with_all = ["system_log_monitor", "custom_plugin_monitor", "system_stats_monitor"])]
+    no_monitors: bool,
     /// Print the embedded default configs (all, or the one named, e.g. kernel-monitor) and exit.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     print_default_config: Option<String>,
@@ -107,6 +111,9 @@ pub struct AgentArgs {
     /// How often node facts are collected.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     facts_interval: Duration,
+    /// The network prober (`--probes`).
+    #[command(flatten)]
+    probes: crate::probes::ProbeArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -145,9 +152,13 @@ fn node_name(args: &AgentArgs) -> anyhow::Result<String> {
     Ok(host.trim().to_string())
 }
 
-/// Loads the monitors named by the flags, or the embedded defaults when none is given.
+/// Loads the monitors named by the flags, the embedded defaults when none is given, or none
+/// with `--no-monitors`.
 fn load_monitors(args: &AgentArgs) -> anyhow::Result<MonitorSet> {
     let mut set = MonitorSet::default();
+    if args.no_monitors {
+        return Ok(set);
+    }
     if args.system_log_monitor.is_empty()
         && args.custom_plugin_monitor.is_empty()
         && args.system_stats_monitor.is_empty()
@@ -210,7 +221,8 @@ fn print_defaults(name: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn kube_client(args: &AgentArgs) -> anyhow::Result<kube::Client> {
+/// The client and the apiserver URL it talks to.
+async fn kube_client(args: &AgentArgs) -> anyhow::Result<(kube::Client, String)> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -223,7 +235,9 @@ async fn kube_client(args: &AgentArgs) -> anyhow::Result<kube::Client> {
             .await
             .context("no in-cluster config and no kubeconfig (use --kubeconfig or --standalone)")?,
     };
-    kube::Client::try_from(config).context("building the Kubernetes client")
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    Ok((client, url))
 }
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -249,16 +263,31 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let kube = if args.standalone || !args.enable_k8s_exporter {
-            None
+        // The prober discovers its neighbours through the API even when the exporter is off.
+        let wants_api = !args.standalone
+            && (args.enable_k8s_exporter
+                || (args.probes.probes && args.probes.probe_peer.is_empty()));
+        let client = if wants_api {
+            Some(kube_client(args).await?)
         } else {
-            let mut options = KubeExporterOptions::new(kube_client(args).await?);
-            options.heartbeat = args.heartbeat;
-            Some(options)
+            None
         };
-        let remediate_client = match (&kube, args.remediate.remediate && !args.standalone) {
-            (Some(k), _) => Some(k.client.clone()),
-            (None, true) => Some(kube_client(args).await?),
+        let kube = match &client {
+            Some((c, _)) if !args.standalone && args.enable_k8s_exporter => {
+                let mut options = KubeExporterOptions::new(c.clone());
+                options.heartbeat = args.heartbeat;
+                Some(options)
+            }
+            _ => None,
+        };
+        let probes = crate::probes::options(
+            &args.probes,
+            &node_name,
+            client.as_ref().map(|(c, url)| (c, url.as_str())),
+        )?;
+        let remediate_client = match (&client, args.remediate.remediate && !args.standalone) {
+            (Some((c, _)), _) => Some(c.clone()),
+            (None, true) => Some(kube_client(args).await?.0),
             (None, false) => None,
         };
         args.remediate
@@ -298,9 +327,10 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
                 host_root: args.host_root.clone().map(HostRoot::new),
             },
             journalctl: args.journalctl.clone(),
+            probes,
         };
         let (handles, running) = kubemedic_agent::run::start(options, shutdown_signal()).await?;
-        tracing::info!(node = %node_name, listening = ?handles.listening, "kubemedic agent running");
+        tracing::info!(node = %node_name, listening = ?handles.listening, probes = ?handles.probe_listening, "kubemedic agent running");
         running.await;
         tracing::info!("stopping");
         anyhow::Ok(())

@@ -9,6 +9,7 @@ mod diagnose;
 mod explain;
 mod heal;
 mod output;
+mod probes;
 mod render;
 mod rules;
 mod version;

@@ -946,3 +946,142 @@ fn the_agent_refuses_a_host_root_that_is_not_a_directory() {
         "{err}"
     );
 }
+
+/// The objects of deploy/manifests/probe/ (the opt-in network prober).
+fn probe_manifests() -> Vec<Value> {
+    let path = repo().join("deploy/manifests/probe/40-probe.yaml");
+    deploy::yaml_docs(
+        &std::fs::read_to_string(&path).unwrap(),
+        &path.display().to_string(),
+    )
+}
+
+/// deploy/manifests/probe/ is exactly what `probe.enabled=true` adds to the default render, field
+/// for field; the prober runs in the pod network with least privilege, and the binary accepts
+/// every flag it is given.
+#[tokio::test]
+async fn the_probe_manifests_are_what_the_chart_adds_with_probe_enabled() {
+    let objects = probe_manifests();
+    let ds = find(&objects, "DaemonSet", "kubemedic-probe");
+    let pod = &ds["spec"]["template"]["spec"];
+    // A prober on the node's network would test the node network, not the pod network.
+    assert!(pod["hostNetwork"].is_null(), "{pod}");
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["privileged"],
+        Value::Null
+    );
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["runAsNonRoot"],
+        true
+    );
+    let args = args_of(ds);
+    for flag in ["--probes", "--no-monitors", "--probe-port=20258"] {
+        assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
+    }
+    // The Service of the me_service check selects the probers and targets their check port.
+    let svc = find(&objects, "Service", "kubemedic-probe");
+    assert_eq!(
+        svc["spec"]["selector"]["app.kubernetes.io/name"],
+        "kubemedic-probe"
+    );
+    assert!(
+        args.iter()
+            .any(|a| a == "--probe-service-url=http://kubemedic-probe.kubemedic.svc:20258"),
+        "{args:?}"
+    );
+    // Least privilege: exactly these rules, no Secrets, no writes beyond node status and Events.
+    let rules = |kind: &str, name: &str| -> Value { find(&objects, kind, name)["rules"].clone() };
+    assert_eq!(
+        rules("ClusterRole", "kubemedic-probe"),
+        json!([
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes/status"], "verbs": ["patch"]}
+        ])
+    );
+    assert_eq!(
+        rules("Role", "kubemedic-probe"),
+        json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}])
+    );
+    let dns_role = find(&objects, "Role", "kubemedic-probe-dns");
+    assert_eq!(dns_role["metadata"]["namespace"], "kube-system");
+    assert_eq!(
+        dns_role["rules"],
+        json!([{"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}])
+    );
+    assert_eq!(
+        rules("Role", "kubemedic-probe-events"),
+        json!([{"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}])
+    );
+
+    // The built binary accepts the prober's flags (and --no-monitors runs no monitor).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubemedic"));
+    cmd.arg("agent")
+        .args(&args)
+        .args(["--print-default-config", "kernel-monitor.json"]);
+    let (code, _, err) = run(cmd, Duration::from_secs(60));
+    assert_eq!(code, 0, "kubemedic agent {args:?}: {err}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubemedic"));
+    cmd.args([
+        "agent",
+        "--no-monitors",
+        "--config.system-log-monitor=x.json",
+    ]);
+    let (code, _, err) = run(cmd, Duration::from_secs(60));
+    assert_eq!(
+        code, 2,
+        "--no-monitors with a monitor config must be refused: {err}"
+    );
+    assert!(err.contains("--no-monitors"), "{err}");
+
+    let Some(helm) = helm().await else { return };
+    let strip = |objects: Vec<Value>| -> Vec<Value> {
+        objects
+            .into_iter()
+            .map(|mut o| {
+                strip_helm_labels(&mut o);
+                o
+            })
+            .collect()
+    };
+    let default = by_key(strip(helm_template(&helm, &[])));
+    let enabled = by_key(strip(helm_template(
+        &helm,
+        &["--set", "probe.enabled=true"],
+    )));
+    let added: BTreeMap<&String, &Value> = enabled
+        .iter()
+        .filter(|(k, _)| !default.contains_key(*k))
+        .collect();
+    for (k, v) in &default {
+        assert_eq!(Some(v), enabled.get(k), "{k} changed by probe.enabled=true");
+    }
+    let plain = by_key(objects);
+    assert_eq!(
+        added.keys().copied().collect::<BTreeSet<&String>>(),
+        plain.keys().collect::<BTreeSet<&String>>(),
+        "probe.enabled=true and deploy/manifests/probe/ define different objects"
+    );
+    for (k, from_chart) in added {
+        assert!(
+            from_chart == &plain[k],
+            "{k} differs:\nchart:\n{}\nplain:\n{}",
+            serde_json::to_string_pretty(from_chart).unwrap(),
+            serde_json::to_string_pretty(&plain[k]).unwrap()
+        );
+    }
+    // A DNS Service that is not NAMESPACE/NAME is refused by the schema.
+    let (code, out, err) = helm_run(
+        &helm,
+        &[
+            "template",
+            "kubemedic",
+            deploy::chart().to_str().unwrap(),
+            "--set",
+            "probe.enabled=true",
+            "--set",
+            "probe.dnsService=kube-dns",
+        ],
+    );
+    assert_ne!(code, 0, "accepted:\n{out}");
+    assert!(err.contains("dnsService"), "{err}");
+}

@@ -33,6 +33,9 @@ pub struct NodeFacts {
     pub block_devices: Vec<BlockDeviceFacts>,
     /// Clock synchronisation state.
     pub ntp: Option<NtpFacts>,
+    /// Network probe results (`kubemedic agent --probes`); absent when the prober does not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::probes::ProbeFacts>,
 }
 
 /// Connection tracking table fill.

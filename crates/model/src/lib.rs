@@ -8,6 +8,7 @@
 
 pub mod facts;
 pub mod objects;
+pub mod probes;
 pub mod snapshot;
 
 pub use facts::NodeFacts;

@@ -24,6 +24,7 @@ mod certs;
 pub mod child;
 mod error;
 pub mod images;
+pub mod netlab;
 mod node;
 pub mod persistent;
 mod process;

@@ -24,6 +24,7 @@ pub async fn serve(node_name: &str, monitors: MonitorSet) -> SocketAddr {
             ..Default::default()
         },
         journalctl: "journalctl".into(),
+        probes: None,
     };
     let (handles, running) = start(options, std::future::pending()).await.unwrap();
     tokio::spawn(running);

@@ -1,11 +1,9 @@
 //! Network analysers: host port conflicts, partially failing cluster DNS, a node's pod network
 //! unreachable from the others.
 //!
-//! The network prober (kubenurse-like, per-replica DNS and neighbour probes) is not written
-//! yet; until it is, DNSPartialFailure and NodePodNetworkDown are recognised from what a
-//! snapshot carries today: node conditions or events named after the cause (how the agent will
-//! report probe results), and for DNS, disagreement between the DNS replicas' own logs and
-//! readiness.
+//! DNSPartialFailure and NodePodNetworkDown come from the agents' probe results first
+//! ([`super::probes`]); without them, from node conditions or events named after the cause, and
+//! for DNS, disagreement between the DNS replicas' own logs and readiness.
 
 use crate::finding::{Cause, Evidence, Finding, ObjectRef, Severity};
 use crate::index::Ctx;
@@ -16,7 +14,11 @@ use std::collections::{BTreeMap, HashMap};
 /// Runs the network analysers.
 pub(crate) fn analyse(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     host_ports(ctx, out);
-    dns_replicas(ctx, out);
+    // Probe results first; the DNS replicas' logs and readiness only when nobody probed them.
+    let probed = super::probes::analyse(ctx, out);
+    if !probed.dns {
+        dns_replicas(ctx, out);
+    }
     probe_events(ctx, out);
 }
 

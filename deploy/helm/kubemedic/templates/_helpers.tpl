@@ -139,3 +139,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: controller
 {{ include "kubemedic.commonLabels" . }}
 {{- end -}}
+
+{{- define "kubemedic.probe.fullname" -}}
+{{- printf "%s-probe" (include "kubemedic.fullname" .) -}}
+{{- end -}}
+
+{{/*
+The network prober's selector labels; its --probe-selector finds the neighbours by them.
+*/}}
+{{- define "kubemedic.probe.selectorLabels" -}}
+app.kubernetes.io/name: kubemedic-probe
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kubemedic.probe.labels" -}}
+{{ include "kubemedic.probe.selectorLabels" . }}
+app.kubernetes.io/component: probe
+{{ include "kubemedic.commonLabels" . }}
+{{- end -}}
