@@ -7,7 +7,9 @@
 //! - `GET /api/v1/events?object=pod/NAME&namespace=&reason=&type=&since=&until=&grep=&limit=`;
 //! - `GET /api/v1/events/follow?after=CURSOR&…`; `GET /api/v1/crashes?object=&namespace=&container=&since=&until=&grep=&limit=&logs=false`;
 //! - `GET /api/v1/diagnose?namespace=`: findings from the watch cache plus the archive;
-//! - `GET /api/v1/status`: leadership, cache and archive figures.
+//! - `GET /api/v1/status`: leadership, cache and archive figures;
+//! - `GET /api/v1/heal/plan`: the healing plan of the leader's last pass (forwarded to the leader);
+//! - `GET /api/v1/heal/remediations`: every Remediation (runs in flight and finished).
 //!
 //! With a local SQLite archive only the Lease holder's file is written, so a replica that does
 //! not lead forwards archive queries to the one that does.
@@ -51,6 +53,8 @@ pub struct ApiState {
     pub port: u16,
     /// Whether the store answered at the last health check (updated by the pruner).
     pub store_ok: Arc<std::sync::Mutex<Result<(), String>>>,
+    /// Healing's last pass (None: healing is off).
+    pub heal: Option<Arc<crate::healing::HealShared>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -71,6 +75,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/crashes", get(crashes))
         .route("/api/v1/diagnose", get(diagnose))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/heal/plan", get(heal_plan))
+        .route("/api/v1/heal/remediations", get(remediations))
         .with_state(state)
 }
 
@@ -267,6 +273,11 @@ async fn forward(s: &ApiState, uri: &Uri) -> Option<Response> {
     if !s.forward_reads {
         return None;
     }
+    forward_to_leader(s, uri).await
+}
+
+/// Forwards a read to the leader unless this replica leads.
+async fn forward_to_leader(s: &ApiState, uri: &Uri) -> Option<Response> {
     match leader_url(s).await {
         Ok(None) => None,
         Ok(Some(base)) => {
@@ -415,6 +426,35 @@ async fn diagnose(
     }
 }
 
+async fn heal_plan(State(s): State<ApiState>, uri: Uri) -> Response {
+    let Some(heal) = &s.heal else {
+        return unavailable("healing is off in this controller (--healing off)");
+    };
+    if let Some(r) = forward_to_leader(&s, &uri).await {
+        return r;
+    }
+    match heal.plan_json() {
+        Some(v) => axum::Json(v).into_response(),
+        None => unavailable(
+            "no healing pass yet (the watch cache is loading or the Lease was just taken)",
+        ),
+    }
+}
+
+async fn remediations(State(s): State<ApiState>) -> Response {
+    let api: kube::Api<kubemedic_heal::Remediation> = kube::Api::all(s.client.clone());
+    match api.list(&kube::api::ListParams::default()).await {
+        Ok(list) => {
+            let mut items = list.items;
+            for r in &mut items {
+                r.metadata.managed_fields = None;
+            }
+            axum::Json(serde_json::json!({ "remediations": items })).into_response()
+        }
+        Err(e) => unavailable(format!("listing remediations: {e}")),
+    }
+}
+
 async fn status(State(s): State<ApiState>) -> Response {
     let store = s.store.clone();
     let stats = tokio::task::spawn_blocking(move || store.stats()).await;
@@ -425,6 +465,7 @@ async fn status(State(s): State<ApiState>) -> Response {
     };
     axum::Json(serde_json::json!({
         "leader": *s.leader.borrow(),
+        "healing": s.heal.is_some(),
         "cluster": s.store.cluster(),
         "store": s.store.describe(),
         "synced": s.cache.synced(),

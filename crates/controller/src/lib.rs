@@ -8,6 +8,7 @@ pub mod convert;
 pub mod crash;
 pub mod events;
 pub mod export;
+pub mod healing;
 pub mod http;
 pub mod ingest;
 pub mod lease;
@@ -61,6 +62,8 @@ pub struct ControllerConfig {
     pub core_events: bool,
     /// How long a shutdown may spend flushing.
     pub shutdown_timeout: Duration,
+    /// Self-healing and alerts (None: off).
+    pub healing: Option<healing::HealingConfig>,
 }
 
 /// Why the controller could not start.
@@ -84,6 +87,9 @@ pub enum ControllerError {
     /// Exports cannot start.
     #[error("exports: {0}")]
     Exports(String),
+    /// Healing cannot start.
+    #[error("healing: {0}")]
+    Healing(#[from] healing::HealingError),
 }
 
 /// Installs rustls' ring provider as the process default (reqwest is built without one, so kube
@@ -161,6 +167,13 @@ pub async fn run_with_store(
         metrics.clone(),
         cfg.crash.clone(),
     );
+    if let Some(h) = &cfg.healing
+        && h.install_crds
+    {
+        healing::install_crd(&client).await?;
+    }
+    // Healing passes follow changes of cached nodes and pods.
+    let changed = Arc::new(tokio::sync::Notify::new());
     let leading = Arc::new(AtomicBool::new(false));
     let node_seen: Arc<Mutex<HashMap<String, HashMap<String, ConditionState>>>> =
         Arc::new(Mutex::new(HashMap::new()));
@@ -168,7 +181,9 @@ pub async fn run_with_store(
         let leading = leading.clone();
         let seen = node_seen.clone();
         let archive = archive.clone();
+        let changed = changed.clone();
         Arc::new(move |n: &Node| {
+            changed.notify_one();
             if !leading.load(Ordering::Relaxed) {
                 return;
             }
@@ -184,7 +199,11 @@ pub async fn run_with_store(
     };
     let pod_hook = {
         let crash = crash.clone();
-        Arc::new(move |p: &Pod| crash.observe(p))
+        let changed = changed.clone();
+        Arc::new(move |p: &Pod| {
+            changed.notify_one();
+            crash.observe(p)
+        })
     };
     let cache = WatchCache::start(
         &client,
@@ -261,6 +280,30 @@ pub async fn run_with_store(
             tokio::spawn(feed.run::<CoreEvent>(l, s))
         }
     };
+    // Healing: the leader's passes over this cache, actions into this archive's timeline.
+    let heal_shared = cfg
+        .healing
+        .as_ref()
+        .map(|_| Arc::new(healing::HealShared::default()));
+    if let (Some(h), Some(shared)) = (&cfg.healing, &heal_shared) {
+        let heal_loop = healing::HealLoop {
+            client: h
+                .client
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_else(|| client.clone()),
+            cfg: h.clone(),
+            identity: cfg.lease.identity.clone(),
+            cache: cache.clone(),
+            archive: archive.clone(),
+            metrics: metrics.clone(),
+            leader: lease_rx.clone(),
+            shutdown: shutdown.clone(),
+            changed: changed.clone(),
+            shared: shared.clone(),
+        };
+        tokio::spawn(heal_loop.run());
+    }
     drop(archive);
 
     // The pruner: retention, store size and health, every prune_interval (the leader prunes).
@@ -331,6 +374,7 @@ pub async fn run_with_store(
         forward_reads: matches!(cfg.archive, ArchiveUrl::Sqlite(_)),
         port: cfg.listen.port(),
         store_ok,
+        heal: heal_shared,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

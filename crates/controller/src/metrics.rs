@@ -30,6 +30,15 @@ pub struct SinkLabel {
     pub sink: String,
 }
 
+/// `action` and `outcome` labels of healing actions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealOutcomeLabel {
+    /// The action (`cordon`, `drain`, ...; empty for a run's end).
+    pub action: String,
+    /// `acted`, `succeeded`, `failed`, `timed-out`, `skipped`, `escalated`, ...
+    pub outcome: String,
+}
+
 /// Every metric of the controller.
 #[derive(Debug)]
 pub struct Metrics {
@@ -70,6 +79,26 @@ pub struct Metrics {
     pub export_queue_full: Family<SinkLabel, Counter>,
     /// Bytes in the sink's on-disk queue.
     pub export_queue_bytes: Family<SinkLabel, Gauge>,
+    /// Healing passes run.
+    pub heal_passes: Counter,
+    /// Healing passes that failed (retried at the next).
+    pub heal_pass_errors: Counter,
+    /// Duration of a healing pass (cache snapshot, diagnosis, plan, carrying runs forward).
+    pub heal_pass_seconds: Histogram,
+    /// Remediations started.
+    pub heal_remediations_started: Counter,
+    /// Dry-run starts announced.
+    pub heal_dry_run: Counter,
+    /// Remediations in flight.
+    pub heal_in_flight: Gauge,
+    /// 1 while a healing storm holds disruptive healing.
+    pub heal_storm: Gauge,
+    /// Healing actions and run ends, by action and outcome.
+    pub heal_actions: Family<HealOutcomeLabel, Counter>,
+    /// Alert notifications delivered.
+    pub alerts_sent: Counter,
+    /// Alert deliveries that failed (retried).
+    pub alerts_failed: Counter,
 }
 
 impl Metrics {
@@ -98,6 +127,18 @@ impl Metrics {
             export_failures: Family::default(),
             export_queue_full: Family::default(),
             export_queue_bytes: Family::default(),
+            heal_passes: Counter::default(),
+            heal_pass_errors: Counter::default(),
+            heal_pass_seconds: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            heal_remediations_started: Counter::default(),
+            heal_dry_run: Counter::default(),
+            heal_in_flight: Gauge::default(),
+            heal_storm: Gauge::default(),
+            heal_actions: Family::default(),
+            alerts_sent: Counter::default(),
+            alerts_failed: Counter::default(),
         };
         registry.register(
             "watch_events",
@@ -189,6 +230,56 @@ impl Metrics {
             "Bytes waiting in a sink's on-disk queue",
             m.export_queue_bytes.clone(),
         );
+        registry.register(
+            "heal_passes",
+            "Healing passes run by the leader",
+            m.heal_passes.clone(),
+        );
+        registry.register(
+            "heal_pass_errors",
+            "Healing passes that failed (retried at the next)",
+            m.heal_pass_errors.clone(),
+        );
+        registry.register(
+            "heal_pass_seconds",
+            "Duration of a healing pass: cache snapshot, diagnosis, plan, carrying runs forward",
+            m.heal_pass_seconds.clone(),
+        );
+        registry.register(
+            "heal_remediations_started",
+            "Remediations started",
+            m.heal_remediations_started.clone(),
+        );
+        registry.register(
+            "heal_dry_run_announced",
+            "Runs a dry-run runbook would have started (announced, nothing done)",
+            m.heal_dry_run.clone(),
+        );
+        registry.register(
+            "heal_remediations_in_flight",
+            "Remediations not finished",
+            m.heal_in_flight.clone(),
+        );
+        registry.register(
+            "heal_storm",
+            "1 while a healing storm holds disruptive healing",
+            m.heal_storm.clone(),
+        );
+        registry.register(
+            "heal_actions",
+            "Healing actions and run ends, by action and outcome",
+            m.heal_actions.clone(),
+        );
+        registry.register(
+            "alerts_sent",
+            "Alert notifications delivered to sinks",
+            m.alerts_sent.clone(),
+        );
+        registry.register(
+            "alerts_failed",
+            "Alert deliveries that failed (each is retried)",
+            m.alerts_failed.clone(),
+        );
         m.registry = registry;
         Arc::new(m)
     }
@@ -213,6 +304,14 @@ impl Metrics {
     pub fn kind(k: &str) -> KindLabel {
         KindLabel {
             kind: k.to_string(),
+        }
+    }
+
+    /// Label helper.
+    pub fn heal_outcome(action: &str, outcome: &str) -> HealOutcomeLabel {
+        HealOutcomeLabel {
+            action: action.to_string(),
+            outcome: outcome.to_string(),
         }
     }
 

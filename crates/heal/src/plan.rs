@@ -275,6 +275,13 @@ fn cooldown_until(
     Some((add(last, wait), recent.len()))
 }
 
+/// What runs claim while planning: disrupted nodes, busy nodes (with the holder), targets taken.
+type Claims = (
+    BTreeSet<String>,
+    BTreeMap<String, String>,
+    BTreeSet<TargetRef>,
+);
+
 /// Computes the plan.
 pub fn plan(input: Input<'_>) -> Plan {
     let Input {
@@ -410,9 +417,23 @@ pub fn plan(input: Input<'_>) -> Plan {
 
     // Oldest matches first: the budget goes to those that waited longest.
     all.sort_by(|(_, a), (_, b)| (a.since, &a.target).cmp(&(b.since, &b.target)));
-    let mut entries = Vec::new();
+    // Enabled runbooks claim budget and nodes first; dry-run ones are then planned against
+    // what is left, on copies: a run that would only be announced never holds a real one back.
+    let mut entries: Vec<(usize, Entry)> = Vec::new();
     let mut seen_targets: BTreeSet<TargetRef> = BTreeSet::new();
-    for (rb, m) in all {
+    let (enabled, dry): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .enumerate()
+        .partition(|(_, (rb, _))| rb.mode == Mode::Enabled);
+    let mut dry_state: Option<Claims> = None;
+    for (order, (rb, m)) in enabled.into_iter().chain(dry) {
+        if rb.mode != Mode::Enabled && dry_state.is_none() {
+            dry_state = Some((disrupted.clone(), busy_nodes.clone(), seen_targets.clone()));
+        }
+        let (disrupted, busy_nodes, seen_targets) = match dry_state.as_mut() {
+            Some((d, b, s)) => (d, b, s),
+            None => (&mut disrupted, &mut busy_nodes, &mut seen_targets),
+        };
         let decision = decide(
             rb,
             &m,
@@ -423,35 +444,40 @@ pub fn plan(input: Input<'_>) -> Plan {
             &groups,
             &node_group,
             &storm_report,
-            &mut disrupted,
+            disrupted,
             max_disrupted,
-            &mut busy_nodes,
-            &seen_targets,
+            busy_nodes,
+            seen_targets,
             now,
         );
         if rb.disruptive() && matches!(decision, Decision::Start { .. } | Decision::Continue { .. })
         {
             seen_targets.insert(m.target.clone());
         }
-        entries.push(Entry {
-            runbook: rb.name.clone(),
-            mode: rb.mode,
-            steps: rb
-                .steps
-                .iter()
-                .map(|s| {
-                    let mut d = s.action.describe();
-                    if !s.enabled {
-                        d.push_str(" [step disabled]");
-                    }
-                    d
-                })
-                .collect(),
-            escalation: rb.escalation_alert(),
-            matched: m,
-            decision,
-        });
+        entries.push((
+            order,
+            Entry {
+                runbook: rb.name.clone(),
+                mode: rb.mode,
+                steps: rb
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        let mut d = s.action.describe();
+                        if !s.enabled {
+                            d.push_str(" [step disabled]");
+                        }
+                        d
+                    })
+                    .collect(),
+                escalation: rb.escalation_alert(),
+                matched: m,
+                decision,
+            },
+        ));
     }
+    entries.sort_by_key(|(order, _)| *order);
+    let mut entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
     // In-flight runs whose target no longer matches their runbook: healthy again.
     for r in &in_flight {
         let still = entries

@@ -437,3 +437,45 @@ fn findings_match_cause_runbooks_on_their_node_and_pods() {
         ]
     );
 }
+
+/// A dry-run runbook that would go first on a node (runtime-unresponsive, 2 minutes, matches
+/// "container runtime is down") never holds back an enabled one (node-not-ready, 5 minutes):
+/// what is only announced claims neither the node nor the budget.
+#[test]
+fn a_dry_run_runbook_never_holds_an_enabled_one_back() {
+    let mut view = cluster(4, 1, 600);
+    view.nodes[0].conditions[0] = ConditionView {
+        type_: "Ready".into(),
+        status: "False".into(),
+        reason: "KubeletNotReady".into(),
+        message: "container runtime is down".into(),
+        last_transition: Some(ago(600)),
+    };
+    let lib = lib_enabled(&["node-not-ready"]);
+    let p = run_plan(&view, &lib, &SafetyConfig::default(), &[]);
+    let decision = |rb: &str| {
+        p.entries
+            .iter()
+            .find(|e| e.runbook == rb)
+            .map(|e| e.decision.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        decision("node-not-ready"),
+        Decision::Start { dry_run: false },
+        "{p:#?}"
+    );
+    // The dry-run report tells the truth: with node-not-ready acting, it would wait.
+    assert!(
+        matches!(
+            decision("runtime-unresponsive"),
+            Decision::Wait {
+                gate: Gate::NodeBusy,
+                ..
+            }
+        ),
+        "{p:#?}"
+    );
+    // The entries keep their order (oldest match first, then runbook order).
+    assert_eq!(p.entries.len(), 2);
+}

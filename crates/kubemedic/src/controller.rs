@@ -5,9 +5,13 @@ use anyhow::Context as _;
 use kubemedic_archive::{ArchiveUrl, Retention};
 use kubemedic_controller::crash::CrashOptions;
 use kubemedic_controller::export::ExportConfig;
+use kubemedic_controller::healing::{HealClient, HealingConfig, RunbookSource};
 use kubemedic_controller::ingest::WriterConfig;
 use kubemedic_controller::lease::LeaseOptions;
 use kubemedic_controller::{ControllerConfig, run_with_store};
+use kubemedic_heal::SafetyConfig;
+use kubemedic_heal::library::Library;
+use kubemedic_notify::AlertConfig;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +24,11 @@ use std::time::Duration;
   kubemedic controller                                     # in a pod: in-cluster config, SQLite archive
   kubemedic controller --kubeconfig ~/.kube/config --archive sqlite:./archive.db --listen 127.0.0.1:20258
   kubemedic controller --archive postgres://kubemedic@db:5432/kubemedic --cluster-name prod-eu-1
+  kubemedic controller --runbooks /etc/kubemedic/runbooks --heal-config heal.yaml --alert alerts.yaml
+  kubemedic controller --healing off                       # archive only: no plans, no Remediations, no alerts
+
+Healing is dry-run by default: every runbook is matched and planned (RemediationDryRun Events,
+GET /api/v1/heal/plan) and nothing is changed until a runbook is enabled (docs/healing.md).
 
 Exit status: 0 stopped by a signal (archive flushed, Lease released), 2 bad flags, an archive that
 cannot be opened (a foreign or damaged file is refused) or a cluster that cannot be reached.")]
@@ -86,6 +95,24 @@ pub struct ControllerArgs {
     /// Port of the agents' HTTP server.
     #[arg(long, default_value_t = kubemedic_cluster::live::DEFAULT_AGENT_PORT)]
     agent_port: u16,
+    /// Self-healing in the leader: `on` (runbooks dry-run until enabled) or `off` (no plans,
+    /// Remediations or alerts).
+    #[arg(long, env = "KUBEMEDIC_HEALING", default_value = "on", value_parser = ["on", "off"])]
+    healing: String,
+    /// User runbooks besides the embedded defaults: a directory of *.yaml (a mounted ConfigMap)
+    /// or configmap:NAMESPACE/NAME (read through the API); re-read every 30 s.
+    #[arg(long, env = "KUBEMEDIC_RUNBOOKS", value_name = "DIR|configmap:NS/NAME")]
+    runbooks: Option<String>,
+    /// Healing safety settings (YAML: paused, maxDisrupted, minHealthy, cooldown, storm, ...).
+    #[arg(long, env = "KUBEMEDIC_HEAL_CONFIG", value_name = "FILE")]
+    heal_config: Option<PathBuf>,
+    /// Alert sinks (YAML: alertmanager, slack, wecom, dingtalk, feishu, webhook).
+    #[arg(long, env = "KUBEMEDIC_ALERT_CONFIG", value_name = "FILE")]
+    alert: Option<PathBuf>,
+    /// Create or update the Remediation CRD at start (needs RBAC on customresourcedefinitions;
+    /// the manifests and the chart install it instead).
+    #[arg(long)]
+    install_crds: bool,
 }
 
 /// Parses `30d`, `12h`, `0`.
@@ -151,6 +178,7 @@ pub fn run_controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         .split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .context("--agent-selector must be KEY=VALUE")?;
+    let healing = healing_config(args)?;
     let cfg = ControllerConfig {
         archive,
         cluster: args.cluster_name.clone(),
@@ -180,6 +208,7 @@ pub fn run_controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         writer: WriterConfig::default(),
         core_events: args.core_events,
         shutdown_timeout: Duration::from_secs(25),
+        healing,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -192,7 +221,12 @@ pub fn run_controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         let store = tokio::task::spawn_blocking(move || url.open(&cluster))
             .await
             .context("opening the archive")??;
-        let client = kube_client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let (client, heal_client) =
+            kube_client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let mut cfg = cfg;
+        if let Some(h) = cfg.healing.as_mut() {
+            h.client = Some(HealClient(heal_client));
+        }
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -204,19 +238,72 @@ pub fn run_controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// In-cluster config first (a pod), else the kubeconfig.
+/// In-cluster config first (a pod), else the kubeconfig: the controller's client and the one
+/// healing acts through (kube's retry layer off: the drain must see 429s from Evictions).
 async fn kube_client(
     kubeconfig: Option<&std::path::Path>,
     context: Option<&str>,
-) -> anyhow::Result<kube::Client> {
+) -> anyhow::Result<(kube::Client, kube::Client)> {
     if kubeconfig.is_none()
         && context.is_none()
         && let Ok(cfg) = kube::Config::incluster()
     {
-        return Ok(kube::Client::try_from(cfg)?);
+        let mut no_retry = cfg.clone();
+        no_retry.default_retry = false;
+        return Ok((
+            kube::Client::try_from(cfg)?,
+            kube::Client::try_from(no_retry)?,
+        ));
     }
     let clients = kubemedic_cluster::live::client_for(kubeconfig, context).await?;
-    Ok(clients.api)
+    Ok((clients.api, clients.proxy))
+}
+
+/// Healing settings from the flags; files are read and checked now, so a bad one stops the
+/// start with its name, line and field.
+fn healing_config(args: &ControllerArgs) -> anyhow::Result<Option<HealingConfig>> {
+    if args.healing == "off" {
+        return Ok(None);
+    }
+    let runbooks: Option<RunbookSource> = args
+        .runbooks
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| anyhow::anyhow!("--runbooks: {e}"))?;
+    if let Some(RunbookSource::Dir(dir)) = &runbooks {
+        let sources = Library::read_dir(dir).with_context(|| "--runbooks".to_string())?;
+        let lib = Library::load(&sources);
+        for e in &lib.errors {
+            tracing::error!(error = %e, "runbook refused; the others keep working");
+        }
+    }
+    let safety = match &args.heal_config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--heal-config: cannot read {}", p.display()))?;
+            SafetyConfig::parse(&text, &p.display().to_string())?
+        }
+        None => SafetyConfig::default(),
+    };
+    let alerts = match &args.alert {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--alert: cannot read {}", p.display()))?;
+            Some(AlertConfig::parse(&text, &p.display().to_string(), &|k| {
+                std::env::var(k).ok()
+            })?)
+        }
+        None => None,
+    };
+    Ok(Some(HealingConfig {
+        runbooks,
+        safety,
+        alerts,
+        install_crds: args.install_crds,
+        lock_namespace: args.namespace.clone(),
+        ..HealingConfig::default()
+    }))
 }
 
 async fn shutdown_signal() {

@@ -48,16 +48,41 @@ fn the_controller_manifests_are_least_privilege_and_what_the_cli_expects() {
         svc["spec"]["selector"],
         d["spec"]["selector"]["matchLabels"]
     );
-    // Read-only cluster-wide, writes only to its own Lease.
+    // Cluster-wide: reads, plus exactly the writes healing's allow-listed actions need
+    // (Remediations and their status, cordon/taint, delete-pod by UID, evictions, rollout
+    // restarts, Events); nothing else is ever written cluster-wide.
+    let allowed: &[(&str, &str, &[&str])] = &[
+        ("kubemedic.io", "remediations", &["create"]),
+        ("kubemedic.io", "remediations/status", &["update", "patch"]),
+        ("", "nodes", &["patch"]),
+        ("", "pods", &["delete"]),
+        ("", "pods/eviction", &["create"]),
+        ("apps", "deployments", &["patch"]),
+        ("apps", "daemonsets", &["patch"]),
+        ("apps", "statefulsets", &["patch"]),
+        ("events.k8s.io", "events", &["create", "patch"]),
+    ];
     let cr = find(&objects, "ClusterRole", "kubemedic-controller");
     for rule in cr["rules"].as_array().unwrap() {
         for verb in rule["verbs"].as_array().unwrap() {
-            assert!(
-                ["get", "list", "watch"].contains(&verb.as_str().unwrap()),
-                "cluster-wide {verb} in {rule}"
-            );
+            let verb = verb.as_str().unwrap();
+            if ["get", "list", "watch"].contains(&verb) {
+                continue;
+            }
+            for group in rule["apiGroups"].as_array().unwrap() {
+                for res in rule["resources"].as_array().unwrap() {
+                    let (g, r) = (group.as_str().unwrap(), res.as_str().unwrap());
+                    assert!(
+                        allowed
+                            .iter()
+                            .any(|(ag, ar, vs)| *ag == g && *ar == r && vs.contains(&verb)),
+                        "cluster-wide {verb} on {g}/{r} in {rule}"
+                    );
+                }
+            }
         }
     }
+    // In its namespace: its own Lease, and the per-node Leases of healing's one-run-per-node lock.
     let role = find(&objects, "Role", "kubemedic-controller");
     assert_eq!(role["metadata"]["namespace"], "kubemedic");
     let writes: Vec<&Value> = role["rules"]
@@ -69,12 +94,14 @@ fn the_controller_manifests_are_least_privilege_and_what_the_cli_expects() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|v| ["patch", "update"].contains(&v.as_str().unwrap()))
+                .any(|v| ["patch", "update", "delete"].contains(&v.as_str().unwrap()))
         })
         .collect();
-    assert_eq!(writes.len(), 1);
+    assert_eq!(writes.len(), 2, "{writes:?}");
     assert_eq!(writes[0]["resources"], json!(["leases"]));
     assert_eq!(writes[0]["resourceNames"], json!(["kubemedic-controller"]));
+    assert_eq!(writes[1]["resources"], json!(["leases"]));
+    assert_eq!(writes[1]["verbs"], json!(["get", "update", "delete"]));
 }
 
 #[test]

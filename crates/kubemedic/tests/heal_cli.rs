@@ -159,18 +159,30 @@ fn plan_with_a_bad_safety_config_fails_with_the_file_named() {
     assert!(err.contains("heal.yaml: line 1"), "{err}");
 }
 
+/// The CRD the manifests and the chart ship is the one the binary generates (the chart's copy
+/// inside its `crds.install` condition).
 #[test]
 fn the_shipped_crd_is_the_generated_one() {
     let o = kubemedic(&["heal", "crd"]);
     assert!(o.status.success());
+    let generated = stdout(&o);
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../heal/crd/remediations.kubemedic.io.yaml"
+        "/../../deploy/manifests/05-crds.yaml"
     ))
     .unwrap();
     assert_eq!(
-        stdout(&o),
-        shipped,
-        "regenerate: kubemedic heal crd > crates/heal/crd/remediations.kubemedic.io.yaml"
+        generated, shipped,
+        "regenerate: kubemedic heal crd > deploy/manifests/05-crds.yaml"
+    );
+    let chart = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/helm/kubemedic/templates/crds.yaml"
+    ))
+    .unwrap();
+    assert_eq!(
+        chart,
+        format!("{{{{- if .Values.crds.install }}}}\n{generated}{{{{- end }}}}\n"),
+        "regenerate: (echo '{{{{- if .Values.crds.install }}}}'; kubemedic heal crd; echo '{{{{- end }}}}') > deploy/helm/kubemedic/templates/crds.yaml"
     );
 }

@@ -49,6 +49,7 @@ pub fn config(archive: ArchiveUrl, identity: &str) -> ControllerConfig {
         writer: WriterConfig::default(),
         core_events: false,
         shutdown_timeout: Duration::from_secs(10),
+        healing: None,
     }
 }
 

@@ -33,8 +33,10 @@ pub struct ActionRecord {
     pub remediation: String,
     /// Runbook.
     pub runbook: String,
-    /// Target.
+    /// Target, as `node/NAME` or `pod/NS/NAME`.
     pub target: String,
+    /// Target, as kind, namespace and name.
+    pub object: TargetRef,
     /// Node.
     pub node: Option<String>,
     /// Step name.
@@ -94,6 +96,7 @@ pub struct Healer {
     recorder: Recorder,
     audit: Option<Arc<dyn Audit>>,
     last_plan: Option<Plan>,
+    last_runs: Vec<Remediation>,
 }
 
 impl std::fmt::Debug for Healer {
@@ -106,8 +109,30 @@ impl std::fmt::Debug for Healer {
 
 /// The API failed in a way that stops the pass (it is retried at the next).
 #[derive(Debug, thiserror::Error)]
-#[error("healing pass: {0}")]
-pub struct PassError(String);
+#[error("healing pass: {message}")]
+pub struct PassError {
+    message: String,
+    crd_missing: bool,
+}
+
+impl PassError {
+    /// The apiserver does not serve `remediations.kubemedic.io` (the CRD is not installed).
+    pub fn crd_missing(&self) -> bool {
+        self.crd_missing
+    }
+}
+
+fn list_error(e: kube::Error) -> PassError {
+    let crd_missing = matches!(&e, kube::Error::Api(s) if s.code == 404);
+    PassError {
+        message: if crd_missing {
+            "the Remediation CRD (remediations.kubemedic.io) is not installed: apply deploy/manifests/05-crds.yaml (or `kubemedic heal crd`) or run the controller with --install-crds".to_string()
+        } else {
+            format!("list remediations: {e}")
+        },
+        crd_missing,
+    }
+}
 
 fn short_hash(s: &str) -> String {
     // FNV-1a: stable across processes, enough to keep names unique per start time.
@@ -157,12 +182,34 @@ impl Healer {
             recorder,
             audit,
             last_plan: None,
+            last_runs: Vec::new(),
         }
     }
 
     /// The plan of the last pass (for the HTTP API and `heal plan` against a controller).
     pub fn last_plan(&self) -> Option<&Plan> {
         self.last_plan.as_ref()
+    }
+
+    /// The Remediations as listed by the last pass before it carried them forward (for alerts).
+    pub fn last_runs(&self) -> &[Remediation] {
+        &self.last_runs
+    }
+
+    /// Replaces the runbooks (a reloaded directory or ConfigMap); runs in flight keep their
+    /// frozen copy of the steps.
+    pub fn set_library(&mut self, library: Library) {
+        self.cfg.library = library;
+    }
+
+    /// Replaces the safety settings.
+    pub fn set_safety(&mut self, safety: SafetyConfig) {
+        self.cfg.safety = safety;
+    }
+
+    /// The runbooks in use.
+    pub fn library(&self) -> &Library {
+        &self.cfg.library
     }
 
     /// Forgets which runs this process took up (after losing and regaining leadership, a run
@@ -206,6 +253,7 @@ impl Healer {
                 remediation: r.name_any(),
                 runbook: r.spec.runbook.clone(),
                 target: r.spec.target_ref().to_string(),
+                object: r.spec.target_ref(),
                 node: r.spec.target.node.clone(),
                 step: step.to_string(),
                 action: action.to_string(),
@@ -222,7 +270,7 @@ impl Healer {
         let list = rems
             .list(&ListParams::default())
             .await
-            .map_err(|e| PassError(format!("list remediations: {e}")))?;
+            .map_err(list_error)?;
         let runs: Vec<Run> = list.items.iter().map(Run::from_remediation).collect();
         let p = plan::plan(Input {
             view,
@@ -316,7 +364,8 @@ impl Healer {
         let list = rems
             .list(&ListParams::default())
             .await
-            .map_err(|e| PassError(format!("list remediations: {e}")))?;
+            .map_err(list_error)?;
+        self.last_runs = list.items.clone();
         for r in list.items {
             if r.status
                 .as_ref()
