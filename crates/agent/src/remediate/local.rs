@@ -68,6 +68,18 @@ pub fn parse_command(spec: &str) -> Result<(ActionKind, Vec<String>), String> {
     Ok((kind, argv))
 }
 
+/// The agent's image carries no crictl: say how to give it the node's.
+fn prune_hint(argv: &[String], err: String) -> String {
+    if err.starts_with("cannot run ") {
+        format!(
+            "{err}: prune-images needs crictl where the agent runs (it is not in the kubemedic image); install it on the node and point the agent at it, e.g. --action-command 'prune-images=/host/usr/local/bin/crictl --runtime-endpoint unix:///host/run/containerd/containerd.sock rmi --prune' (argv now: {})",
+            argv.join(" ")
+        )
+    } else {
+        err
+    }
+}
+
 async fn run_command(argv: &[String], timeout: Duration) -> Result<String, String> {
     let (prog, args) = argv.split_first().ok_or("empty command")?;
     let mut cmd = tokio::process::Command::new(prog);
@@ -187,7 +199,9 @@ pub async fn execute(action: &Action, cfg: &NodeActionConfig) -> Result<String, 
             })
         }
         Action::PruneImages => match cfg.commands.get(&ActionKind::PruneImages) {
-            Some(argv) => run_command(argv, cfg.command_timeout).await,
+            Some(argv) => run_command(argv, cfg.command_timeout)
+                .await
+                .map_err(|e| prune_hint(argv, e)),
             None => Err("no command configured for prune-images".into()),
         },
         Action::Reboot => {
@@ -210,6 +224,23 @@ pub async fn execute(action: &Action, cfg: &NodeActionConfig) -> Result<String, 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn prune_images_without_crictl_says_how_to_provide_it() {
+        let mut cfg = NodeActionConfig::default();
+        cfg.commands.insert(
+            ActionKind::PruneImages,
+            vec!["/no/such/dir/crictl".into(), "rmi".into(), "--prune".into()],
+        );
+        let err = execute(&Action::PruneImages, &cfg).await.unwrap_err();
+        assert!(err.starts_with("cannot run /no/such/dir/crictl"), "{err}");
+        assert!(err.contains("--action-command 'prune-images="), "{err}");
+        // A command that runs and fails keeps its own message.
+        cfg.commands
+            .insert(ActionKind::PruneImages, vec!["/bin/false".into()]);
+        let err = execute(&Action::PruneImages, &cfg).await.unwrap_err();
+        assert!(!err.contains("needs crictl"), "{err}");
+    }
 
     #[test]
     fn commands_are_argv_for_node_local_actions_only() {

@@ -451,3 +451,249 @@ pub fn node_ref(name: &str) -> k8s_openapi::api::core::v1::ObjectReference {
     n.metadata.name = Some(name.to_string());
     n.object_ref(&())
 }
+
+/// A pod's use of emptyDir space on its node, from the kubelet's volume statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmptyDirUse {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// UID (the eviction's precondition).
+    pub uid: String,
+    /// Bytes used by the pod's emptyDir volumes together.
+    pub bytes: u64,
+}
+
+/// The pods of `pods` that use emptyDir space according to the kubelet's `/stats/summary`
+/// (`pods[].podRef`, `pods[].volume[].name`/`usedBytes`), biggest first. Only volumes the pod's
+/// spec declares as emptyDir count (not ConfigMaps, Secrets or projected tokens, which the
+/// summary lists too); pods a drain would leave (DaemonSet, mirror, finished) or may not evict
+/// (safe-to-evict "false") are left out, as are pods whose UID no longer matches.
+pub fn emptydir_usage(summary: &serde_json::Value, pods: &[Pod]) -> Vec<EmptyDirUse> {
+    let mut out = Vec::new();
+    let Some(stats) = summary.get("pods").and_then(|p| p.as_array()) else {
+        return out;
+    };
+    for s in stats {
+        let r = &s["podRef"];
+        let (Some(ns), Some(name), Some(uid)) = (
+            r["namespace"].as_str(),
+            r["name"].as_str(),
+            r["uid"].as_str(),
+        ) else {
+            continue;
+        };
+        let Some(pod) = pods.iter().find(|p| {
+            p.metadata.namespace.as_deref() == Some(ns)
+                && p.metadata.name.as_deref() == Some(name)
+                && p.metadata.uid.as_deref() == Some(uid)
+        }) else {
+            continue;
+        };
+        if drain_skip(pod).is_some() || drain_block(pod, true).is_some() {
+            continue;
+        }
+        let empty_dirs: Vec<&str> = pod
+            .spec
+            .as_ref()
+            .and_then(|sp| sp.volumes.as_ref())
+            .map(|vs| {
+                vs.iter()
+                    .filter(|v| v.empty_dir.is_some())
+                    .map(|v| v.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let bytes: u64 = s["volume"]
+            .as_array()
+            .map(|vols| {
+                vols.iter()
+                    .filter(|v| v["name"].as_str().is_some_and(|n| empty_dirs.contains(&n)))
+                    .filter_map(|v| v["usedBytes"].as_u64())
+                    .sum()
+            })
+            .unwrap_or(0);
+        if bytes > 0 {
+            out.push(EmptyDirUse {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                uid: uid.to_string(),
+                bytes,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    out
+}
+
+/// The `top` pods using the most emptyDir space on `node`, from the kubelet's volume statistics
+/// read through the apiserver's node proxy (`/api/v1/nodes/<node>/proxy/stats/summary`; RBAC:
+/// `nodes/proxy` get).
+pub async fn emptydir_top(
+    client: &Client,
+    node: &str,
+    top: u32,
+) -> Result<Vec<EmptyDirUse>, ActionError> {
+    let path = format!("/api/v1/nodes/{node}/proxy/stats/summary");
+    let req = http::Request::get(&path)
+        .body(Vec::new())
+        .map_err(|e| ActionError::Api(format!("GET {path}: {e}")))?;
+    let text = client.request_text(req).await.map_err(|e| match status_code(&e) {
+        Some(403) => ActionError::Refused(format!(
+            "the kubelet's volume statistics ({path}) are forbidden: the controller needs `get` on nodes/proxy (chart: controller.healing.kubeletStats=true): {e}"
+        )),
+        _ => api_err(&format!("GET {path}"), e),
+    })?;
+    let summary: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ActionError::Api(format!("GET {path}: not a stats summary: {e}")))?;
+    let pods = pods_on(client, node).await?;
+    let mut usage = emptydir_usage(&summary, &pods);
+    usage.truncate(top as usize);
+    Ok(usage)
+}
+
+/// Evicts the given pods (namespace, name, UID) through the Eviction API with a UID
+/// precondition, retrying PodDisruptionBudget refusals (429) with backoff until `deadline`.
+/// Returns the pods evicted (or already gone) and how many refusals were met; pods still refused
+/// at the deadline are named in the error.
+pub async fn evict_pods(
+    client: &Client,
+    pods: &[(String, String, String)],
+    deadline: Instant,
+) -> Result<(Vec<String>, usize), ActionError> {
+    let mut done: Vec<String> = Vec::new();
+    let mut throttled = 0usize;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let mut left = Vec::new();
+        for (ns, name, uid) in pods {
+            let key = format!("{ns}/{name}");
+            if done.contains(&key) {
+                continue;
+            }
+            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let ep = EvictParams {
+                delete_options: Some(DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                }),
+                ..EvictParams::default()
+            };
+            match api.evict(name, &ep).await {
+                // 404: gone; 409: the UID changed (a replacement: not ours to evict).
+                Ok(_) => done.push(key),
+                Err(e) if matches!(status_code(&e), Some(404 | 409)) => done.push(key),
+                Err(e) if status_code(&e) == Some(429) => {
+                    throttled += 1;
+                    left.push(key);
+                }
+                Err(e) => return Err(api_err(&format!("evict {key}"), e)),
+            }
+        }
+        if left.is_empty() {
+            return Ok((done, throttled));
+        }
+        if Instant::now() + backoff >= deadline {
+            return Err(ActionError::Api(format!(
+                "evictions refused by PodDisruptionBudgets ({throttled} times) for {}; evicted: {}",
+                left.join(", "),
+                if done.is_empty() {
+                    "none".to_string()
+                } else {
+                    done.join(", ")
+                }
+            )));
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod emptydir_tests {
+    use super::*;
+
+    fn pod(name: &str, uid: &str, volumes: serde_json::Value, owner: Option<&str>) -> Pod {
+        let mut p = json!({
+            "metadata": {"name": name, "namespace": "shop", "uid": uid},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c"}], "volumes": volumes},
+            "status": {"phase": "Running"},
+        });
+        if let Some(kind) = owner {
+            p["metadata"]["ownerReferences"] = json!([{
+                "apiVersion": "apps/v1", "kind": kind, "name": "o", "uid": "o", "controller": true
+            }]);
+        }
+        serde_json::from_value(p).unwrap()
+    }
+
+    /// The shape the kubelet serves at /stats/summary (trimmed): emptyDir volumes, ConfigMap
+    /// and token volumes side by side.
+    #[test]
+    fn the_biggest_emptydir_users_come_first_and_only_emptydirs_count() {
+        let summary = json!({
+            "node": {"nodeName": "n1"},
+            "pods": [
+                {"podRef": {"name": "cache", "namespace": "shop", "uid": "u1"},
+                 "volume": [
+                    {"name": "scratch", "usedBytes": 52428800u64, "capacityBytes": 1u64},
+                    {"name": "kube-api-access-x", "usedBytes": 12288u64},
+                 ]},
+                {"podRef": {"name": "web", "namespace": "shop", "uid": "u2"},
+                 "volume": [
+                    {"name": "tmp", "usedBytes": 4096u64},
+                    {"name": "config", "usedBytes": 900000000u64},
+                 ]},
+                {"podRef": {"name": "agent", "namespace": "shop", "uid": "u3"},
+                 "volume": [{"name": "buf", "usedBytes": 999999999u64}]},
+                {"podRef": {"name": "gone", "namespace": "shop", "uid": "old"},
+                 "volume": [{"name": "scratch", "usedBytes": 999999999u64}]},
+                {"podRef": {"name": "idle", "namespace": "shop", "uid": "u5"},
+                 "volume": [{"name": "scratch", "usedBytes": 0u64}]},
+            ]
+        });
+        let pods = vec![
+            pod(
+                "cache",
+                "u1",
+                json!([{"name": "scratch", "emptyDir": {}}, {"name": "kube-api-access-x", "projected": {"sources": []}}]),
+                Some("ReplicaSet"),
+            ),
+            pod(
+                "web",
+                "u2",
+                json!([{"name": "tmp", "emptyDir": {"medium": ""}}, {"name": "config", "configMap": {"name": "c"}}]),
+                None,
+            ),
+            // DaemonSet pods stay, as in a drain.
+            pod(
+                "agent",
+                "u3",
+                json!([{"name": "buf", "emptyDir": {}}]),
+                Some("DaemonSet"),
+            ),
+            // The summary still names an earlier pod of the same name: its UID does not match.
+            pod(
+                "gone",
+                "new",
+                json!([{"name": "scratch", "emptyDir": {}}]),
+                None,
+            ),
+            pod(
+                "idle",
+                "u5",
+                json!([{"name": "scratch", "emptyDir": {}}]),
+                None,
+            ),
+        ];
+        let got = emptydir_usage(&summary, &pods);
+        let names: Vec<(&str, u64)> = got.iter().map(|u| (u.name.as_str(), u.bytes)).collect();
+        assert_eq!(names, vec![("cache", 52428800), ("web", 4096)]);
+        assert_eq!(got[0].uid, "u1");
+        assert!(emptydir_usage(&json!({"node": {}}), &pods).is_empty());
+    }
+}

@@ -739,6 +739,23 @@ impl Healer {
             Action::RolloutRestart => {
                 intent.insert("restartedAt".into(), stamp(Timestamp::now()));
             }
+            Action::EvictEmptyDir { top } => {
+                let Some(node) = r.spec.target.node.as_deref() else {
+                    return Err(ActionError::Refused("no node".into()));
+                };
+                let chosen = api::emptydir_top(&self.client, node, *top).await?;
+                if chosen.is_empty() {
+                    return Err(ActionError::Refused(format!(
+                        "no evictable pod on {node} uses emptyDir space (kubelet volume statistics)"
+                    )));
+                }
+                for u in chosen {
+                    intent.insert(
+                        format!("evict:{}/{}", u.namespace, u.name),
+                        format!("{} {}", u.uid, u.bytes),
+                    );
+                }
+            }
             Action::Cordon => {
                 if let Some(node) = &r.spec.target.node {
                     let nodes: Api<k8s_openapi::api::core::v1::Node> =
@@ -913,9 +930,43 @@ impl Healer {
                 .await
                 .map(|w| format!("rollout restart of {w}"))
             }
-            Action::EvictEmptyDir { top } => Err(ActionError::Refused(format!(
-                "evict-emptydir (top {top}) needs the kubelet's volume statistics; not available through this controller yet"
-            ))),
+            Action::EvictEmptyDir { .. } => {
+                // The pods chosen from the kubelet's statistics when the step started (intent).
+                let pods: Vec<(String, String, String, u64)> = intent
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let key = k.strip_prefix("evict:")?;
+                        let (ns, n) = key.split_once('/')?;
+                        let (uid, bytes) = v.split_once(' ').unwrap_or((v.as_str(), "0"));
+                        Some((
+                            ns.to_string(),
+                            n.to_string(),
+                            uid.to_string(),
+                            bytes.parse().unwrap_or(0),
+                        ))
+                    })
+                    .collect();
+                let targets: Vec<(String, String, String)> = pods
+                    .iter()
+                    .map(|(ns, n, uid, _)| (ns.clone(), n.clone(), uid.clone()))
+                    .collect();
+                api::evict_pods(&self.client, &targets, deadline)
+                    .await
+                    .map(|(evicted, throttled)| {
+                        let freed: u64 = pods.iter().map(|p| p.3).sum();
+                        format!(
+                            "evicted {} pod(s) using {} MiB of emptyDir space: {}{}",
+                            evicted.len(),
+                            freed / (1 << 20),
+                            evicted.join(", "),
+                            if throttled > 0 {
+                                format!(" ({throttled} evictions refused by PDBs on the way)")
+                            } else {
+                                String::new()
+                            }
+                        )
+                    })
+            }
             Action::Alert { .. } => Ok(
                 "alert raised (sent by the controller's alert sinks while the target stays unhealthy)"
                     .into(),
