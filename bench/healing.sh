@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Healing benchmarks on the testbed (real apiserver + kwok): condition held → first action
-# latency (p50/p99 over 20 nodes) and the healing loop's cost at 1,000 kwok nodes with 100
-# Remediations in flight. Builds first (on all cores), then runs pinned to one core.
+# Healing benchmarks of `kubemedic controller` (release binary) on the testbed (real apiserver +
+# kwok): condition held → first action latency (p50/p99 over 20 nodes) and the controller's CPU,
+# memory and pass time at 1,000 kwok nodes with 100 Remediations in flight. The controller runs
+# pinned to core 0 (taskset); the testbed uses both cores.
 #   bench/healing.sh [latency|cost]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo bench -p kubemedic-heal --bench healing --no-run >&2
-exec taskset -c 0 cargo bench -p kubemedic-heal --bench healing -- "$@"
+exec cargo bench -p kubemedic --bench heal_controller -- "$@"
