@@ -53,7 +53,8 @@ steps:
 "#;
 
 /// Budgets out of the way: the figures are about speed, not the gates.
-const HEAL_CONFIG: &str = "maxDisrupted: 1000\nminHealthy: 0\nstorm: {threshold: \"100%\"}\n";
+const HEAL_CONFIG: &str =
+    "maxDisrupted: 1000\nminHealthy: 0\nstorm: {threshold: 100000, minTargets: 100000}\n";
 
 struct Controller {
     child: Child,
