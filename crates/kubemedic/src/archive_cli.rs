@@ -462,18 +462,8 @@ pub fn run_events(args: &EventsArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace.clone(),
         reason: args.reason.clone(),
         type_: args.type_.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--since: {e}"))?,
-        until: args
-            .until
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--until: {e}"))?,
+        since: time_flag("--since", args.since.as_deref(), now)?,
+        until: time_flag("--until", args.until.as_deref(), now)?,
         grep: args.grep.clone(),
         cluster: args.source.cluster.clone(),
         after: None,
@@ -707,18 +697,8 @@ pub fn run_crashes(args: &CrashesArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         namespace: args.namespace.clone(),
         container: args.container.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--since: {e}"))?,
-        until: args
-            .until
-            .as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--until: {e}"))?,
+        since: time_flag("--since", args.since.as_deref(), now)?,
+        until: time_flag("--until", args.until.as_deref(), now)?,
         grep: args.grep.clone(),
         cluster: args.source.cluster.clone(),
         without_logs: false,
@@ -960,6 +940,14 @@ fn print_crashes(crashes: &[CrashView], tail: usize, out: &mut impl Write) -> an
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// A `--since`/`--until` value as a time; the error names the flag.
+fn time_flag(flag: &str, value: Option<&str>, now: Timestamp) -> anyhow::Result<Option<Timestamp>> {
+    value
+        .map(|s| parse_time(s, now))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
 
 #[cfg(test)]
