@@ -3,7 +3,8 @@
 //! Everything is listed in parallel (paged, managedFields stripped); container logs are fetched
 //! only for failing containers, tail-limited, with bounded concurrency; node facts come from the
 //! kubemedic agents through the apiserver's pod proxy when agents run, and so do node logs (each
-//! agent's `/logs/<source>`). Anything optional that
+//! agent's `/logs/<source>`) and the network probers' results (each prober pod's `/probes`, into
+//! the node's facts). Anything optional that
 //! fails (RBAC, a missing agent, a log that is gone) becomes a [`SkippedInput`], not an error.
 //!
 //! Every request ends: clients made by [`cli_client_for`] bound each request (connect, send,
@@ -21,6 +22,7 @@ use kubemedic_model::objects::{
     DaemonSet, Deployment, EndpointSlice, Endpoints, Event, Job, Node, PersistentVolume,
     PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
+use kubemedic_model::probes::ProbeFacts;
 use kubemedic_model::snapshot::{container_logs_wanted, is_cluster_dns};
 use kubemedic_model::{ContainerRef, NodeFacts, NodeLogSource, SkippedInput, Snapshot};
 use serde::de::DeserializeOwned;
@@ -38,6 +40,11 @@ pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
 pub const DEFAULT_AGENT_SELECTOR: &str = "app.kubernetes.io/name=kubemedic-agent";
 /// Port of the agents' HTTP server unless told otherwise (the agent's `--prometheus-port`).
 pub const DEFAULT_AGENT_PORT: u16 = 20257;
+/// Label selector of the prober DaemonSet's pods (the chart's `probe.enabled`) unless told
+/// otherwise.
+pub const DEFAULT_PROBER_SELECTOR: &str = "app.kubernetes.io/name=kubemedic-probe";
+/// Port of the probers' check endpoint, which also serves `/probes` (the chart's `probe.port`).
+pub const DEFAULT_PROBER_PORT: u16 = 20258;
 
 /// How the kubemedic agents are found and asked for facts.
 #[derive(Debug, Clone)]
@@ -50,6 +57,11 @@ pub struct AgentOptions {
     pub log_tail_lines: usize,
     /// How long one agent request may take.
     pub request_timeout: Duration,
+    /// Label selector of the network prober pods asked for `/probes` (the opt-in prober
+    /// DaemonSet); `None` asks none.
+    pub prober_selector: Option<String>,
+    /// Port of the probers' check endpoint serving `/probes`.
+    pub prober_port: u16,
 }
 
 impl Default for AgentOptions {
@@ -59,6 +71,8 @@ impl Default for AgentOptions {
             port: DEFAULT_AGENT_PORT,
             log_tail_lines: 2_000,
             request_timeout: Duration::from_secs(10),
+            prober_selector: Some(DEFAULT_PROBER_SELECTOR.to_string()),
+            prober_port: DEFAULT_PROBER_PORT,
         }
     }
 }
@@ -592,7 +606,24 @@ pub async fn load_live(
         fetch_logs(clients, opts, &mut snap).await;
     }
     if let Some(agents) = &opts.agents {
-        fetch_facts(clients, agents, opts, &mut snap).await;
+        // Probers are asked at the same time as the agents; their results are merged after the
+        // agents' facts, so a node's facts and its prober's results end up in one entry.
+        let (replies, probes) = futures::join!(
+            fetch_facts(clients, agents, opts),
+            fetch_probes(clients, agents, opts)
+        );
+        for note in replies.notes {
+            snap.skipped.push(note);
+        }
+        for reply in replies.replies {
+            add_agent_reply(&mut snap, reply);
+        }
+        for note in probes.notes {
+            snap.skipped.push(note);
+        }
+        for reply in probes.replies {
+            add_prober_reply(&mut snap, reply);
+        }
     }
     snap.taken_at = Some(jiff::Timestamp::now());
     Ok(snap)
@@ -758,31 +789,33 @@ async fn fetch_logs(clients: &ClusterClients, opts: &LiveOptions, snap: &mut Sna
     }
 }
 
-async fn fetch_facts(
+/// What a round of requests to node-side pods brought back, and what it could not do.
+struct Fetched<T> {
+    replies: Vec<T>,
+    notes: Vec<SkippedInput>,
+}
+
+/// The Running pods matching `selector` in all namespaces, as (namespace, pod, node); `Err`
+/// is the note to keep when the list fails.
+async fn running_pods(
     clients: &ClusterClients,
-    agents: &AgentOptions,
-    opts: &LiveOptions,
-    snap: &mut Snapshot,
-) {
+    selector: &str,
+    what: &str,
+) -> Result<Vec<(String, String, String)>, SkippedInput> {
     let api: Api<Pod> = Api::all(clients.api.clone());
-    let lp = ListParams::default().labels(&agents.selector);
-    let pods = match clients
+    let lp = ListParams::default().labels(selector);
+    let pods = clients
         .timed(
-            format!("the list of node agent pods ({})", agents.selector),
+            format!("the list of {what} pods ({selector})"),
             api.list(&lp),
         )
         .await
-    {
-        Ok(l) => l.items,
-        Err(e) => {
-            snap.skipped.push(SkippedInput {
-                input: format!("node agents ({})", agents.selector),
-                reason: format!("cannot list agent pods: {e}"),
-            });
-            return;
-        }
-    };
-    let running: Vec<(String, String, String)> = pods
+        .map_err(|e| SkippedInput {
+            input: format!("{what}s ({selector})"),
+            reason: format!("cannot list {what} pods: {e}"),
+        })?
+        .items;
+    Ok(pods
         .iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .filter_map(|p| {
@@ -792,15 +825,33 @@ async fn fetch_facts(
                 p.spec.as_ref()?.node_name.as_deref()?.to_string(),
             ))
         })
-        .collect();
+        .collect())
+}
+
+async fn fetch_facts(
+    clients: &ClusterClients,
+    agents: &AgentOptions,
+    opts: &LiveOptions,
+) -> Fetched<AgentReply> {
+    let mut out = Fetched {
+        replies: Vec::new(),
+        notes: Vec::new(),
+    };
+    let running = match running_pods(clients, &agents.selector, "node agent").await {
+        Ok(r) => r,
+        Err(note) => {
+            out.notes.push(note);
+            return out;
+        }
+    };
     if running.is_empty() {
         // No agents: the diagnosis works without facts; say so once.
-        snap.skipped.push(SkippedInput {
+        out.notes.push(SkippedInput {
             input: format!("node facts (agents labelled {})", agents.selector),
             reason: "no running kubemedic agent pods; node facts and node logs not collected"
                 .to_string(),
         });
-        return;
+        return out;
     }
     if let Some(p) = &opts.progress {
         p(&format!(
@@ -843,8 +894,63 @@ async fn fetch_facts(
     }))
     .buffer_unordered(opts.log_concurrency.max(1));
     while let Some(reply) = results.next().await {
-        add_agent_reply(snap, reply);
+        out.replies.push(reply);
     }
+    out
+}
+
+/// Asks every running prober pod (the prober DaemonSet) for `/probes`. The prober is opt-in:
+/// finding none is no note; one that does not answer is.
+async fn fetch_probes(
+    clients: &ClusterClients,
+    agents: &AgentOptions,
+    opts: &LiveOptions,
+) -> Fetched<ProberReply> {
+    let mut out = Fetched {
+        replies: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(selector) = agents.prober_selector.as_deref() else {
+        return out;
+    };
+    let running = match running_pods(clients, selector, "network prober").await {
+        Ok(r) => r,
+        Err(note) => {
+            out.notes.push(note);
+            return out;
+        }
+    };
+    if running.is_empty() {
+        return out;
+    }
+    if let Some(p) = &opts.progress {
+        p(&format!(
+            "asking {} network probers for their results",
+            running.len()
+        ));
+    }
+    let port = agents.prober_port;
+    let timeout = agents.request_timeout;
+    let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
+        let client = clients.proxy.clone();
+        let in_flight = &clients.in_flight;
+        async move {
+            let path = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/probes");
+            let _tracked = in_flight.track(format!("the network prober on {node}"));
+            let probes = get_text(&client, &path, timeout).await;
+            ProberReply {
+                node,
+                pod: format!("{ns}/{pod}"),
+                path,
+                probes,
+            }
+        }
+    }))
+    .buffer_unordered(opts.log_concurrency.max(1));
+    while let Some(reply) = results.next().await {
+        out.replies.push(reply);
+    }
+    out
 }
 
 /// GET through the apiserver (the agent pod proxy), the body as text, within `timeout`.
@@ -934,6 +1040,60 @@ pub fn add_agent_reply(snap: &mut Snapshot, reply: AgentReply) {
                 reason,
             }),
         }
+    }
+}
+
+/// What one network prober pod answered on `/probes`, as fetched.
+#[derive(Debug, Clone)]
+pub struct ProberReply {
+    /// The node the prober pod runs on.
+    pub node: String,
+    /// `namespace/name` of the prober pod, for notes.
+    pub pod: String,
+    /// Request path, for notes.
+    pub path: String,
+    /// `/probes` body (JSON) or the request error.
+    pub probes: Result<String, String>,
+}
+
+/// Puts one prober's results into the node's facts (`NodeFacts::probes`), creating the node's
+/// entry when no agent answered for it. The prober DaemonSet runs in the pod network, so its
+/// results replace those of an agent on `hostNetwork` running `--probes` (which only see the
+/// node network); a failed request or a body that is not probe results is a note.
+pub fn add_prober_reply(snap: &mut Snapshot, reply: ProberReply) {
+    let ProberReply {
+        node,
+        pod,
+        path,
+        probes,
+    } = reply;
+    let probes = probes.and_then(|body| {
+        serde_json::from_str::<ProbeFacts>(&body).map_err(|e| {
+            format!(
+                "not probe results JSON: line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
+        })
+    });
+    match probes {
+        Ok(mut probes) => {
+            if probes.node.is_empty() {
+                probes.node = node.clone();
+            }
+            let facts = snap
+                .node_facts
+                .entry(node.clone())
+                .or_insert_with(|| NodeFacts {
+                    node: node.clone(),
+                    ..NodeFacts::default()
+                });
+            facts.probes = Some(probes);
+        }
+        Err(reason) => snap.skipped.push(SkippedInput {
+            input: format!("network probe results of {node} (prober {pod}, {path})"),
+            reason,
+        }),
     }
 }
 
@@ -1071,6 +1231,74 @@ mod tests {
             "containerd log of node node-b (/proxy/logs/containerd?tail=2000)"
         );
         assert_eq!(snap.skipped[1].reason, "503 Service Unavailable");
+    }
+
+    fn prober(node: &str, probes: Result<&str, &str>) -> ProberReply {
+        ProberReply {
+            node: node.into(),
+            pod: "kubemedic/kubemedic-probe-x1".into(),
+            path: "/proxy/probes".into(),
+            probes: probes.map(str::to_string).map_err(str::to_string),
+        }
+    }
+
+    #[test]
+    fn prober_results_join_the_node_facts() {
+        let mut snap = Snapshot::default();
+        add_agent_reply(
+            &mut snap,
+            AgentReply {
+                node: "node-a".into(),
+                facts_path: "/proxy/facts".into(),
+                facts: Ok(
+                    r#"{"iptablesRules": 12, "probes": {"node": "node-a", "intervalSeconds": 30}}"#
+                        .into(),
+                ),
+                logs: Vec::new(),
+            },
+        );
+        // The pod-network prober's results replace the hostNetwork agent's own.
+        add_prober_reply(
+            &mut snap,
+            prober(
+                "node-a",
+                Ok(r#"{"node": "node-a", "intervalSeconds": 5, "dnsReplicasKnown": 6}"#),
+            ),
+        );
+        // A node without an agent gets an entry of its own; an empty node name is filled in.
+        add_prober_reply(&mut snap, prober("node-b", Ok(r#"{"intervalSeconds": 5}"#)));
+        let a = &snap.node_facts["node-a"];
+        assert_eq!(a.iptables_rules, Some(12), "the agent's facts are kept");
+        let pa = a.probes.as_ref().unwrap();
+        assert_eq!((pa.interval_seconds, pa.dns_replicas_known), (5.0, 6));
+        let b = &snap.node_facts["node-b"];
+        assert_eq!(b.node, "node-b");
+        assert_eq!(b.probes.as_ref().unwrap().node, "node-b");
+        assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+    }
+
+    #[test]
+    fn probers_that_fail_are_named_and_keep_nothing() {
+        let mut snap = Snapshot::default();
+        add_prober_reply(&mut snap, prober("node-c", Err("no answer within 10 s")));
+        add_prober_reply(
+            &mut snap,
+            prober("node-d", Ok("{\n  \"intervalSeconds\": \"five\"\n}")),
+        );
+        assert!(snap.node_facts.is_empty());
+        assert_eq!(snap.skipped.len(), 2);
+        assert_eq!(
+            snap.skipped[0].input,
+            "network probe results of node-c (prober kubemedic/kubemedic-probe-x1, /proxy/probes)"
+        );
+        assert_eq!(snap.skipped[0].reason, "no answer within 10 s");
+        assert!(
+            snap.skipped[1]
+                .reason
+                .starts_with("not probe results JSON: line 2 column"),
+            "{}",
+            snap.skipped[1].reason
+        );
     }
 
     #[test]

@@ -43,7 +43,14 @@ pub struct ClusterArgs {
     /// apiserver's pod proxy.
     #[arg(long, value_name = "PORT", default_value_t = live::DEFAULT_AGENT_PORT)]
     pub agent_port: u16,
-    /// Do not ask node agents for facts and node logs.
+    /// Label selector of the network prober pods (the chart's `probe.enabled` DaemonSet) asked
+    /// for their results (`/probes`).
+    #[arg(long, value_name = "SELECTOR", default_value = live::DEFAULT_PROBER_SELECTOR)]
+    pub prober_selector: String,
+    /// Port of the probers' check endpoint, which serves `/probes` (`probe.port` in the chart).
+    #[arg(long, value_name = "PORT", default_value_t = live::DEFAULT_PROBER_PORT)]
+    pub prober_port: u16,
+    /// Do not ask node agents (nor network probers) for facts, node logs and probe results.
     #[arg(long)]
     pub no_agents: bool,
     /// Do not add what the kubemedic controller's archive remembers (events past the TTL,
@@ -120,6 +127,8 @@ impl ClusterArgs {
             agents: (!self.no_agents).then(|| AgentOptions {
                 selector: self.agent_selector.clone(),
                 port: self.agent_port,
+                prober_selector: Some(self.prober_selector.clone()),
+                prober_port: self.prober_port,
                 ..AgentOptions::default()
             }),
             progress: Some(progress.callback()),

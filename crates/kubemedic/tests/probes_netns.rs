@@ -8,46 +8,88 @@
 //!   `PodNetworkUnreachable` condition turns True on that node only, then False again after
 //!   the cut is undone; Events say so;
 //! - one node loses its Service rules: `ServiceDataPathBroken` on that node only;
-//! - the diagnosis engine, fed the agents' probe results, names the broken replicas and the
-//!   cut node.
+//! - live `kubemedic diagnose -A` asks the prober pods (labelled as the chart's prober
+//!   DaemonSet) for `/probes` through the real apiserver's pod proxy and names the broken
+//!   replicas and the cut node from their results; a prober that does not answer is named and the
+//!   rest is used; `collect` writes the results into the dump and `diagnose --dump` names the
+//!   same.
 #![allow(clippy::unwrap_used)]
 
 mod support;
-use support::control_plane;
+use support::{control_plane, kubemedic};
 #[path = "support/probelab.rs"]
 mod probelab;
 
-use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams};
-use kubemedic_model::{NodeFacts, Snapshot};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use probelab::{
-    EXTERNAL, LabOptions, ProbeLab, SERVFAIL_REPLICA, SILENT_REPLICA, node_name, wait_for,
+    EXTERNAL, LabOptions, PROBE_PORT, ProbeLab, SERVFAIL_REPLICA, SILENT_REPLICA, node_name,
+    wait_for,
 };
-use std::collections::BTreeMap;
+use serde_json::{Value, json};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-async fn snapshot(lab: &ProbeLab) -> Snapshot {
-    let nodes: Api<kubemedic_model::objects::Node> = Api::all(lab.client.clone());
-    let mut s = Snapshot {
-        taken_at: Some(jiff::Timestamp::now()),
-        nodes: nodes.list(&ListParams::default()).await.unwrap().items,
-        ..Snapshot::default()
-    };
-    let mut facts = BTreeMap::new();
-    for i in 0..lab.nodes.len() {
-        if let Some(p) = lab.probes(i).await {
-            facts.insert(
-                node_name(i),
-                NodeFacts {
-                    node: node_name(i),
-                    probes: Some(p),
-                    ..NodeFacts::default()
-                },
-            );
-        }
+/// The namespace of the prober DaemonSet's pods in this test (the chart's release namespace).
+const PROBER_NS: &str = "kubemedic";
+
+/// A Running prober pod on `node` at `ip`, labelled as the chart labels the prober DaemonSet.
+async fn prober_pod(lab: &ProbeLab, name: &str, node: &str, ip: Ipv4Addr) {
+    let pods: Api<Pod> = Api::namespaced(lab.client.clone(), PROBER_NS);
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "kubemedic-probe"}},
+            "spec": {"nodeName": node, "containers": [{"name": "probe", "image": "kubemedic:lab",
+                     "ports": [{"name": "probe", "containerPort": PROBE_PORT}]}]}
+        }))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"phase": "Running", "podIP": ip.to_string(),
+            "hostIP": ip.to_string(), "podIPs": [{"ip": ip.to_string()}]}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// Runs the binary against the testbed (real apiserver, pod proxy to the lab's probers); the
+/// exit code and stdout as JSON.
+fn run_json(lab: &ProbeLab, args: &[&str]) -> (i32, Value) {
+    let kubeconfig = lab.tb.kubeconfig_path().to_str().unwrap().to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    if args[0] == "collect" || !args.contains(&"--dump") {
+        all.extend(["--kubeconfig", kubeconfig.as_str(), "-A", "--no-archive"]);
     }
-    s.node_facts = facts;
-    s
+    let (code, stdout, stderr) = kubemedic(&all);
+    let v = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {stdout}\n{stderr}"));
+    (code, v)
+}
+
+/// Findings of `cause` in a report.
+fn findings<'a>(report: &'a Value, cause: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"] == cause)
+        .collect()
+}
+
+fn evidence_sources(f: &Value) -> Vec<String> {
+    f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,23 +201,86 @@ async fn probes_on_real_network_stacks() {
     ] {
         assert!(text.contains(want), "metrics of n0 lack {want}:\n{text}");
     }
-    // The diagnosis names the replicas from the probes.
-    let report = kubemedic_diagnose::diagnose(&snapshot(&lab).await);
-    let dns = report
-        .findings
-        .iter()
-        .find(|f| f.cause == kubemedic_diagnose::Cause::DNSPartialFailure)
-        .unwrap_or_else(|| panic!("no DNSPartialFailure in {:#?}", report.findings));
-    assert!(dns.summary.contains("2 of 6"), "{}", dns.summary);
+    // The prober pods as the chart's DaemonSet makes them (the agents above answer on the
+    // prober port), and one whose prober does not answer (nothing listens on the DNS host).
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(lab.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": PROBER_NS}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    for (i, host) in lab.nodes.iter().enumerate() {
+        let name = node_name(i);
+        prober_pod(&lab, &format!("kubemedic-probe-{name}"), &name, host.ip).await;
+    }
+    prober_pod(&lab, "kubemedic-probe-gone", "n-gone", lab.dns_host.ip).await;
+
+    // Live diagnosis: the replicas named from the probers' results, fetched through the pod
+    // proxy.
+    let (code, live) = run_json(&lab, &["diagnose", "-o", "json", "--no-logs"]);
+    assert_eq!(code, 1, "{live:#}");
+    let dns = findings(&live, "DNSPartialFailure");
+    assert_eq!(dns.len(), 1, "{live:#}");
+    let summary = dns[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("2 of 6"), "{summary}");
     assert!(
-        dns.summary.contains("coredns-2") && dns.summary.contains("coredns-4"),
-        "{}",
-        dns.summary
+        summary.contains("coredns-2") && summary.contains("coredns-4"),
+        "{summary}"
     );
+    // Quoted: a few nodes' own results per replica (which replica, since when), and how many
+    // of the nodes that probe it see it fail.
+    let sources = evidence_sources(dns[0]);
     assert!(
-        dns.evidence.iter().any(|e| e.source.starts_with("probes")),
-        "{:?}",
-        dns.evidence
+        sources
+            .iter()
+            .filter(|s| s.starts_with("probes from node n"))
+            .count()
+            >= 3,
+        "{sources:?}"
+    );
+    let texts: Vec<&str> = dns[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("(coredns-{SERVFAIL_REPLICA} on "))
+                && t.contains(" since ")),
+        "which replica, since when: {texts:?}"
+    );
+    for i in [SERVFAIL_REPLICA, SILENT_REPLICA] {
+        assert!(
+            texts.contains(
+                &format!("coredns-{i}: failing from {n} of {n} nodes that probe it").as_str()
+            ),
+            "{texts:?}"
+        );
+    }
+    let skipped = live["summary"]["skipped"].as_array().unwrap();
+    let gone: Vec<&Value> = skipped
+        .iter()
+        .filter(|s| {
+            s["input"]
+                .as_str()
+                .unwrap()
+                .starts_with("network probe results of ")
+        })
+        .collect();
+    assert_eq!(
+        gone.len(),
+        1,
+        "only the prober that does not answer: {skipped:#?}"
+    );
+    assert_eq!(
+        gone[0]["input"],
+        format!(
+            "network probe results of n-gone (prober {PROBER_NS}/kubemedic-probe-gone, /api/v1/namespaces/{PROBER_NS}/pods/kubemedic-probe-gone:{PROBE_PORT}/proxy/probes)"
+        )
     );
 
     // 2. Cut n1's pod network (its host network to the apiserver stays).
@@ -228,14 +333,57 @@ async fn probes_on_real_network_stacks() {
         )
         .await;
     }
-    let report = kubemedic_diagnose::diagnose(&snapshot(&lab).await);
-    let down: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.cause == kubemedic_diagnose::Cause::NodePodNetworkDown)
-        .collect();
-    assert_eq!(down.len(), 1, "{down:#?}");
-    assert_eq!(down[0].object.name, "n1");
+    let (code, live) = run_json(&lab, &["diagnose", "-o", "json", "--no-logs"]);
+    assert_eq!(code, 1, "{live:#}");
+    let down = findings(&live, "NodePodNetworkDown");
+    assert_eq!(down.len(), 1, "{live:#}");
+    assert_eq!(down[0]["object"]["name"], "n1", "{live:#}");
+    let sources = evidence_sources(down[0]);
+    assert!(
+        sources.iter().any(|s| s.starts_with("probes")),
+        "the probers' results are the evidence: {sources:?}"
+    );
+    // collect keeps the probers' results in the node facts; the dump diagnoses the same.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let (code, _) = run_json(
+        &lab,
+        &["collect", dump.to_str().unwrap(), "-o", "json", "--no-logs"],
+    );
+    assert_eq!(code, 0);
+    let facts: Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("_nodes/n1/facts.json")).unwrap())
+            .unwrap();
+    assert_eq!(facts["probes"]["node"], "n1", "{facts:#}");
+    assert_eq!(
+        facts["probes"]["podNetwork"]["unreachable"], true,
+        "{facts:#}"
+    );
+    let (code, offline) = run_json(
+        &lab,
+        &["diagnose", "--dump", dump.to_str().unwrap(), "-o", "json"],
+    );
+    assert_eq!(code, 1, "{offline:#}");
+    let offline_down = findings(&offline, "NodePodNetworkDown");
+    assert_eq!(offline_down.len(), 1, "{offline:#}");
+    // The probers go on probing between the two reads: the counts in the texts may move, the
+    // conclusions may not.
+    assert_eq!(offline_down[0]["object"], down[0]["object"]);
+    assert!(
+        evidence_sources(offline_down[0])
+            .iter()
+            .any(|s| s.starts_with("probes")),
+        "{offline:#}"
+    );
+    let offline_dns = findings(&offline, "DNSPartialFailure");
+    assert_eq!(offline_dns.len(), 1, "{offline:#}");
+    assert!(
+        offline_dns[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 6 DNS replicas fail"),
+        "{offline:#}"
+    );
     // Heal.
     lab.lab.reconnect(&lab.nodes[cut]).unwrap();
     wait_for(

@@ -690,6 +690,9 @@ fn analyse_node(
             "NTPProblem" => (Cause::ClockSkew, 0.7, format!("node {name}: NTP is down, the clock drifts"), ntp_fix(name)),
             "KubeletUnhealthy" => (Cause::KubeletStopped, 0.7, format!("node {name}: kubelet health check fails"), vec![format!("ssh {name} 'systemctl status kubelet'")]),
             other => match other.parse::<Cause>() {
+                // Probe results in the snapshot decide their causes: the condition is then
+                // older news than the results it was written from.
+                Ok(cause) if super::probes::decides(ctx, cause) => continue,
                 // The agent reports its own problems as conditions named after the cause.
                 Ok(cause) => (cause, 0.85, format!("node {name}: {other} reported by the node agent: {}", clip(c.message.as_deref().unwrap_or(""))), crate::catalog::info(cause).map(|i| i.fix.iter().map(|s| s.to_string()).collect()).unwrap_or_default()),
                 Err(_) => continue,
@@ -897,6 +900,7 @@ fn analyse_node(
         };
         if let Some(cause) = mapped
             && cands.iter().all(|c| c.cause != cause)
+            && !super::probes::decides(ctx, cause)
         {
             cands.push(Cand {
                 cause,

@@ -38,6 +38,24 @@ fn at(t: Option<Timestamp>) -> String {
         .unwrap_or_default()
 }
 
+/// Whether the probe results in the snapshot decide `cause`, so that conditions and Events
+/// named after it (the probers' own, written from the same results, or stale ones) add no
+/// finding of their own: `DNSPartialFailure` once some node probed the DNS replicas one by one,
+/// `NodePodNetworkDown` once some node has a pod-network verdict or neighbour checks.
+pub(crate) fn decides(ctx: &Ctx<'_>, cause: Cause) -> bool {
+    match cause {
+        Cause::DNSPartialFailure => probes(ctx).any(|(_, p)| {
+            p.dns
+                .iter()
+                .any(|d| d.role == DnsRole::Replica && d.ok.is_some())
+        }),
+        Cause::NodePodNetworkDown => {
+            probes(ctx).any(|(_, p)| p.pod_network.is_some() || !p.neighbours.is_empty())
+        }
+        _ => false,
+    }
+}
+
 /// Runs the probe analysers.
 pub(crate) fn analyse(ctx: &Ctx<'_>, out: &mut Vec<Finding>) -> Coverage {
     let dns = dns_replicas(ctx, out);
@@ -521,6 +539,70 @@ mod tests {
                 .evidence
                 .iter()
                 .any(|e| e.text == "3 of 3 healthy nodes that check n1 fail to reach it")
+        );
+    }
+
+    #[test]
+    fn the_probers_own_node_events_and_conditions_add_no_second_finding() {
+        // What a live cluster holds: the probers' results and, on every node, the Event and
+        // condition they wrote from the same results.
+        let dns: Vec<DnsServerProbe> = (0..6).map(|i| replica(i, i != 2)).collect();
+        let mut s = snap(
+            ["n0", "n1"]
+                .iter()
+                .map(|n| {
+                    facts(
+                        n,
+                        ProbeFacts {
+                            dns: dns.clone(),
+                            ..ProbeFacts::default()
+                        },
+                    )
+                })
+                .collect(),
+        );
+        for n in ["n0", "n1"] {
+            s.nodes.push(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": n},
+                    "status": {"conditions": [
+                        {"type": "Ready", "status": "True"},
+                        {"type": "DNSPartialFailure", "status": "True", "reason": "DNSPartialFailure",
+                         "message": "1 of 6 DNS replicas fail"}]}
+                }))
+                .unwrap(),
+            );
+            s.events.push(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("{n}.dns"), "namespace": "default"},
+                    "involvedObject": {"kind": "Node", "name": n},
+                    "reason": "DNSPartialFailure", "type": "Warning",
+                    "message": "1 of 6 DNS replicas fail: 10.244.0.12:53"
+                }))
+                .unwrap(),
+            );
+        }
+        let r = diagnose(&s);
+        let dns: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.cause == Cause::DNSPartialFailure)
+            .collect();
+        assert_eq!(dns.len(), 1, "{dns:#?}");
+        assert!(
+            dns[0]
+                .summary
+                .starts_with("1 of 6 DNS replicas fail (coredns-2)")
+        );
+        // Without probe results the same Events and conditions are the evidence.
+        s.node_facts.clear();
+        let r = diagnose(&s);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.cause == Cause::DNSPartialFailure && f.object.kind == "Node"),
+            "{:#?}",
+            r.findings
         );
     }
 
