@@ -8,6 +8,7 @@
 pub mod compress;
 pub mod memory;
 pub mod pgserver;
+pub mod pgtls;
 pub mod postgres;
 pub mod query;
 pub mod record;

@@ -118,6 +118,18 @@ impl PgServer {
 
     /// Initialises a cluster and starts the server with extra `-c name=value` settings.
     pub fn start(settings: &[&str]) -> Result<PgServer, PgServerError> {
+        Self::start_inner(settings, None)
+    }
+
+    /// Like [`PgServer::start`], with `ssl=on` and this certificate chain and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Result<PgServer, PgServerError> {
+        Self::start_inner(&[], Some((cert_pem, key_pem)))
+    }
+
+    fn start_inner(
+        settings: &[&str],
+        tls: Option<(&str, &str)>,
+    ) -> Result<PgServer, PgServerError> {
         let bin = find_bin().ok_or(PgServerError::NotInstalled)?;
         let run_as = if is_root() {
             Some(postgres_user().ok_or_else(|| {
@@ -166,13 +178,36 @@ impl PgServer {
                 String::from_utf8_lossy(&out.stderr).trim().to_string(),
             ));
         }
+        let mut extra: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        if let Some((cert, key)) = tls {
+            // The server reads them as its own user and refuses a key others can read.
+            for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+                let path = dir.path().join(name);
+                std::fs::write(&path, pem).map_err(|e| failed("writing the TLS files", e))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| failed("chmod of the TLS files", e))?;
+                if let Some((uid, gid)) = run_as {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                        .map_err(|e| failed("chown of the TLS files", e))?;
+                }
+            }
+            extra.push("ssl=on".to_string());
+            extra.push(format!(
+                "ssl_cert_file={}",
+                dir.path().join("server.crt").display()
+            ));
+            extra.push(format!(
+                "ssl_key_file={}",
+                dir.path().join("server.key").display()
+            ));
+        }
         let mut server = PgServer {
             bin,
             dir,
             port: free_port()?,
             run_as,
             child: None,
-            extra: settings.iter().map(|s| s.to_string()).collect(),
+            extra,
         };
         server.start_again()?;
         Ok(server)

@@ -5,6 +5,7 @@
 //! through `spawn_blocking` (the controller's archive writer runs on its own thread anyway).
 
 use crate::compress;
+use crate::pgtls;
 use crate::query::{CrashQuery, EventQuery, ObjectSelector, grep_words};
 use crate::record::{
     ArchivedEvent, CrashRecord, EventOccurrence, ObjectRef, WorkloadRef, fold_occurrences,
@@ -108,6 +109,9 @@ const CRASH_COLUMNS: &str = "cluster, namespace, pod, pod_uid, container, init_c
 /// The PostgreSQL archive.
 pub struct PostgresStore {
     config: Config,
+    /// `None` for `sslmode=disable`.
+    tls: Option<pgtls::RustlsConnect>,
+    tls_mode: pgtls::SslMode,
     location: String,
     /// The cluster written as; empty for a reader over every cluster.
     cluster: String,
@@ -189,10 +193,13 @@ impl PostgresStore {
     }
 
     fn new(url: &str, cluster: &str) -> Result<Self, StoreError> {
-        let mut config = Config::from_str(url).map_err(|e| StoreError::InvalidUrl {
+        let invalid = |reason: String| StoreError::InvalidUrl {
             input: redact(url),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let (driver_url, tls_settings) = pgtls::split_url(url).map_err(invalid)?;
+        let tls = pgtls::connector(&tls_settings).map_err(invalid)?;
+        let mut config = Config::from_str(&driver_url).map_err(|e| invalid(e.to_string()))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -201,6 +208,8 @@ impl PostgresStore {
         let location = location_of(&config);
         Ok(Self {
             config,
+            tls,
+            tls_mode: tls_settings.mode,
             location,
             cluster: cluster.to_string(),
             writer: Mutex::new(None),
@@ -250,7 +259,51 @@ impl PostgresStore {
     }
 
     fn connect_client(&self) -> Result<Client, StoreError> {
-        self.config.connect(NoTls).map_err(|e| self.err(e))
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| self.connect_err(e))
+    }
+
+    /// A connection error, with what to check when the TLS handshake was refused.
+    fn connect_err(&self, e: postgres::Error) -> StoreError {
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        let lower = chain.to_lowercase();
+        let hint = if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+            Some(
+                "the server's certificate does not name the host in the URL; connect by a name the certificate holds, or use sslmode=verify-ca to check only the CA",
+            )
+        } else if lower.contains("unknownissuer")
+            || lower.contains("unknown issuer")
+            || lower.contains("badsignature")
+            || lower.contains("bad signature")
+        {
+            Some(
+                "the server's certificate is not signed by a CA in sslrootcert; point sslrootcert at the CA that signed it",
+            )
+        } else if lower.contains("server does not support tls") {
+            Some("the server has ssl=off; enable TLS on it or use sslmode=prefer/disable")
+        } else if lower.contains("tls") || lower.contains("certificate") {
+            Some(
+                "the TLS handshake failed; check the server's ssl settings and sslmode/sslrootcert",
+            )
+        } else {
+            None
+        };
+        match hint {
+            Some(hint) => StoreError::Unreachable {
+                location: self.location.clone(),
+                reason: format!("{chain} (sslmode={}: {hint})", self.tls_mode.as_str()),
+            },
+            None => self.err(e),
+        }
     }
 
     /// Runs `f` on the writer connection, reconnecting first if it broke; a connection that
