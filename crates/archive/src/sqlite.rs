@@ -23,8 +23,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// `PRAGMA application_id` of a kubemedic archive ("KMED").
 pub const APPLICATION_ID: i64 = 0x4B4D_4544;
-/// Schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version (`PRAGMA user_version`). 2: event messages are indexed for `--grep` in
+/// deferred batches (`meta.fts_seq`), no longer by a trigger per row.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Occurrences indexed for full-text search in one go: one FTS5 segment per batch instead of
+/// one per write transaction is what halves the ingest cost (FTS5 flushes and merges a segment
+/// per transaction).
+const FTS_BATCH: i64 = 50_000;
+/// Occurrences wait at most this long for their full-text indexing (queries read the not yet
+/// indexed tail directly, so nothing is missed meanwhile; this only bounds that tail).
+const FTS_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
 const SCHEMA: &str = r#"
 CREATE TABLE events(
@@ -52,13 +61,7 @@ CREATE TABLE events(
 CREATE INDEX events_object ON events(kind, name, time);
 CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
 CREATE INDEX events_time ON events(time);
-CREATE VIRTUAL TABLE events_fts USING fts5(message, content='events', content_rowid='seq');
-CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
-    INSERT INTO events_fts(rowid, message) VALUES (new.seq, new.message);
-END;
-CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
-    INSERT INTO events_fts(events_fts, rowid, message) VALUES ('delete', old.seq, old.message);
-END;
+CREATE VIRTUAL TABLE events_fts USING fts5(message, content='events', content_rowid='seq', columnsize=0, tokenize='unicode61 remove_diacritics 0');
 
 CREATE TABLE crashes(
     id INTEGER PRIMARY KEY,
@@ -97,6 +100,22 @@ END;
 
 CREATE TABLE checkpoints(name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta(key, value) VALUES ('fts_seq', '0');
+"#;
+
+/// Occurrences up to `meta.fts_seq` are in `events_fts`; only those may be deleted from it.
+const FTS_DELETE_TRIGGER: &str = r#"
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+WHEN old.seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_seq') BEGIN
+    INSERT INTO events_fts(events_fts, rowid, message) VALUES ('delete', old.seq, old.message);
+END;
+"#;
+
+/// Version 1 → 2: the per-row insert trigger goes; what it indexed is recorded as done.
+const MIGRATE_1_TO_2: &str = r#"
+DROP TRIGGER IF EXISTS events_fts_insert;
+DROP TRIGGER IF EXISTS events_fts_delete;
+INSERT OR REPLACE INTO meta(key, value) SELECT 'fts_seq', CAST(coalesce(max(seq), 0) AS TEXT) FROM events;
 "#;
 
 const EVENT_COLUMNS: &str = "seq, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host";
@@ -111,6 +130,8 @@ pub struct SqliteStore {
     writer: Option<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
     crashes_per_container: AtomicU32,
+    /// When the writer last indexed pending messages.
+    fts_indexed_at: Mutex<std::time::Instant>,
 }
 
 /// Maps a SQLite error to what the operator can act on.
@@ -150,6 +171,7 @@ impl SqliteStore {
         if app_id == APPLICATION_ID {
             check_version(path, &conn)?;
             quick_check(path, &conn)?;
+            migrate(path, &conn)?;
         } else {
             let tables = user_tables(path, &conn)?;
             if !tables.is_empty() || app_id != 0 {
@@ -208,6 +230,7 @@ impl SqliteStore {
             writer: Some(Mutex::new(conn)),
             readers: Mutex::new(Vec::new()),
             crashes_per_container: AtomicU32::new(Retention::default().crashes_per_container),
+            fts_indexed_at: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -246,7 +269,23 @@ impl SqliteStore {
             writer: None,
             readers: Mutex::new(vec![conn]),
             crashes_per_container: AtomicU32::new(Retention::default().crashes_per_container),
+            fts_indexed_at: Mutex::new(std::time::Instant::now()),
         })
+    }
+
+    /// Indexes for `--grep` every message not indexed yet (normally done in batches of
+    /// 50,000 or after 5 s; queries see the rest meanwhile). For shutdown and tests.
+    pub fn flush_index(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let mut indexed_at = self
+            .fts_indexed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        index_pending(&tx, &mut indexed_at, true).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Sets how many crashes per container writes keep.
@@ -416,9 +455,72 @@ fn quick_check(path: &Path, conn: &Connection) -> Result<(), StoreError> {
     })
 }
 
+/// Brings an archive written by an older kubemedic to this schema (in one transaction).
+fn migrate(path: &Path, conn: &Connection) -> Result<(), StoreError> {
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| map_err(path, e))?;
+    if v >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let sql = format!(
+        "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} {FTS_DELETE_TRIGGER} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    );
+    conn.execute_batch(&sql).map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        map_err(path, e)
+    })?;
+    tracing::info!(path = %path.display(), from = v, to = SCHEMA_VERSION, "archive schema upgraded");
+    Ok(())
+}
+
+/// Indexes the messages not yet in `events_fts` when enough are pending, they waited long
+/// enough, or `force`; inside the caller's transaction, so index and rows commit together.
+fn index_pending(
+    tx: &Connection,
+    indexed_at: &mut std::time::Instant,
+    force: bool,
+) -> rusqlite::Result<()> {
+    let (done, newest): (i64, i64) = tx.query_row(
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_seq'), (SELECT coalesce(max(seq), 0) FROM events)",
+        [],
+        |r| Ok((r.get::<_, Option<i64>>(0)?.unwrap_or(i64::MAX), r.get(1)?)),
+    )?;
+    let pending = newest.saturating_sub(done);
+    if pending <= 0 {
+        *indexed_at = std::time::Instant::now();
+        return Ok(());
+    }
+    if !force && pending < FTS_BATCH && indexed_at.elapsed() < FTS_DELAY {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO events_fts(rowid, message) SELECT seq, message FROM events WHERE seq > ?1 AND seq <= ?2",
+    )?
+    .execute(params![done, newest])?;
+    tx.prepare_cached("UPDATE meta SET value = CAST(?1 AS TEXT) WHERE key = 'fts_seq'")?
+        .execute(params![newest])?;
+    *indexed_at = std::time::Instant::now();
+    Ok(())
+}
+
+/// The newest occurrence whose message is in `events_fts` (`i64::MAX` for an archive indexed
+/// by the version 1 trigger and not yet upgraded).
+fn fts_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    Ok(conn
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fts_seq'",
+            [],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or(i64::MAX))
+}
+
 fn init_schema(path: &Path, conn: &Connection, cluster: &str) -> Result<(), StoreError> {
     let sql = format!(
-        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA} {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     );
     conn.execute_batch(&sql).map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
@@ -535,12 +637,131 @@ fn event_filters(
         sql.push_str(" AND time < ?");
         args.push(Value::Integer(to_micros(u)));
     }
-    if let Some(g) = &q.grep {
-        let phrase = fts_phrase(g).ok_or_else(|| invalid_grep(g))?;
-        sql.push_str(" AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
-        args.push(Value::Text(phrase));
-    }
     Ok(())
+}
+
+/// `--grep` as a check on one message: the words as a phrase in order, the last one a prefix,
+/// tokenized as the FTS5 table does (letters and digits, lowercased), for the rows it does
+/// not index yet and for rows already narrowed down by an object.
+struct PhraseMatcher {
+    words: Vec<String>,
+}
+
+impl PhraseMatcher {
+    fn new(text: &str) -> Result<Self, StoreError> {
+        let words = grep_words(text);
+        if words.is_empty() {
+            return Err(invalid_grep(text));
+        }
+        Ok(Self { words })
+    }
+
+    fn matches(&self, message: &str) -> bool {
+        let tokens = grep_words(message);
+        let n = self.words.len();
+        if tokens.len() < n {
+            return false;
+        }
+        let (last, head) = self.words.split_last().unwrap_or((&self.words[0], &[]));
+        tokens
+            .windows(n)
+            .any(|w| w[..n - 1] == *head && w[n - 1].starts_with(last.as_str()))
+    }
+}
+
+/// Runs `f` inside one read transaction, so its statements see one snapshot (the indexed
+/// boundary and the rows agree).
+fn in_read_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("BEGIN")?;
+    let out = f(conn);
+    let end = conn.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let out = out?;
+    end?;
+    Ok(out)
+}
+
+/// Runs an event query, keeping the rows `keep` accepts, until `limit` are kept.
+fn collect_rows(
+    conn: &Connection,
+    sql: &str,
+    args: &[Value],
+    limit: usize,
+    mut keep: impl FnMut(&EventOccurrence) -> bool,
+) -> rusqlite::Result<Vec<(i64, EventOccurrence)>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let Some(row) = rows.next()? else { break };
+        let (seq, occ) = row_to_occurrence(row)?;
+        if keep(&occ) {
+            out.push((seq, occ));
+        }
+    }
+    Ok(out)
+}
+
+/// Events matching a query with `--grep`, newest first (by archive order: `seq`).
+///
+/// With an object, its rows (found through the object index) are checked one by one, so the
+/// answer is the object's newest matches by time. Without one, FTS5 walks the matches from the
+/// newest `seq` down, joined to their rows, and stops at the limit: a common word costs the
+/// limit, not every match. Rows archived since the last indexing batch are checked directly.
+fn grep_events(
+    conn: &Connection,
+    q: &EventQuery,
+    grep: &str,
+    limit: usize,
+) -> Result<Vec<(i64, EventOccurrence)>, rusqlite::Error> {
+    let matcher = match PhraseMatcher::new(grep) {
+        Ok(m) => m,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut base = String::new();
+    let mut args = Vec::new();
+    // event_filters only fails on a bad grep, which is not part of these filters.
+    let _ = event_filters(q, &mut base, &mut args);
+    if q.object.is_some() {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE 1=1{base} ORDER BY time DESC, seq DESC"
+        );
+        return collect_rows(conn, &sql, &args, limit, |o| matcher.matches(&o.message));
+    }
+    let indexed = fts_seq(conn)?;
+    let tail_sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?{base} ORDER BY seq DESC");
+    let mut tail_args = vec![Value::Integer(indexed)];
+    tail_args.extend(args.iter().cloned());
+    let mut out = collect_rows(conn, &tail_sql, &tail_args, limit, |o| {
+        matcher.matches(&o.message)
+    })?;
+    if out.len() < limit {
+        let phrase = fts_phrase(grep).unwrap_or_default();
+        // CROSS JOIN keeps FTS5 the outer loop, which serves ORDER BY rowid DESC itself.
+        let cols = EVENT_COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The other filters' columns exist only in `events`: no qualifier needed.
+        let sql = format!(
+            "SELECT {cols} FROM events_fts f CROSS JOIN events e ON e.seq = f.rowid WHERE events_fts MATCH ? AND f.rowid <= ?{base} ORDER BY f.rowid DESC LIMIT ?"
+        );
+        let mut fts_args = vec![Value::Text(phrase), Value::Integer(indexed)];
+        fts_args.extend(args);
+        fts_args.push(Value::Integer((limit - out.len()) as i64));
+        out.extend(collect_rows(
+            conn,
+            &sql,
+            &fts_args,
+            limit - out.len(),
+            |_| true,
+        )?);
+    }
+    Ok(out)
 }
 
 fn crash_filters(
@@ -631,6 +852,13 @@ impl Store for SqliteStore {
                     stats.events_duplicate += 1;
                 }
             }
+        }
+        {
+            let mut indexed_at = self
+                .fts_indexed_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            index_pending(&tx, &mut indexed_at, false).map_err(|e| self.err(e))?;
         }
         for c in &batch.crashes {
             let (blob, len) = match &c.logs {
@@ -729,6 +957,17 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, q: &EventQuery) -> Result<Vec<ArchivedEvent>, StoreError> {
+        if let Some(g) = &q.grep {
+            PhraseMatcher::new(g)?;
+            let rows = self.with_reader(|conn| {
+                in_read_snapshot(conn, |conn| grep_events(conn, q, g, q.effective_limit()))
+                    .map_err(|e| self.err(e))
+            })?;
+            return Ok(fold_occurrences(
+                &self.cluster,
+                rows.into_iter().map(|(_, o)| o).collect(),
+            ));
+        }
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
         let mut args = Vec::new();
         event_filters(q, &mut sql, &mut args)?;
@@ -751,6 +990,40 @@ impl Store for SqliteStore {
         let mut args = Vec::new();
         event_filters(q, &mut sql, &mut args)?;
         let limit = q.effective_limit() as i64;
+        if let Some(g) = &q.grep {
+            let matcher = PhraseMatcher::new(g)?;
+            return self.with_reader(|conn| {
+                in_read_snapshot(conn, |conn| {
+                    let max_seq: i64 =
+                        conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| {
+                            r.get(0)
+                        })?;
+                    let mut rows = match q.after {
+                        // Newer than the cursor: checked row by row, in archive order (the
+                        // newest rows may not be indexed yet).
+                        Some(after) => {
+                            sql.push_str(" AND seq > ? ORDER BY seq");
+                            args.push(Value::Integer(after));
+                            collect_rows(conn, &sql, &args, limit as usize, |o| {
+                                matcher.matches(&o.message)
+                            })?
+                        }
+                        None => grep_events(conn, q, g, limit as usize)?,
+                    };
+                    rows.sort_by_key(|(seq, _)| *seq);
+                    let cursor = if q.after.is_some() && rows.len() as i64 == limit {
+                        rows.last().map(|(s, _)| *s).unwrap_or(max_seq)
+                    } else {
+                        max_seq.max(q.after.unwrap_or(0))
+                    };
+                    Ok(FollowPage {
+                        occurrences: rows.into_iter().map(|(_, o)| o).collect(),
+                        cursor,
+                    })
+                })
+                .map_err(|e| self.err(e))
+            });
+        }
         match q.after {
             Some(after) => {
                 sql.push_str(" AND seq > ? ORDER BY seq LIMIT ?");
@@ -1011,4 +1284,244 @@ fn row_to_crash(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CrashRecord, usize)>
         node_memory: node_memory.and_then(|s| serde_json::from_str(&s).ok()),
     };
     Ok((record, logs_len.max(0) as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occ(i: u64, pod: &str, message: &str) -> EventOccurrence {
+        let t = Timestamp::from_second(1_790_000_000 + i as i64).expect("valid");
+        EventOccurrence {
+            uid: format!("uid-{i}"),
+            count: 1,
+            time: t,
+            first_time: t,
+            origin: crate::record::Origin::Event,
+            api: "events.k8s.io/v1".into(),
+            object: ObjectRef {
+                kind: "Pod".into(),
+                namespace: "shop".into(),
+                name: pod.into(),
+                uid: None,
+            },
+            workload: Some(WorkloadRef {
+                kind: "Deployment".into(),
+                name: "api".into(),
+            }),
+            reason: "BackOff".into(),
+            type_: "Warning".into(),
+            message: message.into(),
+            component: "kubelet".into(),
+            host: "worker-1".into(),
+        }
+    }
+
+    const MESSAGES: [&str; 4] = [
+        "Back-off restarting failed container app",
+        "Liveness probe failed: context deadline exceeded",
+        "Readiness probe failed: connection refused",
+        "Container image \"registry.local/app:17\" already present",
+    ];
+
+    fn fill(store: &SqliteStore, from: u64, to: u64) {
+        let events = (from..to)
+            .map(|i| {
+                occ(
+                    i,
+                    if i % 2 == 0 { "api-1" } else { "api-2" },
+                    MESSAGES[(i % 4) as usize],
+                )
+            })
+            .collect();
+        store
+            .write(&Batch {
+                events,
+                ..Default::default()
+            })
+            .expect("write");
+    }
+
+    fn grep(store: &SqliteStore, text: &str, object: Option<&str>, limit: usize) -> Vec<String> {
+        let q = EventQuery {
+            grep: Some(text.into()),
+            object: object.map(|o| o.parse().expect("selector")),
+            limit,
+            ..Default::default()
+        };
+        let mut uids: Vec<String> = store
+            .events(&q)
+            .expect("grep")
+            .into_iter()
+            .map(|e| e.uid)
+            .collect();
+        uids.sort();
+        uids
+    }
+
+    const GREPS: [&str; 6] = [
+        "back off",
+        "Back-off restarting",
+        "probe failed",
+        "deadl",
+        "registry local app 17",
+        "refused connection",
+    ];
+
+    /// The same answers whether the rows are indexed, waiting for their batch, or both.
+    #[test]
+    fn grep_answers_alike_before_and_after_indexing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("a.db"), "t").expect("open");
+        fill(&store, 0, 200);
+        let before: Vec<_> = GREPS
+            .iter()
+            .flat_map(|g| {
+                [
+                    grep(&store, g, None, 0),
+                    grep(&store, g, Some("pod/api-1"), 0),
+                    grep(&store, g, Some("deploy/api"), 0),
+                ]
+            })
+            .collect();
+        assert_eq!(before[0].len(), 50, "back off: every fourth of 200");
+        assert!(before[15].is_empty(), "words out of order do not match");
+        store.flush_index().expect("index");
+        let conn = store.writer().expect("writer");
+        assert_eq!(fts_seq(&conn).expect("fts_seq"), 200);
+        drop(conn);
+        let after: Vec<_> = GREPS
+            .iter()
+            .flat_map(|g| {
+                [
+                    grep(&store, g, None, 0),
+                    grep(&store, g, Some("pod/api-1"), 0),
+                    grep(&store, g, Some("deploy/api"), 0),
+                ]
+            })
+            .collect();
+        assert_eq!(before, after);
+        // Half indexed, half waiting: still the same answers, and a limit takes the newest.
+        fill(&store, 200, 400);
+        assert_eq!(grep(&store, "back off", None, 0).len(), 100);
+        let newest = grep(&store, "back off", None, 60);
+        assert_eq!(newest.len(), 60);
+        let mut expected: Vec<String> = (160..400)
+            .filter(|i| i % 4 == 0)
+            .map(|i| format!("uid-{i}"))
+            .collect();
+        expected.sort();
+        assert_eq!(newest, expected);
+        // Pruning removes indexed and waiting rows alike and leaves the index consistent.
+        store
+            .prune(
+                &Retention {
+                    max_age: Some(std::time::Duration::from_secs(1)),
+                    ..Default::default()
+                },
+                Timestamp::from_second(1_790_000_000 + 301).expect("valid"),
+            )
+            .expect("prune");
+        let conn = store.writer().expect("writer");
+        conn.execute_batch("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
+            .expect("FTS index matches the rows");
+        drop(conn);
+        assert_eq!(grep(&store, "back off", None, 0).len(), 25);
+        store.flush_index().expect("index");
+        assert_eq!(grep(&store, "back off", None, 0).len(), 25);
+    }
+
+    /// Query by object and by Deployment never scan the table: an index answers them and
+    /// serves the time order of the pod query.
+    #[test]
+    fn object_queries_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("a.db"), "t").expect("open");
+        fill(&store, 0, 10);
+        // No ANALYZE: the store never runs it, so the planner's own estimates are what counts.
+        let conn = store.writer().expect("writer");
+        let plan = |object: &str| {
+            let q = EventQuery {
+                object: Some(object.parse().expect("selector")),
+                ..Default::default()
+            };
+            let mut sql =
+                format!("EXPLAIN QUERY PLAN SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
+            let mut args = Vec::new();
+            event_filters(&q, &mut sql, &mut args).expect("filters");
+            sql.push_str(" ORDER BY time DESC, seq DESC LIMIT ?");
+            args.push(Value::Integer(10));
+            let mut st = conn.prepare(&sql).expect("prepare");
+            let rows = st
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan");
+            rows.collect::<Result<Vec<_>, _>>()
+                .expect("plan")
+                .join("; ")
+        };
+        let pod = plan("pod/shop/api-1");
+        assert!(pod.contains("USING INDEX events_object"), "{pod}");
+        assert!(
+            !pod.contains("TEMP B-TREE"),
+            "the index serves the order: {pod}"
+        );
+        let deploy = plan("deploy/api");
+        assert!(deploy.contains("events_object"), "{deploy}");
+        assert!(deploy.contains("events_workload"), "{deploy}");
+        for p in [&pod, &deploy] {
+            assert!(!p.contains("SCAN events"), "no full scan: {p}");
+        }
+    }
+
+    /// A version 1 archive (messages indexed by a trigger per row) is upgraded in place and
+    /// its history stays searchable.
+    #[test]
+    fn version_1_archives_are_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        {
+            let store = SqliteStore::open(&path, "t").expect("open");
+            let conn = store.writer().expect("writer");
+            conn.execute_batch(
+                "DROP TRIGGER events_fts_delete;
+                 DELETE FROM meta WHERE key = 'fts_seq';
+                 CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+                     INSERT INTO events_fts(rowid, message) VALUES (new.seq, new.message);
+                 END;
+                 CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+                     INSERT INTO events_fts(events_fts, rowid, message) VALUES ('delete', old.seq, old.message);
+                 END;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("make it version 1");
+        }
+        // Rows written by a version 1 writer.
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(
+                "INSERT INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, reason, type, message, component, host)
+                 VALUES ('old-1', 1, 1, 1, 1, 'event', 'v1', 'Pod', 'shop', 'api-1', 'BackOff', 'Warning', 'Back-off restarting failed container', 'kubelet', 'w');",
+            )
+            .expect("v1 row");
+        }
+        let store = SqliteStore::open(&path, "t").expect("upgrades");
+        {
+            let conn = store.writer().expect("writer");
+            let v: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .expect("version");
+            assert_eq!(v, SCHEMA_VERSION);
+            assert_eq!(fts_seq(&conn).expect("fts_seq"), 1);
+        }
+        fill(&store, 0, 8);
+        assert_eq!(grep(&store, "back off", None, 0).len(), 3);
+        store.flush_index().expect("index");
+        assert_eq!(grep(&store, "back off", None, 0).len(), 3);
+        assert_eq!(grep(&store, "back off", Some("pod/api-1"), 0).len(), 3);
+        let conn = store.writer().expect("writer");
+        conn.execute_batch("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
+            .expect("FTS index matches the rows");
+    }
 }
