@@ -200,9 +200,11 @@ impl SqliteStore {
             });
         }
         // WAL + NORMAL: a killed process loses nothing committed; only a power loss may lose
-        // the last transactions, which a resumed watch then re-reads.
+        // the last transactions, which a resumed watch then re-reads. Checkpoints every 8,192
+        // pages (32 MiB) instead of 1,000: index pages touched again between checkpoints are
+        // copied into the database once; the WAL file is cut back to 64 MiB after each.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(|e| map_err(path, e))?;
         if app_id != APPLICATION_ID {
