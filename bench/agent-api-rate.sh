@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The node agent's apiserver requests per node per minute, measured on the testbed's real node:
 # kubemedic installed by the chart (default monitors) and node-problem-detector (the version pinned
-# in bench/agent-npd/go.mod, v1.36.0; the README's figure is from v0.8.20, before the re-pin; NPD's kmsg
-# reference configs, exporter on) for the same Node, one after the other, each over
-# KUBEMEDIC_BENCH_MINUTES (default 10) after a minute of settling, counted from the apiserver's
-# audit log; multiplied out to 5,000 nodes. Root needed (real node); builds NPD as
-# bench/agent-idle.sh does. See the ignored test agent_api_request_rate in
-# crates/kubemedic/tests/real_node_install.rs.
+# in bench/agent-npd/go.mod, v1.36.0; NPD's kmsg reference configs, exporter on) for the same
+# Node, one after the other, each over KUBEMEDIC_BENCH_MINUTES (default 10) after a minute of
+# settling, counted from the apiserver's audit log; multiplied out to 5,000 nodes. Root needed
+# (real node); builds NPD as bench/agent-idle.sh does. See the ignored test
+# agent_api_request_rate in crates/kubemedic/tests/real_node_install.rs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here/.."
