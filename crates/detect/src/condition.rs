@@ -271,8 +271,21 @@ impl ConditionTracker {
         &self.metrics
     }
 
-    pub(crate) fn metrics_mut(&mut self) -> &mut ProblemMetrics {
-        &mut self.metrics
+    /// [`ConditionTracker::new`] whose problem metrics already hold every rule, given as
+    /// (permanent, condition, reason), at 0 / false: NPD initialises them before any match.
+    pub(crate) fn with_rules<'a>(
+        source: &str,
+        declared: &[crate::config::ConditionConfig],
+        metrics_enabled: bool,
+        rules: impl IntoIterator<Item = (bool, &'a str, &'a str)>,
+    ) -> Self {
+        let mut tracker = Self::new(source, declared, metrics_enabled);
+        if metrics_enabled {
+            for (permanent, condition, reason) in rules {
+                tracker.metrics.register_rule(permanent, condition, reason);
+            }
+        }
+        tracker
     }
 
     fn index(&self, condition_type: &str) -> Option<usize> {

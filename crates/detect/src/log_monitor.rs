@@ -90,17 +90,18 @@ impl LogMonitor {
             line_column: None,
             reason: e.to_string(),
         })?;
-        let mut tracker =
-            ConditionTracker::new(&config.source, &config.conditions, config.metrics_reporting);
-        if config.metrics_reporting {
-            for r in &config.rules {
-                tracker.metrics_mut().register_rule(
+        let tracker = ConditionTracker::with_rules(
+            &config.source,
+            &config.conditions,
+            config.metrics_reporting,
+            config.rules.iter().map(|r| {
+                (
                     r.problem_type == ProblemType::Permanent,
-                    &r.condition,
-                    &r.reason,
-                );
-            }
-        }
+                    r.condition.as_str(),
+                    r.reason.as_str(),
+                )
+            }),
+        );
         Ok(LogMonitor {
             config,
             matcher,

@@ -56,17 +56,18 @@ pub struct PluginMonitor {
 impl PluginMonitor {
     /// A monitor for a validated config (call [`PluginMonitor::start`] before applying results).
     pub fn new(config: CustomPluginMonitorConfig) -> PluginMonitor {
-        let mut tracker =
-            ConditionTracker::new(&config.source, &config.conditions, config.metrics_reporting);
-        if config.metrics_reporting {
-            for r in &config.rules {
-                tracker.metrics_mut().register_rule(
+        let tracker = ConditionTracker::with_rules(
+            &config.source,
+            &config.conditions,
+            config.metrics_reporting,
+            config.rules.iter().map(|r| {
+                (
                     r.problem_type == ProblemType::Permanent,
-                    &r.condition,
-                    &r.reason,
-                );
-            }
-        }
+                    r.condition.as_str(),
+                    r.reason.as_str(),
+                )
+            }),
+        );
         PluginMonitor { config, tracker }
     }
 
