@@ -5,8 +5,9 @@
 //! through `spawn_blocking` (the controller's archive writer runs on its own thread anyway).
 
 use crate::compress;
+use crate::filter;
 use crate::pgtls;
-use crate::query::{CrashQuery, EventQuery, ObjectSelector, grep_words};
+use crate::query::{CrashQuery, EventQuery, grep_words};
 use crate::record::{
     ArchivedEvent, CrashRecord, EventOccurrence, ObjectRef, WorkloadRef, fold_occurrences,
 };
@@ -529,20 +530,17 @@ impl Params {
     }
 }
 
-fn object_filter(p: &mut Params, sel: &ObjectSelector, kind_col: &str, name_col: &str) {
-    let kind = p.push(sel.kind.clone());
-    let name = p.push(sel.name.clone());
-    if sel.is_workload() {
-        p.sql.push_str(&format!(
-            " AND (({kind_col} = {kind} AND {name_col} = {name}) OR (workload_kind = {kind} AND workload_name = {name}))"
-        ));
-    } else {
-        p.sql
-            .push_str(&format!(" AND {kind_col} = {kind} AND {name_col} = {name}"));
+/// PostgreSQL's side of the shared filters: `$n` placeholders, times as timestamptz.
+impl filter::ClauseSink for Params {
+    fn bind(&mut self, value: filter::Param) -> String {
+        match value {
+            filter::Param::Text(t) => self.push(t),
+            filter::Param::Time(t) => self.push(t),
+        }
     }
-    if let Some(ns) = &sel.namespace {
-        let ns = p.push(ns.clone());
-        p.sql.push_str(&format!(" AND namespace = {ns}"));
+
+    fn push_sql(&mut self, sql: &str) {
+        self.sql.push_str(sql);
     }
 }
 
@@ -576,29 +574,7 @@ impl PostgresStore {
             let c = p.push(c.to_string());
             p.sql.push_str(&format!(" AND cluster = {c}"));
         }
-        if let Some(sel) = &q.object {
-            object_filter(p, sel, "kind", "name");
-        }
-        if let Some(ns) = &q.namespace {
-            let ns = p.push(ns.clone());
-            p.sql.push_str(&format!(" AND namespace = {ns}"));
-        }
-        if let Some(r) = &q.reason {
-            let r = p.push(r.clone());
-            p.sql.push_str(&format!(" AND reason = {r}"));
-        }
-        if let Some(t) = &q.type_ {
-            let t = p.push(t.clone());
-            p.sql.push_str(&format!(" AND type = {t}"));
-        }
-        if let Some(s) = q.since {
-            let s = p.push(s);
-            p.sql.push_str(&format!(" AND time >= {s}"));
-        }
-        if let Some(u) = q.until {
-            let u = p.push(u);
-            p.sql.push_str(&format!(" AND time < {u}"));
-        }
+        filter::events(p, q);
         if let Some(g) = &q.grep {
             let tq = tsquery(g).ok_or_else(|| invalid_grep(g))?;
             let tq = p.push(tq);
@@ -862,25 +838,7 @@ impl Store for PostgresStore {
             let c = p.push(c.to_string());
             p.sql.push_str(&format!(" AND cluster = {c}"));
         }
-        if let Some(sel) = &q.object {
-            object_filter(&mut p, sel, "'Pod'", "pod");
-        }
-        if let Some(ns) = &q.namespace {
-            let ns = p.push(ns.clone());
-            p.sql.push_str(&format!(" AND namespace = {ns}"));
-        }
-        if let Some(cn) = &q.container {
-            let cn = p.push(cn.clone());
-            p.sql.push_str(&format!(" AND container = {cn}"));
-        }
-        if let Some(s) = q.since {
-            let s = p.push(s);
-            p.sql.push_str(&format!(" AND time >= {s}"));
-        }
-        if let Some(u) = q.until {
-            let u = p.push(u);
-            p.sql.push_str(&format!(" AND time < {u}"));
-        }
+        filter::crashes(&mut p, q);
         if let Some(g) = &q.grep {
             let tq = tsquery(g).ok_or_else(|| invalid_grep(g))?;
             let tq = p.push(tq);

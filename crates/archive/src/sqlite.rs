@@ -5,7 +5,8 @@
 //! `(pod_uid, container, instance)`, so replays after a restart or a relist are no-ops.
 
 use crate::compress;
-use crate::query::{CrashQuery, EventQuery, ObjectSelector, grep_words};
+use crate::filter;
+use crate::query::{CrashQuery, EventQuery, grep_words};
 use crate::record::{
     ArchivedEvent, CrashRecord, EventOccurrence, ObjectRef, WorkloadRef, fold_occurrences,
 };
@@ -568,30 +569,23 @@ fn row_to_occurrence(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, EventOccur
     ))
 }
 
-/// Appends the object filter: the object itself, and for workloads the objects it owns.
-fn object_filter(
-    sel: &ObjectSelector,
-    kind_col: &str,
-    name_col: &str,
-    sql: &mut String,
-    args: &mut Vec<Value>,
-) {
-    if sel.is_workload() {
-        sql.push_str(&format!(
-            " AND (({kind_col} = ? AND {name_col} = ?) OR (workload_kind = ? AND workload_name = ?))"
-        ));
-        args.push(Value::Text(sel.kind.clone()));
-        args.push(Value::Text(sel.name.clone()));
-        args.push(Value::Text(sel.kind.clone()));
-        args.push(Value::Text(sel.name.clone()));
-    } else {
-        sql.push_str(&format!(" AND {kind_col} = ? AND {name_col} = ?"));
-        args.push(Value::Text(sel.kind.clone()));
-        args.push(Value::Text(sel.name.clone()));
+/// SQLite's side of the shared filters: `?` placeholders, times as microseconds.
+struct SqliteClauses<'a> {
+    sql: &'a mut String,
+    args: &'a mut Vec<Value>,
+}
+
+impl filter::ClauseSink for SqliteClauses<'_> {
+    fn bind(&mut self, value: filter::Param) -> String {
+        self.args.push(match value {
+            filter::Param::Text(t) => Value::Text(t),
+            filter::Param::Time(t) => Value::Integer(to_micros(t)),
+        });
+        "?".to_string()
     }
-    if let Some(ns) = &sel.namespace {
-        sql.push_str(" AND namespace = ?");
-        args.push(Value::Text(ns.clone()));
+
+    fn push_sql(&mut self, sql: &str) {
+        self.sql.push_str(sql);
     }
 }
 
@@ -611,35 +605,9 @@ fn invalid_grep(text: &str) -> StoreError {
     }
 }
 
-fn event_filters(
-    q: &EventQuery,
-    sql: &mut String,
-    args: &mut Vec<Value>,
-) -> Result<(), StoreError> {
-    if let Some(sel) = &q.object {
-        object_filter(sel, "kind", "name", sql, args);
-    }
-    if let Some(ns) = &q.namespace {
-        sql.push_str(" AND namespace = ?");
-        args.push(Value::Text(ns.clone()));
-    }
-    if let Some(r) = &q.reason {
-        sql.push_str(" AND reason = ?");
-        args.push(Value::Text(r.clone()));
-    }
-    if let Some(t) = &q.type_ {
-        sql.push_str(" AND type = ?");
-        args.push(Value::Text(t.clone()));
-    }
-    if let Some(s) = q.since {
-        sql.push_str(" AND time >= ?");
-        args.push(Value::Integer(to_micros(s)));
-    }
-    if let Some(u) = q.until {
-        sql.push_str(" AND time < ?");
-        args.push(Value::Integer(to_micros(u)));
-    }
-    Ok(())
+/// Every filter but `--grep` (answered by [`grep_events`] or the follow path).
+fn event_filters(q: &EventQuery, sql: &mut String, args: &mut Vec<Value>) {
+    filter::events(&mut SqliteClauses { sql, args }, q);
 }
 
 /// `--grep` as a check on one message: the words as a phrase in order, the last one a prefix,
@@ -724,8 +692,7 @@ fn grep_events(
     };
     let mut base = String::new();
     let mut args = Vec::new();
-    // event_filters only fails on a bad grep, which is not part of these filters.
-    let _ = event_filters(q, &mut base, &mut args);
+    event_filters(q, &mut base, &mut args);
     if q.object.is_some() {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE 1=1{base} ORDER BY time DESC, seq DESC"
@@ -771,25 +738,7 @@ fn crash_filters(
     sql: &mut String,
     args: &mut Vec<Value>,
 ) -> Result<(), StoreError> {
-    if let Some(sel) = &q.object {
-        object_filter(sel, "'Pod'", "pod", sql, args);
-    }
-    if let Some(ns) = &q.namespace {
-        sql.push_str(" AND namespace = ?");
-        args.push(Value::Text(ns.clone()));
-    }
-    if let Some(c) = &q.container {
-        sql.push_str(" AND container = ?");
-        args.push(Value::Text(c.clone()));
-    }
-    if let Some(s) = q.since {
-        sql.push_str(" AND time >= ?");
-        args.push(Value::Integer(to_micros(s)));
-    }
-    if let Some(u) = q.until {
-        sql.push_str(" AND time < ?");
-        args.push(Value::Integer(to_micros(u)));
-    }
+    filter::crashes(&mut SqliteClauses { sql, args }, q);
     if let Some(g) = &q.grep {
         let phrase = fts_phrase(g).ok_or_else(|| invalid_grep(g))?;
         sql.push_str(" AND id IN (SELECT rowid FROM crashes_fts WHERE crashes_fts MATCH ?)");
@@ -972,7 +921,7 @@ impl Store for SqliteStore {
         }
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
         let mut args = Vec::new();
-        event_filters(q, &mut sql, &mut args)?;
+        event_filters(q, &mut sql, &mut args);
         sql.push_str(" ORDER BY time DESC, seq DESC LIMIT ?");
         args.push(Value::Integer(q.effective_limit() as i64));
         let rows = self.with_reader(|conn| {
@@ -990,7 +939,7 @@ impl Store for SqliteStore {
     fn follow(&self, q: &EventQuery) -> Result<FollowPage, StoreError> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
         let mut args = Vec::new();
-        event_filters(q, &mut sql, &mut args)?;
+        event_filters(q, &mut sql, &mut args);
         let limit = q.effective_limit() as i64;
         if let Some(g) = &q.grep {
             let matcher = PhraseMatcher::new(g)?;
@@ -1370,38 +1319,34 @@ mod tests {
         "refused connection",
     ];
 
+    /// Every grep of [`GREPS`], over all events, one pod and one Deployment.
+    fn every_grep(store: &SqliteStore) -> Vec<Vec<String>> {
+        GREPS
+            .iter()
+            .flat_map(|g| {
+                [
+                    grep(store, g, None, 0),
+                    grep(store, g, Some("pod/api-1"), 0),
+                    grep(store, g, Some("deploy/api"), 0),
+                ]
+            })
+            .collect()
+    }
+
     /// The same answers whether the rows are indexed, waiting for their batch, or both.
     #[test]
     fn grep_answers_alike_before_and_after_indexing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("a.db"), "t").expect("open");
         fill(&store, 0, 200);
-        let before: Vec<_> = GREPS
-            .iter()
-            .flat_map(|g| {
-                [
-                    grep(&store, g, None, 0),
-                    grep(&store, g, Some("pod/api-1"), 0),
-                    grep(&store, g, Some("deploy/api"), 0),
-                ]
-            })
-            .collect();
+        let before = every_grep(&store);
         assert_eq!(before[0].len(), 50, "back off: every fourth of 200");
         assert!(before[15].is_empty(), "words out of order do not match");
         store.flush_index().expect("index");
         let conn = store.writer().expect("writer");
         assert_eq!(fts_seq(&conn).expect("fts_seq"), 200);
         drop(conn);
-        let after: Vec<_> = GREPS
-            .iter()
-            .flat_map(|g| {
-                [
-                    grep(&store, g, None, 0),
-                    grep(&store, g, Some("pod/api-1"), 0),
-                    grep(&store, g, Some("deploy/api"), 0),
-                ]
-            })
-            .collect();
+        let after = every_grep(&store);
         assert_eq!(before, after);
         // Half indexed, half waiting: still the same answers, and a limit takes the newest.
         fill(&store, 200, 400);
@@ -1450,7 +1395,7 @@ mod tests {
             let mut sql =
                 format!("EXPLAIN QUERY PLAN SELECT {EVENT_COLUMNS} FROM events WHERE 1=1");
             let mut args = Vec::new();
-            event_filters(&q, &mut sql, &mut args).expect("filters");
+            event_filters(&q, &mut sql, &mut args);
             sql.push_str(" ORDER BY time DESC, seq DESC LIMIT ?");
             args.push(Value::Integer(10));
             let mut st = conn.prepare(&sql).expect("prepare");
