@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Archive figures: SQLite ingest on one core, query by object and full-text --grep over a large
-# store (KM_BENCH_ROWS, default 10,000,000: ~6 GiB under /tmp, deleted at the end; check
-# `df -h /tmp` first), PostgreSQL ingest (KM_BENCH_PG_ROWS, default 500,000). KM_BENCH_DIR: where the store goes (default /tmp). Prints figures.
+# store (KM_BENCH_ROWS, default 10,000,000: ~4.5 GiB under /tmp at ~480 bytes each, deleted at the
+# end; check `df -h /tmp` first), PostgreSQL ingest (KM_BENCH_PG_ROWS, default 500,000). KM_BENCH_DIR: where the store goes (default /tmp). Prints figures.
 # The build uses every core; only the measured run is pinned to core 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
