@@ -47,6 +47,19 @@ async fn install_crd(client: &Client) {
     }
 }
 
+/// A testbed with one kwok node and the Remediation CRD installed; None where no testbed can run.
+async fn testbed_with_crd() -> Option<(kubemedic_testbed::Testbed, Client)> {
+    let tb = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
+        controllers: false,
+        kwok_nodes: 1,
+        ..Default::default()
+    })
+    .await?;
+    let client = tb.client();
+    install_crd(&client).await;
+    Some((tb, client))
+}
+
 async fn set_condition(client: &Client, node: &str, status: &str) {
     let nodes: Api<Node> = Api::all(client.clone());
     let t = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(5)).to_string();
@@ -62,17 +75,9 @@ async fn set_condition(client: &Client, node: &str, status: &str) {
 
 #[tokio::test]
 async fn the_controller_starts_a_runtime_restart_the_agent_carries_it_out_once() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 1,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((_tb, client)) = testbed_with_crd().await else {
         return;
     };
-    let client = tb.client();
-    install_crd(&client).await;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("restarts");
     // The testbed's node has no systemd: the allow-listed command stands in for the node's
@@ -169,17 +174,9 @@ async fn the_controller_starts_a_runtime_restart_the_agent_carries_it_out_once()
 
 #[tokio::test]
 async fn an_agent_restarted_mid_action_does_not_repeat_it() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 1,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((_tb, client)) = testbed_with_crd().await else {
         return;
     };
-    let client = tb.client();
-    install_crd(&client).await;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("restarts");
     let mut cfg = NodeActionConfig {
