@@ -159,6 +159,15 @@ impl RunningAgent {
     }
 }
 
+/// Waits up to `timeout` for TestProblem to be False with its declared healthy reason, and checks
+/// the kubelet's Ready condition was left alone. Returns TestProblem.
+async fn assert_healthy(client: &kube::Client, node: &str, timeout: Duration) -> NodeCondition {
+    let c = wait_condition(client, node, "TestProblem", "False", timeout).await;
+    assert_eq!(c.reason.as_deref(), Some("TestIsFine"));
+    assert_kubelet_ready_untouched(client, node).await;
+    c
+}
+
 async fn assert_kubelet_ready_untouched(client: &kube::Client, node: &str) {
     let ready = condition(client, node, "Ready")
         .await
@@ -189,16 +198,7 @@ async fn conditions_events_outage_heartbeat_and_restart() {
     .await;
 
     // Initial state: False with the declared healthy reason; the kubelet's Ready is kept.
-    let c = wait_condition(
-        &client,
-        node,
-        "TestProblem",
-        "False",
-        Duration::from_secs(20),
-    )
-    .await;
-    assert_eq!(c.reason.as_deref(), Some("TestIsFine"));
-    assert_kubelet_ready_untouched(&client, node).await;
+    let c = assert_healthy(&client, node, Duration::from_secs(20)).await;
 
     // Heartbeat: lastHeartbeatTime moves forward without any change.
     let first_beat = c.last_heartbeat_time.clone().unwrap().0;
@@ -287,16 +287,7 @@ async fn conditions_events_outage_heartbeat_and_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tb.start_apiserver().await.unwrap();
-    let c = wait_condition(
-        &client,
-        node,
-        "TestProblem",
-        "False",
-        Duration::from_secs(30),
-    )
-    .await;
-    assert_eq!(c.reason.as_deref(), Some("TestIsFine"));
-    assert_kubelet_ready_untouched(&client, node).await;
+    assert_healthy(&client, node, Duration::from_secs(30)).await;
 
     // Restart safety: with the problem present, stop the agent, start a new one whose first
     // plugin run is slow; the condition must stay True the whole time (no flap to False).
