@@ -862,7 +862,7 @@ async fn fetch_facts(
     let port = agents.port;
     let tail = agents.log_tail_lines;
     let timeout = agents.request_timeout;
-    let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
+    out.replies = ask_each(running, opts, |ns, pod, node| {
         let client = clients.proxy.clone();
         let in_flight = &clients.in_flight;
         async move {
@@ -891,12 +891,29 @@ async fn fetch_facts(
                 logs,
             }
         }
-    }))
-    .buffer_unordered(opts.log_concurrency.max(1));
-    while let Some(reply) = results.next().await {
-        out.replies.push(reply);
-    }
+    })
+    .await;
     out
+}
+
+/// Runs `ask` for each (namespace, pod, node), `log_concurrency` at a time; the answers in the
+/// order they come.
+async fn ask_each<T, Fut>(
+    running: Vec<(String, String, String)>,
+    opts: &LiveOptions,
+    mut ask: impl FnMut(String, String, String) -> Fut,
+) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    futures::stream::iter(
+        running
+            .into_iter()
+            .map(|(ns, pod, node)| ask(ns, pod, node)),
+    )
+    .buffer_unordered(opts.log_concurrency.max(1))
+    .collect()
+    .await
 }
 
 /// Asks every running prober pod (the prober DaemonSet) for `/probes`. The prober is opt-in:
@@ -931,7 +948,7 @@ async fn fetch_probes(
     }
     let port = agents.prober_port;
     let timeout = agents.request_timeout;
-    let mut results = futures::stream::iter(running.into_iter().map(|(ns, pod, node)| {
+    out.replies = ask_each(running, opts, |ns, pod, node| {
         let client = clients.proxy.clone();
         let in_flight = &clients.in_flight;
         async move {
@@ -945,11 +962,8 @@ async fn fetch_probes(
                 probes,
             }
         }
-    }))
-    .buffer_unordered(opts.log_concurrency.max(1));
-    while let Some(reply) = results.next().await {
-        out.replies.push(reply);
-    }
+    })
+    .await;
     out
 }
 
@@ -992,6 +1006,17 @@ pub struct AgentLogReply {
     pub text: Result<String, String>,
 }
 
+/// A node-side pod's JSON answer, or why it is not `what` (line and column).
+fn parse_reply<T: DeserializeOwned>(body: &str, what: &str) -> Result<T, String> {
+    serde_json::from_str(body).map_err(|e| {
+        format!(
+            "not {what} JSON: line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 /// Puts one agent's reply into the snapshot: facts into `node_facts`, non-empty logs into
 /// `node_logs`; every failure (request error, facts that are not `NodeFacts` JSON) becomes a
 /// note in `skipped` and the rest of the reply is still used.
@@ -1002,15 +1027,7 @@ pub fn add_agent_reply(snap: &mut Snapshot, reply: AgentReply) {
         facts,
         logs,
     } = reply;
-    let facts = facts.and_then(|body| {
-        serde_json::from_str::<NodeFacts>(&body).map_err(|e| {
-            format!(
-                "not node facts JSON: line {} column {}: {e}",
-                e.line(),
-                e.column()
-            )
-        })
-    });
+    let facts = facts.and_then(|body| parse_reply::<NodeFacts>(&body, "node facts"));
     match facts {
         Ok(mut facts) => {
             if facts.node.is_empty() {
@@ -1067,15 +1084,7 @@ pub fn add_prober_reply(snap: &mut Snapshot, reply: ProberReply) {
         path,
         probes,
     } = reply;
-    let probes = probes.and_then(|body| {
-        serde_json::from_str::<ProbeFacts>(&body).map_err(|e| {
-            format!(
-                "not probe results JSON: line {} column {}: {e}",
-                e.line(),
-                e.column()
-            )
-        })
-    });
+    let probes = probes.and_then(|body| parse_reply::<ProbeFacts>(&body, "probe results"));
     match probes {
         Ok(mut probes) => {
             if probes.node.is_empty() {

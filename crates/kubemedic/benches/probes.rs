@@ -8,7 +8,8 @@
 //! CoreDNS replicas behind a DNS Service VIP (an nft DNAT to a random replica per query, as
 //! kube-proxy does), a Service VIP for each prober. Settings: `PROBE_BENCH_SIZES` (node counts,
 //! default `6,51`: 5 and 50 neighbours), `PROBE_BENCH_WINDOW` (seconds, default 60),
-//! `PROBE_BENCH_REPEAT` (detections per fault in the small lab, default 3).
+//! `PROBE_BENCH_REPEAT` (detections per fault in the small lab, default 3), `PROBE_BENCH_CPUS`
+//! (the CPUs every prober process is pinned to before measuring, default `0`; empty: no pinning).
 #![allow(clippy::unwrap_used, dead_code)]
 
 #[path = "../tests/support/mod.rs"]
@@ -215,6 +216,28 @@ fn start_kubenurse(lab: &ProbeLab, i: usize, bin: &Path, sa: &Path, limit: usize
             &envs,
         )
         .unwrap();
+}
+
+/// Pins the measured processes (every thread) to the CPUs in `PROBE_BENCH_CPUS` (default `0`):
+/// the machine is shared, so each prober's CPU time is taken on one core, next to the others'.
+fn pin(lab: &ProbeLab, names: &[String]) {
+    let cpus = std::env::var("PROBE_BENCH_CPUS").unwrap_or_else(|_| "0".into());
+    if cpus.is_empty() {
+        return;
+    }
+    for name in names {
+        let Some(pid) = lab.lab.pid(name) else {
+            continue;
+        };
+        let ok = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", &cpus, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("bench: could not pin {name} (pid {pid}) to CPUs {cpus}");
+        }
+    }
 }
 
 async fn wait_until<F: std::future::Future<Output = bool>>(
@@ -433,6 +456,8 @@ async fn scenario(
         .collect();
     let mut measured = agents.clone();
     measured.push("baseline-n0".into());
+    measured.extend(nurses.iter().cloned());
+    pin(&lab, &measured);
     let (rss, cpu) = resources(&lab, &agents, window).await;
     fig.agent_rss_mib = rss;
     fig.agent_cpu_percent = cpu;

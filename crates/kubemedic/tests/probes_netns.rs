@@ -393,30 +393,38 @@ async fn probes_on_real_network_stacks() {
         || async { lab.condition(cut).await.filter(|c| c.status == "False") },
     )
     .await;
+    // The Events follow the condition: the agent writes them after the status patch.
     let events: Api<Event> = Api::namespaced(lab.client.clone(), "default");
-    let reasons: Vec<(String, String)> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|e| {
-            (
-                e.involved_object.name.unwrap_or_default(),
-                e.reason.unwrap_or_default(),
-            )
-        })
-        .collect();
-    for want in [
+    let wanted = [
         "PodNetworkUnreachable",
         "PodNetworkUnreachableResolved",
         "DNSPartialFailure",
-    ] {
-        assert!(
-            reasons.contains(&("n1".into(), want.into())),
-            "no {want} Event on n1: {reasons:?}"
-        );
-    }
+    ];
+    let reasons: Vec<(String, String)> = wait_for(
+        &lab,
+        "n1's PodNetworkUnreachable, ...Resolved and DNSPartialFailure Events",
+        Duration::from_secs(30),
+        || async {
+            let reasons: Vec<(String, String)> = events
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.involved_object.name.unwrap_or_default(),
+                        e.reason.unwrap_or_default(),
+                    )
+                })
+                .collect();
+            wanted
+                .iter()
+                .all(|w| reasons.contains(&("n1".into(), (*w).into())))
+                .then_some(reasons)
+        },
+    )
+    .await;
     assert!(
         !reasons
             .iter()

@@ -7,6 +7,11 @@
 //! `helm upgrade` replaces the agent without the condition flapping; `helm uninstall` leaves
 //! nothing of the release.
 //!
+//! The chart's network prober is on (`probe.enabled=true`): its pod runs in the real node's pod
+//! network next to two real CoreDNS replicas behind `kube-system/kube-dns` (one answers, one drops
+//! every query), serves `/probes` and kubenurse-named metrics through the pod proxy, and `diagnose`
+//! names the silent replica from the prober's results.
+//!
 //! The kernel monitor is the chart's inline-config route with a per-run pattern: /dev/kmsg is
 //! the whole machine's, so a default rule would also fire in other tests' agents, and lines
 //! earlier runs left in the ring would set it before the test writes anything.
@@ -21,13 +26,17 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deploy::{chart, helm_run, repo, run};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod, Service};
+use kube::api::{Api, ListParams, PostParams};
 use kubemedic_testbed::{Image, Options, Testbed, images};
 use serde_json::{Value, json};
 
 const NS: &str = "kubemedic";
 const CONDITION: &str = "KubemedicE2EProbe";
+/// The name the test's DNS replicas answer for the prober's "external" lookups.
+const DNS_EXTERNAL: &str = "probe.example.org";
+/// The image of the test's CoreDNS replicas.
+const COREDNS_IMAGE: &str = "registry.k8s.io/coredns/coredns:kubemedic-e2e";
 
 async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
 where
@@ -99,7 +108,10 @@ fn values(nonce: &str) -> String {
     });
     json!({"agent": {"monitors": {
         "files": {"e2e-kernel-monitor.json": monitor.to_string()},
-        "systemLogMonitors": ["e2e-kernel-monitor.json"]}}})
+        "systemLogMonitors": ["e2e-kernel-monitor.json"]}},
+        // The prober, quicker than its 5 s default so the test waits less; the external name
+        // is one the test's DNS replicas answer themselves (no upstream here).
+        "probe": {"enabled": true, "interval": "2s", "dnsExternalName": DNS_EXTERNAL}})
     .to_string()
 }
 
@@ -113,8 +125,13 @@ async fn condition(nodes: &Api<Node>, node: &str) -> Option<Value> {
 }
 
 async fn agent_pod(pods: &Api<Pod>) -> Option<Pod> {
+    ready_pod(pods, "kubemedic-agent").await
+}
+
+/// A Ready pod (not being deleted) labelled `app.kubernetes.io/name=<name>`.
+async fn ready_pod(pods: &Api<Pod>, name: &str) -> Option<Pod> {
     let list = pods
-        .list(&ListParams::default().labels("app.kubernetes.io/name=kubemedic-agent"))
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={name}")))
         .await
         .ok()?;
     list.items.into_iter().find(|p| {
@@ -126,6 +143,68 @@ async fn agent_pod(pods: &Api<Pod>) -> Option<Pod> {
                     .any(|c| c.type_ == "Ready" && c.status == "True")
             })
     })
+}
+
+/// Two real CoreDNS replicas as the cluster DNS (`kube-system/kube-dns`, as the chart's
+/// `probe.dnsService` expects): `coredns-ok` answers the prober's names, `coredns-silent` drops
+/// every query.
+async fn cluster_dns(client: &kube::Client, node: &str) {
+    let configs: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let ok = format!(
+        ".:53 {{\n  hosts {{\n    10.0.0.1 kubernetes.default.svc.cluster.local {DNS_EXTERNAL}\n  }}\n}}\n"
+    );
+    let silent = ".:53 {\n  erratic {\n    drop 1\n  }\n}\n";
+    configs
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "coredns-e2e"},
+                "data": {"ok": ok, "silent": silent}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), "kube-system");
+    services
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns"}},
+                "spec": {"selector": {"k8s-app": "kube-dns"}, "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP"},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    for which in ["ok", "silent"] {
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": format!("coredns-{which}"), "labels": {"k8s-app": "kube-dns"}},
+                "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [{
+                    "name": "coredns", "image": COREDNS_IMAGE, "imagePullPolicy": "Never",
+                    "args": ["-conf", "/etc/coredns/Corefile"],
+                    "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns"}]}],
+                    "volumes": [{"name": "config", "configMap": {"name": "coredns-e2e",
+                        "items": [{"key": which, "path": "Corefile"}]}}]}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// GET through the apiserver's pod proxy: the body, or `None` on any error.
+async fn proxy_get(client: &kube::Client, pod: &str, port: u16, path: &str) -> Option<String> {
+    let req = http::Request::get(format!(
+        "/api/v1/namespaces/{NS}/pods/{pod}:{port}/proxy{path}"
+    ))
+    .body(Vec::new())
+    .ok()?;
+    client.request_text(req).await.ok()
 }
 
 /// The service-account token the kubelet projected into the agent pod (`pod_uid`), read
@@ -172,10 +251,17 @@ async fn installed_with_helm_on_a_real_node() {
     let bin = Testbed::binaries().await.unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let image = kubemedic_image(scratch.path());
+    let Some(coredns) = kubemedic_testbed::netlab::coredns_binary() else {
+        return;
+    };
+    let coredns = Image::new(COREDNS_IMAGE)
+        .file("/coredns", &coredns, 0o755)
+        .unwrap()
+        .entrypoint(["/coredns"]);
     let tb = Testbed::start(Options {
         controllers: true,
         real_nodes: 1,
-        node_images: vec![image],
+        node_images: vec![image, coredns],
         ..Default::default()
     })
     .await
@@ -191,7 +277,9 @@ async fn installed_with_helm_on_a_real_node() {
     let values_file = scratch.path().join("values.json");
     std::fs::write(&values_file, values(&nonce)).unwrap();
 
-    // helm install, as docs/install.md says.
+    cluster_dns(&client, &node).await;
+
+    // helm install, as docs/install.md says (with the prober on).
     let chart = chart();
     let (code, out, err) = helm_run(
         &helm,
@@ -312,6 +400,106 @@ async fn installed_with_helm_on_a_real_node() {
         !skipped.contains(&format!("facts of {node}"))
             && !skipped.contains("no running kubemedic agent"),
         "diagnose read the agent: {skipped}"
+    );
+
+    // The prober runs in the pod network, serves /probes and kubenurse's metrics, and names the
+    // silent DNS replica; diagnose quotes it.
+    let prober = wait_for(
+        "the prober pod Ready on the real node",
+        Duration::from_secs(180),
+        || ready_pod(&pods, "kubemedic-probe"),
+    )
+    .await;
+    let prober_name = prober.metadata.name.clone().unwrap();
+    let port = 20258;
+    let started = Instant::now();
+    let probes: Value = wait_for(
+        "the prober naming the silent DNS replica",
+        Duration::from_secs(120),
+        || async {
+            let body = proxy_get(&client, &prober_name, port, "/probes").await?;
+            let v: Value = serde_json::from_str(&body).ok()?;
+            v["faults"]
+                .as_array()?
+                .iter()
+                .any(|f| f["kind"] == "DNSPartialFailure")
+                .then_some(v)
+        },
+    )
+    .await;
+    eprintln!(
+        "prober Ready → DNSPartialFailure in /probes: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(probes["node"], node.as_str(), "{probes:#}");
+    let replicas = probes["dns"].as_array().unwrap();
+    let replica = |pod: &str| {
+        replicas
+            .iter()
+            .find(|d| d["pod"] == pod)
+            .unwrap_or_else(|| panic!("no replica {pod} in {probes:#}"))
+    };
+    assert_eq!(replica("coredns-ok")["ok"], true, "{probes:#}");
+    assert_eq!(replica("coredns-silent")["ok"], false, "{probes:#}");
+    let direct = probes["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "api_server_direct")
+        .unwrap_or_else(|| panic!("no api_server_direct check: {probes:#}"));
+    assert_eq!(
+        direct["ok"], true,
+        "the apiserver through its ClusterIP: {direct}"
+    );
+    let metrics = proxy_get(&client, &prober_name, port, "/metrics")
+        .await
+        .unwrap();
+    for want in [
+        "kubenurse_httpclient_requests_total{type=\"api_server_direct\",code=\"200\"}",
+        "kubenurse_httpclient_request_duration_seconds_bucket{le=\"0.005\",type=\"api_server_direct\"}",
+        "kubenurse_httpclient_trace_request_duration_seconds_bucket{",
+        "kubenurse_neighbourhood_incoming_checks ",
+        "kubemedic_probe_fault{kind=\"DNSPartialFailure\",subject=\"cluster-dns\"} 1",
+    ] {
+        assert!(
+            metrics.contains(want),
+            "the prober's metrics lack {want}:\n{metrics}"
+        );
+    }
+    let (code, out, err) =
+        support::kubemedic(&["diagnose", "-A", "--kubeconfig", &kubeconfig, "-o", "json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let dns: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"] == "DNSPartialFailure")
+        .collect();
+    assert_eq!(dns.len(), 1, "{report:#}");
+    assert!(
+        dns[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 2 DNS replicas fail (coredns-silent)"),
+        "{:#}",
+        dns[0]
+    );
+    assert!(
+        dns[0]["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == format!("probes from node {node}")
+                && e["text"].as_str().unwrap().contains("(coredns-silent on ")),
+        "{:#}",
+        dns[0]
+    );
+    assert!(
+        !report["summary"]["skipped"]
+            .to_string()
+            .contains("network probe results"),
+        "{report:#}"
     );
 
     // The agent may do what its role needs and nothing more.

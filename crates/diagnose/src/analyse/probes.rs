@@ -407,29 +407,47 @@ mod tests {
         }
     }
 
+    /// The findings of `cause` in the diagnosis of `s`.
+    fn found(s: &Snapshot, cause: Cause) -> Vec<crate::Finding> {
+        diagnose(s)
+            .findings
+            .into_iter()
+            .filter(|f| f.cause == cause)
+            .collect()
+    }
+
+    /// `node`'s path checks: (neighbour, ok).
+    fn checks(node: &str, seen: &[(&str, bool)]) -> (String, NodeFacts) {
+        facts(
+            node,
+            ProbeFacts {
+                neighbours: seen.iter().map(|(n, ok)| path(n, *ok)).collect(),
+                ..ProbeFacts::default()
+            },
+        )
+    }
+
+    /// `node`'s per-replica DNS probes.
+    fn resolved(node: &str, dns: Vec<DnsServerProbe>) -> (String, NodeFacts) {
+        facts(
+            node,
+            ProbeFacts {
+                dns,
+                ..ProbeFacts::default()
+            },
+        )
+    }
+
+    /// Every node in `nodes` probed the same replicas and saw `dns`.
+    fn dns_snap(nodes: &[&str], dns: &[DnsServerProbe]) -> Snapshot {
+        snap(nodes.iter().map(|n| resolved(n, dns.to_vec())).collect())
+    }
+
     #[test]
     fn replicas_failing_from_most_nodes_are_named() {
         let dns: Vec<DnsServerProbe> = (0..6).map(|i| replica(i, i != 2 && i != 4)).collect();
-        let s = snap(
-            ["n0", "n1", "n2"]
-                .iter()
-                .map(|n| {
-                    facts(
-                        n,
-                        ProbeFacts {
-                            dns: dns.clone(),
-                            ..ProbeFacts::default()
-                        },
-                    )
-                })
-                .collect(),
-        );
-        let r = diagnose(&s);
-        let f = r
-            .findings
-            .iter()
-            .find(|f| f.cause == Cause::DNSPartialFailure)
-            .unwrap();
+        let s = dns_snap(&["n0", "n1", "n2"], &dns);
+        let f = &found(&s, Cause::DNSPartialFailure)[0];
         assert!(
             f.summary
                 .starts_with("2 of 6 DNS replicas fail (coredns-2, coredns-4)"),
@@ -454,34 +472,11 @@ mod tests {
         let good: Vec<DnsServerProbe> = (0..6).map(|i| replica(i, true)).collect();
         let bad: Vec<DnsServerProbe> = (0..6).map(|i| replica(i, i > 2)).collect();
         let s = snap(vec![
-            facts(
-                "n0",
-                ProbeFacts {
-                    dns: good.clone(),
-                    ..ProbeFacts::default()
-                },
-            ),
-            facts(
-                "n1",
-                ProbeFacts {
-                    dns: good,
-                    ..ProbeFacts::default()
-                },
-            ),
-            facts(
-                "cut",
-                ProbeFacts {
-                    dns: bad,
-                    ..ProbeFacts::default()
-                },
-            ),
+            resolved("n0", good.clone()),
+            resolved("n1", good),
+            resolved("cut", bad),
         ]);
-        assert!(
-            !diagnose(&s)
-                .findings
-                .iter()
-                .any(|f| f.cause == Cause::DNSPartialFailure)
-        );
+        assert!(found(&s, Cause::DNSPartialFailure).is_empty());
     }
 
     fn unreachable_verdict() -> PodNetworkVerdict {
@@ -495,13 +490,7 @@ mod tests {
     #[test]
     fn the_cut_node_is_named_and_its_failures_condemn_nobody() {
         let s = snap(vec![
-            facts(
-                "n0",
-                ProbeFacts {
-                    neighbours: vec![path("n1", false), path("n2", true), path("n3", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
+            checks("n0", &[("n1", false), ("n2", true), ("n3", true)]),
             facts(
                 "n1",
                 ProbeFacts {
@@ -510,27 +499,10 @@ mod tests {
                     ..ProbeFacts::default()
                 },
             ),
-            facts(
-                "n2",
-                ProbeFacts {
-                    neighbours: vec![path("n1", false), path("n3", true), path("n0", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
-            facts(
-                "n3",
-                ProbeFacts {
-                    neighbours: vec![path("n0", true), path("n1", false), path("n2", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
+            checks("n2", &[("n1", false), ("n3", true), ("n0", true)]),
+            checks("n3", &[("n0", true), ("n1", false), ("n2", true)]),
         ]);
-        let r = diagnose(&s);
-        let down: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.cause == Cause::NodePodNetworkDown)
-            .collect();
+        let down = found(&s, Cause::NodePodNetworkDown);
         assert_eq!(down.len(), 1, "{down:#?}");
         assert_eq!(down[0].object.name, "n1");
         assert_eq!(down[0].confidence, 0.95);
@@ -547,20 +519,7 @@ mod tests {
         // What a live cluster holds: the probers' results and, on every node, the Event and
         // condition they wrote from the same results.
         let dns: Vec<DnsServerProbe> = (0..6).map(|i| replica(i, i != 2)).collect();
-        let mut s = snap(
-            ["n0", "n1"]
-                .iter()
-                .map(|n| {
-                    facts(
-                        n,
-                        ProbeFacts {
-                            dns: dns.clone(),
-                            ..ProbeFacts::default()
-                        },
-                    )
-                })
-                .collect(),
-        );
+        let mut s = dns_snap(&["n0", "n1"], &dns);
         for n in ["n0", "n1"] {
             s.nodes.push(
                 serde_json::from_value(serde_json::json!({
@@ -582,12 +541,7 @@ mod tests {
                 .unwrap(),
             );
         }
-        let r = diagnose(&s);
-        let dns: Vec<_> = r
-            .findings
-            .iter()
-            .filter(|f| f.cause == Cause::DNSPartialFailure)
-            .collect();
+        let dns = found(&s, Cause::DNSPartialFailure);
         assert_eq!(dns.len(), 1, "{dns:#?}");
         assert!(
             dns[0]
@@ -609,51 +563,17 @@ mod tests {
     #[test]
     fn peers_name_a_node_that_cannot_report_but_one_witness_is_not_enough() {
         let s = snap(vec![
-            facts(
-                "n0",
-                ProbeFacts {
-                    neighbours: vec![path("n1", false), path("n2", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
-            facts(
-                "n2",
-                ProbeFacts {
-                    neighbours: vec![path("n1", false), path("n0", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
+            checks("n0", &[("n1", false), ("n2", true)]),
+            checks("n2", &[("n1", false), ("n0", true)]),
         ]);
-        let r = diagnose(&s);
-        let f = r
-            .findings
-            .iter()
-            .find(|f| f.cause == Cause::NodePodNetworkDown)
-            .unwrap();
+        let f = &found(&s, Cause::NodePodNetworkDown)[0];
         assert_eq!(f.object.name, "n1");
         assert_eq!(f.confidence, 0.8);
         let s = snap(vec![
-            facts(
-                "n0",
-                ProbeFacts {
-                    neighbours: vec![path("n1", false), path("n2", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
-            facts(
-                "n2",
-                ProbeFacts {
-                    neighbours: vec![path("n1", true), path("n0", true)],
-                    ..ProbeFacts::default()
-                },
-            ),
+            checks("n0", &[("n1", false), ("n2", true)]),
+            checks("n2", &[("n1", true), ("n0", true)]),
         ]);
-        assert!(
-            !diagnose(&s)
-                .findings
-                .iter()
-                .any(|f| f.cause == Cause::NodePodNetworkDown)
-        );
+        assert!(found(&s, Cause::NodePodNetworkDown).is_empty());
     }
 
     #[test]
@@ -671,12 +591,7 @@ mod tests {
             nodes: vec![node],
             ..Snapshot::default()
         };
-        let r = diagnose(&s);
-        let f = r
-            .findings
-            .iter()
-            .find(|f| f.cause == Cause::NodePodNetworkDown)
-            .unwrap();
+        let f = &found(&s, Cause::NodePodNetworkDown)[0];
         assert_eq!(f.object.name, "n5");
         assert!(f.summary.contains("4/4 checks"), "{}", f.summary);
     }
