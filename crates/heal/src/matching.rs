@@ -86,6 +86,9 @@ pub fn matches(rb: &Runbook, view: &ClusterView, first_seen: &FirstSeen) -> Vec<
         }
     };
     let now = view.now;
+    // A condition-only match (no finding names it) is summarised by its first condition, so
+    // alerts, Events and the Remediation's spec never carry an empty summary.
+    let mut condition_summary: BTreeMap<TargetRef, String> = BTreeMap::new();
     if rb.target == TargetKind::Node {
         for node in &view.nodes {
             if !node_selected(rb, Some(node)) {
@@ -99,6 +102,9 @@ pub fn matches(rb: &Runbook, view: &ClusterView, first_seen: &FirstSeen) -> Vec<
                     && cm.reason.as_ref().is_none_or(|r| c.reason.contains(r))
                     && cm.message.as_ref().is_none_or(|m| c.message.contains(m));
                 if hit {
+                    condition_summary
+                        .entry(TargetRef::node(&node.name))
+                        .or_insert_with(|| format!("node {}: {}", node.name, condition_line(c)));
                     let since = c.last_transition.unwrap_or(now).min(now);
                     merge(Match {
                         runbook: rb.name.clone(),
@@ -189,5 +195,16 @@ pub fn matches(rb: &Runbook, view: &ClusterView, first_seen: &FirstSeen) -> Vec<
                     || (m.target.kind == "Node" && f.node.as_deref() == Some(&m.target.name)))
         })
     };
-    by_target.into_values().filter(|m| !vetoed(m)).collect()
+    by_target
+        .into_values()
+        .filter(|m| !vetoed(m))
+        .map(|mut m| {
+            if m.summary.is_empty()
+                && let Some(s) = condition_summary.remove(&m.target)
+            {
+                m.summary = s;
+            }
+            m
+        })
+        .collect()
 }

@@ -295,6 +295,18 @@ fn finished(n: &str, secs_ago: i64) -> Run {
     }
 }
 
+/// The first entry's cooldown wait: until when, and why (panics on any other decision).
+fn cooldown_of_first(p: &Plan) -> (Option<Timestamp>, &str) {
+    match &p.entries[0].decision {
+        Decision::Wait {
+            gate: Gate::Cooldown,
+            until,
+            reason,
+        } => (*until, reason.as_str()),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_flapping_node_backs_off_exponentially() {
     let view = cluster(10, 1, 600);
@@ -302,17 +314,9 @@ fn a_flapping_node_backs_off_exponentially() {
     let safety = no_storm();
     // One run 5 minutes ago: the 10-minute cooldown holds.
     let p = run_plan(&view, &lib, &safety, &[finished("n000", 300)]);
-    match &p.entries[0].decision {
-        Decision::Wait {
-            gate: Gate::Cooldown,
-            until,
-            reason,
-        } => {
-            assert_eq!(*until, Some(ago(300 - 600)));
-            assert!(reason.starts_with("cooldown"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (until, reason) = cooldown_of_first(&p);
+    assert_eq!(until, Some(ago(300 - 600)));
+    assert!(reason.starts_with("cooldown"), "{reason}");
     // Three runs within the day, the last 30 minutes ago: 10m * 2^2 = 40m holds.
     let runs = [
         finished("n000", 7200),
@@ -320,17 +324,9 @@ fn a_flapping_node_backs_off_exponentially() {
         finished("n000", 1800),
     ];
     let p = run_plan(&view, &lib, &safety, &runs);
-    match &p.entries[0].decision {
-        Decision::Wait {
-            gate: Gate::Cooldown,
-            until,
-            reason,
-        } => {
-            assert_eq!(*until, Some(ago(1800 - 2400)));
-            assert!(reason.starts_with("backoff after 3 runs"), "{reason}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (until, reason) = cooldown_of_first(&p);
+    assert_eq!(until, Some(ago(1800 - 2400)));
+    assert!(reason.starts_with("backoff after 3 runs"), "{reason}");
     // Runs older than the reset window no longer count.
     let p = run_plan(&view, &lib, &safety, &[finished("n000", 90_000)]);
     assert_eq!(gates(&p).get("start"), Some(&1));
@@ -478,4 +474,40 @@ fn a_dry_run_runbook_never_holds_an_enabled_one_back() {
     );
     // The entries keep their order (oldest match first, then runbook order).
     assert_eq!(p.entries.len(), 2);
+}
+
+#[test]
+fn condition_only_matches_carry_a_summary_and_findings_keep_theirs() {
+    // node-not-ready matches on the Ready condition alone: no finding names the node.
+    let mut view = cluster(10, 1, 600);
+    view.nodes[0].conditions[0].message = "Kubelet stopped posting node status.".into();
+    let p = run_plan(&view, &lib_enabled(&["node-not-ready"]), &no_storm(), &[]);
+    let e = p
+        .entries
+        .iter()
+        .find(|e| e.runbook == "node-not-ready")
+        .expect("node-not-ready matches n000");
+    assert_eq!(
+        e.matched.summary,
+        format!(
+            "node n000: Ready=Unknown (NodeStatusUnknown) since {}: Kubelet stopped posting node status.",
+            ago(600)
+        )
+    );
+    // A finding on the node is the better summary: it wins over the condition's.
+    view.findings.push(FindingView {
+        cause: "KubeletStopped".into(),
+        object: TargetRef::node("n000"),
+        node: Some("n000".into()),
+        summary: "node n000: the kubelet stopped posting status".into(),
+        pods: vec![],
+    });
+    let lib = Library::load(&[Source {
+        origin: "test/both.yaml".into(),
+        text: "name: both\ndescription: t\nsource: t\nmode: enabled\nmatch:\n  conditions:\n    - type: Ready\n      status: Unknown\n  causes: [KubeletStopped]\nsteps:\n  - action: cordon\n".into(),
+    }]);
+    assert!(lib.errors.is_empty(), "{:?}", lib.errors);
+    let p = run_plan(&view, &lib, &no_storm(), &[]);
+    let e = p.entries.iter().find(|e| e.runbook == "both").unwrap();
+    assert_eq!(e.matched.summary, "node n000: the kubelet stopped posting status");
 }
