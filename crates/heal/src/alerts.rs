@@ -40,14 +40,7 @@ pub fn from_findings(report: &Report) -> Vec<Alert> {
                 .map(|e| format!("{}: {}", e.source, e.text))
                 .chain(f.remediation.iter().take(3).map(|r| format!("fix: {r}")))
                 .collect(),
-            node: if f.object.kind == "Node" {
-                Some(f.object.name.clone())
-            } else {
-                f.caused_by
-                    .as_ref()
-                    .filter(|c| c.kind == "Node")
-                    .map(|c| c.name.clone())
-            },
+            node: crate::view::finding_node(f),
             labels: BTreeMap::new(),
         })
         .collect()

@@ -262,14 +262,7 @@ impl ClusterView {
                     namespace: f.object.namespace.clone(),
                     name: f.object.name.clone(),
                 };
-                let node = if f.object.kind == "Node" {
-                    Some(f.object.name.clone())
-                } else {
-                    f.caused_by
-                        .as_ref()
-                        .filter(|c| c.kind == "Node")
-                        .map(|c| c.name.clone())
-                };
+                let node = finding_node(f);
                 FindingView {
                     cause: f.cause.as_str().to_string(),
                     object,
@@ -293,5 +286,17 @@ impl ClusterView {
             pods,
             findings,
         }
+    }
+}
+
+/// The node a finding is about, or the node that caused it (None for a workload's own cause).
+pub fn finding_node(f: &kubemedic_diagnose::Finding) -> Option<String> {
+    if f.object.kind == "Node" {
+        Some(f.object.name.clone())
+    } else {
+        f.caused_by
+            .as_ref()
+            .filter(|c| c.kind == "Node")
+            .map(|c| c.name.clone())
     }
 }

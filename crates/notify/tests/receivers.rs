@@ -85,6 +85,15 @@ fn notifier(yaml: &str) -> Notifier {
     Notifier::new(AlertConfig::parse(yaml, "test.yaml", &env).unwrap()).unwrap()
 }
 
+/// A local receiver, a notifier whose config `sinks` writes for the receiver's base URL, one
+/// alert observed: every request the receiver got.
+async fn deliver_one(sinks: impl Fn(&str) -> String, a: Alert) -> Vec<Received> {
+    let (r, base) = receiver().await;
+    let mut n = notifier(&sinks(&base));
+    n.observe(Timestamp::now(), vec![a]).await;
+    r.got.lock().unwrap().clone()
+}
+
 #[tokio::test]
 async fn dingtalk_requests_are_signed_and_rate_limited_without_loss() {
     let (r, base) = receiver().await;
@@ -130,17 +139,16 @@ async fn dingtalk_requests_are_signed_and_rate_limited_without_loss() {
 
 #[tokio::test]
 async fn feishu_bodies_carry_timestamp_and_sign() {
-    let (r, base) = receiver().await;
     let secret = "feishu-secret";
-    let mut n = notifier(&format!(
-        "sinks:\n  - type: feishu\n    url: {base}/open-apis/bot/v2/hook/xyz\n    secret: {secret}\n"
-    ));
-    n.observe(
-        Timestamp::now(),
-        vec![alert("CNIFailure", "n1", "cni down")],
+    let got = deliver_one(
+        |base| {
+            format!(
+                "sinks:\n  - type: feishu\n    url: {base}/open-apis/bot/v2/hook/xyz\n    secret: {secret}\n"
+            )
+        },
+        alert("CNIFailure", "n1", "cni down"),
     )
     .await;
-    let got = r.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     let b = &got[0].body;
     assert_eq!(b["msg_type"], "text");
@@ -234,16 +242,15 @@ async fn alertmanager_gets_v2_alerts_and_resolves() {
 
 #[tokio::test]
 async fn slack_and_webhook_payloads() {
-    let (r, base) = receiver().await;
-    let mut n = notifier(&format!(
-        "sinks:\n  - type: slack\n    url: {base}/services/T/B/X\n    template: \"{{{{cause}}}}: {{{{objects}}}}\"\n  - type: webhook\n    url: {base}/hook\n    headers:\n      Authorization: Bearer t\n"
-    ));
-    n.observe(
-        Timestamp::now(),
-        vec![alert("NodeDiskFull", "n9", "disk full")],
+    let got = deliver_one(
+        |base| {
+            format!(
+                "sinks:\n  - type: slack\n    url: {base}/services/T/B/X\n    template: \"{{{{cause}}}}: {{{{objects}}}}\"\n  - type: webhook\n    url: {base}/hook\n    headers:\n      Authorization: Bearer t\n"
+            )
+        },
+        alert("NodeDiskFull", "n9", "disk full"),
     )
     .await;
-    let got = r.got.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
     let slack = got
         .iter()
