@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt, ResourceExt};
 use kubemedic_archive::{EventOccurrence, ObjectRef, Origin};
 use kubemedic_heal::crd::Remediation;
@@ -236,9 +236,37 @@ pub async fn install_crd(client: &Client) -> Result<(), HealingError> {
     .map_err(|e| HealingError::Crd(e.to_string()))?;
     let rems: Api<Remediation> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
+    // A server-side dry-run create: it goes through validation and the field manager without
+    // storing anything. The apiserver builds that write path for a new CRD on its first write,
+    // which took 2 s in the latency bench: the first Remediation must not pay for it.
+    let probe = Remediation::new(
+        "kubemedic-crd-probe",
+        kubemedic_heal::RemediationSpec {
+            runbook: "crd-probe".into(),
+            target_kind: "node".into(),
+            target: kubemedic_heal::crd::TargetSpec {
+                kind: "Node".into(),
+                namespace: None,
+                name: "crd-probe".into(),
+                node: None,
+            },
+            trigger: vec![],
+            summary: String::new(),
+            steps: vec![],
+            escalation_severity: "critical".into(),
+            escalation_message: String::new(),
+            matcher: String::new(),
+        },
+    );
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
     loop {
         // Established, then its storage answers (a 429/404 for a moment after Established).
-        if rems.list(&ListParams::default().limit(1)).await.is_ok() {
+        if rems.list(&ListParams::default().limit(1)).await.is_ok()
+            && rems.create(&dry_run, &probe).await.is_ok()
+        {
             tracing::info!(crd = %name, "Remediation CRD installed");
             return Ok(());
         }
@@ -354,16 +382,22 @@ impl std::fmt::Debug for HealLoop {
     }
 }
 
-/// When the next pass is due at the latest: the earliest moment a held match may start, or the
-/// busy/idle interval.
-fn next_due(plan: Option<&Plan>, cfg: &HealingConfig, in_flight: bool) -> Duration {
+/// When the next pass is due at the latest, counted from `now`: the earliest moment a held
+/// match may start (a condition reaching its minimum duration while no watch event arrives must
+/// wake a pass then, not at the next periodic one), the end of a storm hold, or else the
+/// busy/idle interval. A moment already past is due at once. Pure: tested with plain data.
+pub fn next_due(
+    plan: Option<&Plan>,
+    cfg: &HealingConfig,
+    in_flight: bool,
+    now: Timestamp,
+) -> Duration {
     let base = if in_flight {
         cfg.busy_interval
     } else {
         cfg.idle_interval
     };
     let Some(plan) = plan else { return base };
-    let now = Timestamp::now();
     let soonest = plan
         .entries
         .iter()
@@ -372,13 +406,22 @@ fn next_due(plan: Option<&Plan>, cfg: &HealingConfig, in_flight: bool) -> Durati
             _ => None,
         })
         .chain(plan.storm.hold_until)
-        .filter_map(|t| std::time::Duration::try_from(now.duration_until(t)).ok())
+        .map(|t| Duration::try_from(now.duration_until(t)).unwrap_or(Duration::ZERO))
         .min();
     match soonest {
         // A little after, so the pass sees the duration as passed.
         Some(d) => (d + Duration::from_millis(20)).min(base),
         None => base,
     }
+}
+
+/// The least time from one pass's start to the next: `min_interval`, or 4× the CPU-bound part of
+/// the last pass (building the view: snapshot and diagnosis) when that is longer, so a big
+/// cluster's churn cannot keep a core busy. The pass's API round trips (creating Remediations,
+/// status writes, the actions themselves) are waiting, not work: counting them made a pass that
+/// cordoned under a loaded apiserver hold the next one back for seconds (p99 6.2 s latency).
+pub fn min_gap(cfg: &HealingConfig, view_build: Duration) -> Duration {
+    cfg.min_interval.max(view_build * 4)
 }
 
 impl HealLoop {
@@ -488,6 +531,7 @@ impl HealLoop {
 
             let started = Instant::now();
             let at = Timestamp::now();
+            tracing::debug!(target: "heal_timing", "pass start");
             let snapshot_cache = cache.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let snap = snapshot_cache.snapshot(None);
@@ -504,8 +548,11 @@ impl HealLoop {
                     continue;
                 }
             };
+            let built_in = started.elapsed();
+            tracing::debug!(target: "heal_timing", ms = built_in.as_millis() as u64, "view built");
             let result = healer.pass(&view).await;
             let took = started.elapsed();
+            tracing::debug!(target: "heal_timing", ms = took.as_millis() as u64, "pass done");
             metrics.heal_passes.inc();
             metrics.heal_pass_seconds.observe(took.as_secs_f64());
             let error = match &result {
@@ -568,26 +615,35 @@ impl HealLoop {
                     let _ = tx.send(Some(present));
                 }
             }
-            let due = next_due(plan.as_ref(), &cfg, in_flight);
+            let due = next_due(plan.as_ref(), &cfg, in_flight, Timestamp::now());
             *shared.last.write().unwrap_or_else(|p| p.into_inner()) = Some(PassSummary {
                 at,
                 took_ms: took.as_millis() as u64,
                 plan,
                 error,
             });
-            // Passes follow cache changes, at most one per min_gap, which grows with the pass's
-            // own cost so a big cluster's churn cannot keep a core busy.
-            let min_gap = cfg.min_interval.max(took * 4);
-            let wake = tokio::time::Instant::now() + due.max(min_gap);
+            // Passes follow cache changes, at most one per min_gap (from this pass's start),
+            // which grows with the pass's own CPU cost; a due held match wakes one on time.
+            let min_gap = min_gap(&cfg, built_in);
+            let earliest = tokio::time::Instant::from_std(started) + min_gap;
+            let wake = (tokio::time::Instant::now() + due).max(earliest);
             tokio::select! {
                 _ = changed.notified() => {
-                    let earliest = tokio::time::Instant::from_std(started) + min_gap;
+                    tracing::debug!(
+                        target: "heal_timing",
+                        wait_ms = earliest
+                            .saturating_duration_since(tokio::time::Instant::now())
+                            .as_millis() as u64,
+                        "pass scheduled: cache changed"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep_until(earliest) => {}
                         _ = shutdown.changed() => return,
                     }
                 }
-                _ = tokio::time::sleep_until(wake) => {}
+                _ = tokio::time::sleep_until(wake) => {
+                    tracing::debug!(target: "heal_timing", "pass scheduled: timer");
+                }
                 _ = leader.changed() => {}
                 _ = shutdown.changed() => return,
             }
@@ -653,6 +709,80 @@ mod tests {
         for bad in ["configmap:runbooks", "configmap:/x", "configmap:a/b/c", ""] {
             assert!(bad.parse::<RunbookSource>().is_err(), "{bad}");
         }
+    }
+
+    /// A plan at `now` over three nodes whose condition `Held` has been True for 7 s, 2 s and
+    /// 12 s, with a runbook that needs it for 10 s.
+    fn held_plan(now: Timestamp) -> Plan {
+        use kubemedic_heal::view::{ConditionView, NodeView};
+        let node = |name: &str, secs: i64| NodeView {
+            name: name.into(),
+            labels: Default::default(),
+            unschedulable: false,
+            cordoned_by_kubemedic: false,
+            conditions: vec![ConditionView {
+                type_: "Held".into(),
+                status: "True".into(),
+                reason: "Test".into(),
+                message: String::new(),
+                last_transition: Some(now - jiff::SignedDuration::from_secs(secs)),
+            }],
+        };
+        let view = ClusterView {
+            now,
+            nodes: vec![node("a", 7), node("b", 2), node("c", 12)],
+            pods: vec![],
+            findings: vec![],
+        };
+        let library = Library::load(&[Source {
+            origin: "test/held.yaml".into(),
+            text: "name: held\ndescription: t\nsource: t\nmode: enabled\nmatch:\n  conditions:\n    - type: Held\n      status: \"True\"\n      for: 10s\nsteps:\n  - action: cordon\n".into(),
+        }]);
+        assert!(library.errors.is_empty(), "{:?}", library.errors);
+        kubemedic_heal::plan(kubemedic_heal::plan::Input {
+            view: &view,
+            library: &library,
+            safety: &SafetyConfig {
+                min_healthy: kubemedic_heal::Budget::Count(0),
+                max_disrupted: kubemedic_heal::Budget::Count(10),
+                ..Default::default()
+            },
+            runs: &[],
+            first_seen: &Default::default(),
+            storm: Default::default(),
+        })
+    }
+
+    #[test]
+    fn a_condition_becoming_due_wakes_a_pass_at_its_minimum_not_at_the_periodic_tick() {
+        let now: Timestamp = "2026-12-01T05:00:00Z".parse().unwrap_or_default();
+        let plan = held_plan(now);
+        let cfg = HealingConfig::default();
+        let ms = |d: Duration| d.as_millis();
+        // Node a is due in 3 s (b in 8 s, c already starts): the pass comes 3 s (+20 ms) on,
+        // not after the 30 s idle interval.
+        assert_eq!(ms(next_due(Some(&plan), &cfg, false, now)), 3_020);
+        // Runs in flight: the 2 s busy tick comes before a's 3 s.
+        assert_eq!(ms(next_due(Some(&plan), &cfg, true, now)), 2_000);
+        // Read 2.5 s later (a slow pass): 500 ms left.
+        let later = now + jiff::SignedDuration::from_millis(2_500);
+        assert_eq!(ms(next_due(Some(&plan), &cfg, false, later)), 520);
+        // Read after a's moment passed (a pass longer than the wait): due at once, never the
+        // idle interval.
+        let past = now + jiff::SignedDuration::from_millis(3_400);
+        assert_eq!(ms(next_due(Some(&plan), &cfg, false, past)), 20);
+        // Nothing waiting on a time: the periodic intervals.
+        assert_eq!(ms(next_due(None, &cfg, false, now)), 30_000);
+        assert_eq!(ms(next_due(None, &cfg, true, now)), 2_000);
+    }
+
+    #[test]
+    fn the_gap_between_passes_follows_the_view_build_not_the_api_waits() {
+        let cfg = HealingConfig::default();
+        // A small cluster: the floor (250 ms) whatever the pass's API calls took.
+        assert_eq!(min_gap(&cfg, Duration::from_millis(20)), Duration::from_millis(250));
+        // A big one: 4× the CPU-bound build.
+        assert_eq!(min_gap(&cfg, Duration::from_millis(300)), Duration::from_millis(1_200));
     }
 
     #[test]

@@ -183,6 +183,13 @@ pub async fn run_with_store(
         let archive = archive.clone();
         let changed = changed.clone();
         Arc::new(move |n: &Node| {
+            // Timing evidence for `bench/healing.sh latency` (RUST_LOG=heal_timing=debug).
+            tracing::debug!(
+                target: "heal_timing",
+                node = n.metadata.name.as_deref().unwrap_or(""),
+                rv = n.metadata.resource_version.as_deref().unwrap_or(""),
+                "watch event"
+            );
             changed.notify_one();
             if !leading.load(Ordering::Relaxed) {
                 return;

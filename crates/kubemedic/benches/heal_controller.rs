@@ -2,9 +2,12 @@
 //! apiserver + kwok), printing figures for the README:
 //!
 //! 1. latency: a node condition reaches its runbook's minimum duration → the first action (the
-//!    cordon) is on the apiserver; 20 samples, p50/p99/max. The path measured is the product's:
-//!    the condition write reaches the controller's watch cache, wakes a healing pass, which
-//!    diagnoses, plans, creates the Remediation and cordons.
+//!    cordon) is on the apiserver; 50 samples (`KM_BENCH_SAMPLES`), p50/p99/max. The path
+//!    measured is the product's: the condition write reaches the controller's watch cache, wakes
+//!    a healing pass, which diagnoses, plans, creates the Remediation and cordons. Each sample's
+//!    stages come from the controller's own `heal_timing` log lines (watch event seen, pass
+//!    scheduled and how long it waited, pass start, view built, Remediation created, cordon
+//!    PATCH sent, and how long the previous pass took), so a slow sample says where it waited.
 //! 2. cost: 1,000 kwok nodes with 100 Remediations in flight (each waits on a node agent that is
 //!    not there): the controller process's CPU over 60 s, its resident memory, and the mean
 //!    healing pass from its own `kubemedic_heal_pass_seconds`.
@@ -93,7 +96,9 @@ fn start(kubeconfig: &Path, dir: &Path, runbook: &str) -> Controller {
         .arg("--heal-config")
         .arg(dir.join("heal.yaml"))
         .env_remove("KUBECONFIG")
-        .env("RUST_LOG", "warn")
+        // heal_timing: the timestamps of each stage (watch event, pass scheduled, pass start,
+        // view built, Remediation created, cordon PATCH sent), read back by `stages`.
+        .env("RUST_LOG", "warn,heal_timing=debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -147,6 +152,90 @@ async fn set_condition(nodes: &Api<Node>, node: &str, type_: &str, since: jiff::
     }
 }
 
+/// One `heal_timing` line of the controller's log: time, message, fields.
+struct TimingLine {
+    at: jiff::Timestamp,
+    msg: String,
+    fields: String,
+}
+
+impl TimingLine {
+    fn field(&self, key: &str) -> Option<&str> {
+        let start = self.fields.find(&format!("{key}="))? + key.len() + 1;
+        let rest = &self.fields[start..];
+        let end = rest.find(' ').unwrap_or(rest.len());
+        Some(rest[..end].trim_matches('"'))
+    }
+}
+
+fn timing_lines(log: &Path) -> Vec<TimingLine> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (ts, rest) = l.split_once(' ')?;
+            let at: jiff::Timestamp = ts.parse().ok()?;
+            let rest = rest.trim_start().strip_prefix("DEBUG")?.trim_start();
+            let rest = rest.strip_prefix("heal_timing: ")?;
+            // The message, then the fields (`key=value` pairs).
+            let (msg, fields) = match rest.find(|c: char| c == '=') {
+                Some(eq) => {
+                    let cut = rest[..eq].rfind(' ').unwrap_or(0);
+                    (rest[..cut].to_string(), rest[cut..].trim().to_string())
+                }
+                None => (rest.to_string(), String::new()),
+            };
+            Some(TimingLine { at, msg, fields })
+        })
+        .collect()
+}
+
+/// Where one sample's time went, in ms after the condition was written (None: not found).
+#[derive(Default)]
+struct Stages {
+    watch: Option<f64>,
+    scheduled: Option<f64>,
+    wait_ms: Option<f64>,
+    start: Option<f64>,
+    built: Option<f64>,
+    created: Option<f64>,
+    cordon: Option<f64>,
+    previous_pass_ms: Option<f64>,
+}
+
+fn stages(lines: &[TimingLine], node: &str, written: jiff::Timestamp) -> Stages {
+    let ms = |t: jiff::Timestamp| written.duration_until(t).as_secs_f64() * 1000.0;
+    let after = |from: jiff::Timestamp, msg: &str, node: Option<&str>| {
+        lines.iter().find(|l| {
+            l.at >= from && l.msg.starts_with(msg) && node.is_none_or(|n| l.field("node") == Some(n))
+        })
+    };
+    let before = |until: jiff::Timestamp, msg: &str| {
+        lines
+            .iter()
+            .rev()
+            .find(|l| l.at <= until && l.msg.starts_with(msg))
+    };
+    let mut s = Stages::default();
+    s.watch = after(written, "watch event", Some(node)).map(|l| ms(l.at));
+    let Some(created) = after(written, "Remediation created", Some(node)) else {
+        return s;
+    };
+    s.created = Some(ms(created.at));
+    s.cordon = after(created.at, "cordon PATCH sent", Some(node)).map(|l| ms(l.at));
+    if let Some(start) = before(created.at, "pass start") {
+        s.start = Some(ms(start.at));
+        s.built = after(start.at, "view built", None).map(|l| ms(l.at));
+        if let Some(sched) = before(start.at, "pass scheduled") {
+            s.scheduled = Some(ms(sched.at));
+            s.wait_ms = sched.field("wait_ms").and_then(|v| v.parse().ok());
+        }
+        s.previous_pass_ms = before(start.at, "pass done")
+            .and_then(|l| l.field("ms"))
+            .and_then(|v| v.parse().ok());
+    }
+    s
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -192,8 +281,12 @@ async fn pass_seconds(port: u16) -> (f64, f64) {
 }
 
 async fn latency() {
+    let count: usize = std::env::var("KM_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        kwok_nodes: 20,
+        kwok_nodes: count,
         ..Default::default()
     })
     .await
@@ -208,10 +301,12 @@ async fn latency() {
     wait_leading(&mut c).await;
     let nodes: Api<Node> = Api::all(tb.client());
     let mut samples = Vec::new();
-    for i in 0..20 {
+    let mut written = Vec::new();
+    for i in 0..count {
         let name = format!("kwok-node-{i}");
         // Held for exactly its 10 s minimum at the moment the condition is written.
         let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
+        written.push((name.clone(), jiff::Timestamp::now()));
         let t0 = Instant::now();
         set_condition(&nodes, &name, "BenchHeld", since).await;
         loop {
@@ -228,6 +323,27 @@ async fn latency() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         samples.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    // Where the time went: every sample's stages from the controller's own timestamps.
+    let lines = timing_lines(&c.log);
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+    println!(
+        "sample  total  watch  scheduled(wait)  pass-start  view-built  created  cordon-sent  previous-pass (ms after the condition write)"
+    );
+    for (i, (node, at)) in written.iter().enumerate() {
+        let st = stages(&lines, node, *at);
+        println!(
+            "{i:>6} {:>6} {:>6} {:>9}({:>5}) {:>11} {:>11} {:>8} {:>12} {:>13}",
+            format!("{:.0}", samples[i]),
+            f(st.watch),
+            f(st.scheduled),
+            f(st.wait_ms),
+            f(st.start),
+            f(st.built),
+            f(st.created),
+            f(st.cordon),
+            f(st.previous_pass_ms),
+        );
     }
     samples.sort_by(|a, b| a.total_cmp(b));
     println!(

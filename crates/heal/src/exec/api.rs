@@ -57,10 +57,12 @@ pub async fn cordon(client: &Client, node: &str, run: &str) -> Result<bool, Acti
         "metadata": {"annotations": {CORDONED_BY_ANNOTATION: run}},
         "spec": {"unschedulable": true},
     });
+    tracing::debug!(target: "heal_timing", node, "cordon PATCH sent");
     nodes
         .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| api_err("cordon", e))?;
+    tracing::debug!(target: "heal_timing", node, "cordon PATCH answered");
     Ok(already && ours)
 }
 

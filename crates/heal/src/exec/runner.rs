@@ -341,6 +341,12 @@ impl Healer {
                     r.metadata.labels = Some(labels);
                     match rems.create(&PostParams::default(), &r).await {
                         Ok(_) => {
+                            tracing::debug!(
+                                target: "heal_timing",
+                                remediation = %name,
+                                node = e.matched.node.as_deref().unwrap_or(""),
+                                "Remediation created"
+                            );
                             report.created.push(name.clone());
                             self.event(
                                 &e.matched.target,
@@ -480,6 +486,24 @@ impl Healer {
         }
     }
 
+    /// Writes the status, then records the step's outcome in the audit trail; false when the
+    /// write failed (a deposed leader or a stale object: this run waits for the next pass).
+    async fn write_and_audit(
+        &self,
+        rems: &Api<Remediation>,
+        r: &mut Remediation,
+        status: RemediationStatus,
+        step: &CheckedStep,
+        outcome: &str,
+        msg: &str,
+    ) -> bool {
+        if !self.write_status(rems, r, status).await {
+            return false;
+        }
+        self.audit(r, &step.name, step.action.kind().as_str(), outcome, msg);
+        true
+    }
+
     async fn advance(
         &mut self,
         rems: &Api<Remediation>,
@@ -556,16 +580,12 @@ impl Healer {
                         "step disabled in the runbook",
                         now,
                     );
-                    if !self.write_status(rems, &mut r, status).await {
+                    if !self
+                        .write_and_audit(rems, &mut r, status, &steps[index], "skipped", "disabled")
+                        .await
+                    {
                         return;
                     }
-                    self.audit(
-                        &r,
-                        &steps[index].name,
-                        steps[index].action.kind().as_str(),
-                        "skipped",
-                        "disabled",
-                    );
                 }
                 Next::Start { index } => {
                     let step = &steps[index];
@@ -663,16 +683,12 @@ impl Healer {
                 }
                 Next::Succeed { index } => {
                     progress::record(&mut status, index, StepState::Succeeded, "verified", now);
-                    if !self.write_status(rems, &mut r, status).await {
+                    if !self
+                        .write_and_audit(rems, &mut r, status, &steps[index], "succeeded", "verified")
+                        .await
+                    {
                         return;
                     }
-                    self.audit(
-                        &r,
-                        &steps[index].name,
-                        steps[index].action.kind().as_str(),
-                        "succeeded",
-                        "verified",
-                    );
                 }
                 Next::TimedOut { index, escalate } => {
                     let msg = if escalate {
@@ -692,16 +708,12 @@ impl Healer {
                         None => msg.to_string(),
                     };
                     progress::record(&mut status, index, StepState::TimedOut, &full, now);
-                    if !self.write_status(rems, &mut r, status).await {
+                    if !self
+                        .write_and_audit(rems, &mut r, status, &steps[index], "timed-out", &full)
+                        .await
+                    {
                         return;
                     }
-                    self.audit(
-                        &r,
-                        &steps[index].name,
-                        steps[index].action.kind().as_str(),
-                        "timed-out",
-                        &full,
-                    );
                 }
             }
         }
