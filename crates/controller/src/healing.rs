@@ -780,9 +780,15 @@ mod tests {
     fn the_gap_between_passes_follows_the_view_build_not_the_api_waits() {
         let cfg = HealingConfig::default();
         // A small cluster: the floor (250 ms) whatever the pass's API calls took.
-        assert_eq!(min_gap(&cfg, Duration::from_millis(20)), Duration::from_millis(250));
+        assert_eq!(
+            min_gap(&cfg, Duration::from_millis(20)),
+            Duration::from_millis(250)
+        );
         // A big one: 4× the CPU-bound build.
-        assert_eq!(min_gap(&cfg, Duration::from_millis(300)), Duration::from_millis(1_200));
+        assert_eq!(
+            min_gap(&cfg, Duration::from_millis(300)),
+            Duration::from_millis(1_200)
+        );
     }
 
     #[test]

@@ -509,5 +509,8 @@ fn condition_only_matches_carry_a_summary_and_findings_keep_theirs() {
     assert!(lib.errors.is_empty(), "{:?}", lib.errors);
     let p = run_plan(&view, &lib, &no_storm(), &[]);
     let e = p.entries.iter().find(|e| e.runbook == "both").unwrap();
-    assert_eq!(e.matched.summary, "node n000: the kubelet stopped posting status");
+    assert_eq!(
+        e.matched.summary,
+        "node n000: the kubelet stopped posting status"
+    );
 }

@@ -177,7 +177,7 @@ fn timing_lines(log: &Path) -> Vec<TimingLine> {
             let rest = rest.trim_start().strip_prefix("DEBUG")?.trim_start();
             let rest = rest.strip_prefix("heal_timing: ")?;
             // The message, then the fields (`key=value` pairs).
-            let (msg, fields) = match rest.find(|c: char| c == '=') {
+            let (msg, fields) = match rest.find('=') {
                 Some(eq) => {
                     let cut = rest[..eq].rfind(' ').unwrap_or(0);
                     (rest[..cut].to_string(), rest[cut..].trim().to_string())
@@ -206,7 +206,9 @@ fn stages(lines: &[TimingLine], node: &str, written: jiff::Timestamp) -> Stages 
     let ms = |t: jiff::Timestamp| written.duration_until(t).as_secs_f64() * 1000.0;
     let after = |from: jiff::Timestamp, msg: &str, node: Option<&str>| {
         lines.iter().find(|l| {
-            l.at >= from && l.msg.starts_with(msg) && node.is_none_or(|n| l.field("node") == Some(n))
+            l.at >= from
+                && l.msg.starts_with(msg)
+                && node.is_none_or(|n| l.field("node") == Some(n))
         })
     };
     let before = |until: jiff::Timestamp, msg: &str| {
@@ -215,8 +217,10 @@ fn stages(lines: &[TimingLine], node: &str, written: jiff::Timestamp) -> Stages 
             .rev()
             .find(|l| l.at <= until && l.msg.starts_with(msg))
     };
-    let mut s = Stages::default();
-    s.watch = after(written, "watch event", Some(node)).map(|l| ms(l.at));
+    let mut s = Stages {
+        watch: after(written, "watch event", Some(node)).map(|l| ms(l.at)),
+        ..Default::default()
+    };
     let Some(created) = after(written, "Remediation created", Some(node)) else {
         return s;
     };

@@ -684,7 +684,14 @@ impl Healer {
                 Next::Succeed { index } => {
                     progress::record(&mut status, index, StepState::Succeeded, "verified", now);
                     if !self
-                        .write_and_audit(rems, &mut r, status, &steps[index], "succeeded", "verified")
+                        .write_and_audit(
+                            rems,
+                            &mut r,
+                            status,
+                            &steps[index],
+                            "succeeded",
+                            "verified",
+                        )
                         .await
                     {
                         return;
