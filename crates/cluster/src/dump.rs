@@ -303,16 +303,9 @@ impl ListKind {
         ListKind::PersistentVolumeClaims,
     ];
 
-    /// kubectl's seven files in every namespace directory.
-    const KUBECTL_NAMESPACED: [ListKind; 7] = [
-        ListKind::Events,
-        ListKind::ReplicationControllers,
-        ListKind::Services,
-        ListKind::DaemonSets,
-        ListKind::Deployments,
-        ListKind::ReplicaSets,
-        ListKind::Pods,
-    ];
+    /// kubectl's seven files in every namespace directory: in [`ListKind::ALL`], the kinds after
+    /// the two cluster-scoped ones, up to and including Pods.
+    const KUBECTL_NAMESPACED: &[ListKind] = ListKind::ALL.split_at(9).0.split_at(2).1;
 
     /// The file name without its extension.
     fn stem(self) -> &'static str {
@@ -584,7 +577,7 @@ impl Layout {
             });
         }
         let total = self.namespaces.len();
-        for kind in ListKind::KUBECTL_NAMESPACED {
+        for &kind in ListKind::KUBECTL_NAMESPACED {
             let lacking: Vec<&str> = self
                 .namespaces
                 .iter()
