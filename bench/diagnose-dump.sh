@@ -92,9 +92,10 @@ read -r py_t py_rss py_cpu < <(run_many "python3 json.load of every .json" pytho
 import json, sys
 r = json.load(sys.stdin)
 s = r["summary"]
-print(f"report: {s[\"nodes\"]} nodes, {s[\"pods\"]} pods, {len(r[\"findings\"])} findings "
-      f"({s[\"critical\"]} critical, {s[\"warning\"]} warning, {s[\"info\"]} info), "
-      f"{len(s.get(\"skipped\", []))} skipped inputs")
+nodes, pods, findings = s["nodes"], s["pods"], len(r["findings"])
+crit, warn, info, skipped = s["critical"], s["warning"], s["info"], len(s.get("skipped", []))
+print(f"report: {nodes} nodes, {pods} pods, {findings} findings "
+      f"({crit} critical, {warn} warning, {info} info), {skipped} skipped inputs")
 assert s["pods"] > 0 and s["nodes"] > 0, "the dump was not read"
 '
 
