@@ -507,6 +507,12 @@ pub async fn load_live(
     let scoped = |kind: &str| format!("{kind} {scope}");
     let c = clients;
     progress("listing nodes, pods, events, services and workloads");
+    // Every kind at once; namespaced kinds in the scope the options give.
+    macro_rules! namespaced {
+        ($kind:ty, $name:literal) => {
+            list_all(c, api::<$kind>(client, ns), page, scoped($name))
+        };
+    }
     let (
         (nodes, pods, events, services, endpoints, slices, pvcs),
         (pvs, deps, rss, dss, stss, jobs, rcs),
@@ -514,22 +520,12 @@ pub async fn load_live(
         async {
             futures::join!(
                 list_all(c, Api::<Node>::all(client.clone()), page, "nodes".into()),
-                list_all(c, api::<Pod>(client, ns), page, scoped("pods")),
-                list_all(c, api::<Event>(client, ns), page, scoped("events")),
-                list_all(c, api::<Service>(client, ns), page, scoped("services")),
-                list_all(c, api::<Endpoints>(client, ns), page, scoped("endpoints")),
-                list_all(
-                    c,
-                    api::<EndpointSlice>(client, ns),
-                    page,
-                    scoped("endpointslices")
-                ),
-                list_all(
-                    c,
-                    api::<PersistentVolumeClaim>(client, ns),
-                    page,
-                    scoped("persistentvolumeclaims")
-                ),
+                namespaced!(Pod, "pods"),
+                namespaced!(Event, "events"),
+                namespaced!(Service, "services"),
+                namespaced!(Endpoints, "endpoints"),
+                namespaced!(EndpointSlice, "endpointslices"),
+                namespaced!(PersistentVolumeClaim, "persistentvolumeclaims"),
             )
         },
         async {
@@ -540,32 +536,12 @@ pub async fn load_live(
                     page,
                     "persistentvolumes".into()
                 ),
-                list_all(
-                    c,
-                    api::<Deployment>(client, ns),
-                    page,
-                    scoped("deployments")
-                ),
-                list_all(
-                    c,
-                    api::<ReplicaSet>(client, ns),
-                    page,
-                    scoped("replicasets")
-                ),
-                list_all(c, api::<DaemonSet>(client, ns), page, scoped("daemonsets")),
-                list_all(
-                    c,
-                    api::<StatefulSet>(client, ns),
-                    page,
-                    scoped("statefulsets")
-                ),
-                list_all(c, api::<Job>(client, ns), page, scoped("jobs")),
-                list_all(
-                    c,
-                    api::<ReplicationController>(client, ns),
-                    page,
-                    scoped("replicationcontrollers")
-                ),
+                namespaced!(Deployment, "deployments"),
+                namespaced!(ReplicaSet, "replicasets"),
+                namespaced!(DaemonSet, "daemonsets"),
+                namespaced!(StatefulSet, "statefulsets"),
+                namespaced!(Job, "jobs"),
+                namespaced!(ReplicationController, "replicationcontrollers"),
             )
         },
     );

@@ -3,7 +3,7 @@
 //! on real kubectl output (tests/fixtures, see its README) and hostile variations of it.
 #![allow(clippy::unwrap_used)]
 
-use kubemedic_cluster::{DumpError, load_dump};
+use kubemedic_cluster::{DumpError, DumpOptions, load_dump, load_dump_with};
 use kubemedic_model::Snapshot;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -103,6 +103,81 @@ fn kubectl_yaml_dump_reads_the_same_objects_as_the_json_one() {
     // Taken seconds apart: heartbeats moved, the set of nodes and events did not.
     assert_eq!(names(&yaml.nodes), names(&json.nodes));
     assert_eq!(yaml.events.len(), json.events.len());
+}
+
+/// Every JSON file parsed as it is read, as files larger than the read buffer are (a 5,000-node
+/// `nodes.json` is ~90 MB).
+fn streamed() -> DumpOptions {
+    DumpOptions {
+        max_whole_read_bytes: 0,
+        ..DumpOptions::default()
+    }
+}
+
+#[test]
+fn files_larger_than_the_read_buffer_give_the_same_objects() {
+    let whole = load_dump(&fixture("kubectl-1.32-json")).unwrap();
+    let streamed = load_dump_with(&fixture("kubectl-1.32-json"), &streamed()).unwrap();
+    assert!(streamed.skipped.is_empty(), "{:#?}", notes(&streamed));
+    assert_eq!(streamed.pods.len(), 4);
+    assert_eq!(streamed.pods, whole.pods);
+    assert_eq!(streamed.nodes, whole.nodes);
+    assert_eq!(streamed.events, whole.events);
+    assert_eq!(streamed.deployments, whole.deployments);
+    assert_eq!(streamed.replica_sets, whole.replica_sets);
+    assert_eq!(
+        streamed.replication_controllers,
+        whole.replication_controllers
+    );
+    assert_eq!(streamed.services, whole.services);
+}
+
+#[test]
+fn damaged_or_unreadable_files_larger_than_the_read_buffer_are_named_as_any_other() {
+    let dir = copy_of("kubectl-1.32-json");
+    // A wrong type in one item: that item is skipped, the other kept.
+    let pods = dir.path().join("shop/pods.json");
+    let text = fs::read_to_string(&pods).unwrap();
+    let damaged = text.replacen("\"restartCount\": 0", "\"restartCount\": \"many\"", 1);
+    assert_ne!(text, damaged);
+    fs::write(&pods, damaged).unwrap();
+    // Cut short.
+    let services = dir.path().join("default/services.json");
+    let text = fs::read_to_string(&services).unwrap();
+    fs::write(&services, &text[..text.len() / 2]).unwrap();
+    // Cannot be opened: a link to nothing.
+    let events = dir.path().join("default/events.json");
+    fs::remove_file(&events).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone.json"), &events).unwrap();
+
+    let whole = load_dump(dir.path()).unwrap();
+    let streamed = load_dump_with(dir.path(), &streamed()).unwrap();
+    let n = notes(&streamed);
+    assert_eq!(n, notes(&whole), "the same notes as when read whole");
+    assert!(
+        n.iter().any(|r| r.starts_with("shop/pods.json: item ")
+            && r.contains("field `status.containerStatuses[0].restartCount`")),
+        "{n:#?}"
+    );
+    assert!(
+        n.iter()
+            .any(|r| r.starts_with("default/services.json: truncated JSON at line ")),
+        "{n:#?}"
+    );
+    assert!(
+        n.iter()
+            .any(|r| r.starts_with("default/events.json: cannot read: ")),
+        "{n:#?}"
+    );
+    assert_eq!(streamed.pods, whole.pods);
+    assert_eq!(streamed.pods.len(), 3, "the other pods are kept");
+    assert_eq!(names(&streamed.services), ["shop/api"]);
+    assert!(
+        streamed
+            .events
+            .iter()
+            .all(|e| e.metadata.namespace.as_deref() == Some("shop"))
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! empty once the load is done.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, PostParams};
 use kubemedic_cluster::live::{LiveOptions, cli_client_for, load_live};
@@ -10,13 +12,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_are_read_to_the_last_page_and_no_request_stays_in_flight() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 0,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some(tb) = support::bare_testbed().await else {
         return;
     };
     let client = tb.client();

@@ -2,6 +2,8 @@
 //! list, `kube::runtime::watcher` and a reflector store, against a real kube-apiserver.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use futures::StreamExt;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -12,13 +14,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slim_pods_list_watch_and_reflect() {
-    let Some(tb) = kubemedic_testbed::Testbed::start(kubemedic_testbed::Options {
-        controllers: false,
-        kwok_nodes: 0,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some(tb) = support::bare_testbed().await else {
         return;
     };
     let client = tb.client();

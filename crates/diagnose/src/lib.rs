@@ -21,7 +21,7 @@ mod util;
 pub use finding::{
     Cause, Evidence, Finding, ObjectRef, Report, Severity, Summary, UnknownCause, UnknownSeverity,
 };
-pub use target::{InvalidTarget, Target, TargetKind, filter};
+pub use target::{InvalidTarget, Target, TargetKind, filter, filter_in_place};
 
 use kubemedic_model::Snapshot;
 

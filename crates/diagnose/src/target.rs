@@ -139,18 +139,18 @@ impl Target {
 /// Keeps the findings that match any of `targets` (all when empty) at `min_severity` or above,
 /// and recounts the summary.
 pub fn filter(report: &Report, targets: &[Target], min_severity: Severity) -> Report {
-    let mut out = Report {
-        findings: report
-            .findings
-            .iter()
-            .filter(|f| f.severity >= min_severity)
-            .filter(|f| targets.is_empty() || targets.iter().any(|t| t.matches(f)))
-            .cloned()
-            .collect(),
-        summary: report.summary.clone(),
-    };
-    out.recount();
+    let mut out = report.clone();
+    filter_in_place(&mut out, targets, min_severity);
     out
+}
+
+/// [`filter`] in place: the kept findings are not copied (a report of a large cluster holds
+/// thousands of them).
+pub fn filter_in_place(report: &mut Report, targets: &[Target], min_severity: Severity) {
+    report.findings.retain(|f| {
+        f.severity >= min_severity && (targets.is_empty() || targets.iter().any(|t| t.matches(f)))
+    });
+    report.recount();
 }
 
 #[cfg(test)]

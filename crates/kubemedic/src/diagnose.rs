@@ -136,7 +136,11 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{} in the {source}", missing_targets.join("; "));
     }
     let expanded = expand_workload_targets(&targets, &snap);
-    let mut report = kubemedic_diagnose::filter(&full, &expanded, args.min_severity.into());
+    let taken_at = snap.taken_at.map(|t| t.to_string());
+    // The report owns everything it prints: the snapshot (most of the memory) goes first.
+    drop(snap);
+    let mut report = full;
+    kubemedic_diagnose::filter_in_place(&mut report, &expanded, args.min_severity.into());
     // -n on a dump narrows the findings to that namespace (nodes stay: they host its pods).
     if args.dump.is_some()
         && !args.cluster.all_namespaces
@@ -147,10 +151,7 @@ pub fn run(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
             .retain(|f| f.object.namespace.as_deref().is_none_or(|n| n == ns));
         report.recount();
     }
-    let ctx = ReportContext {
-        source,
-        taken_at: snap.taken_at.map(|t| t.to_string()),
-    };
+    let ctx = ReportContext { source, taken_at };
     print(&report, &ctx, args.output)?;
     if !missing_targets.is_empty() {
         // The others were reported; the exit code still says the input was wrong.
@@ -194,14 +195,19 @@ fn namespaces_of(snap: &Snapshot) -> std::collections::BTreeSet<&str> {
 
 fn print(report: &Report, ctx: &ReportContext, format: DiagnoseFormat) -> anyhow::Result<()> {
     use std::io::Write;
-    let text = match format {
-        DiagnoseFormat::Json => serde_json::to_string_pretty(report)? + "\n",
-        DiagnoseFormat::Text => crate::render::text(report, ctx, TextStyle::for_stdout()),
-        DiagnoseFormat::Markdown => crate::render::markdown(report, ctx),
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let written = match format {
+        // Streamed: the JSON of a large cluster's report is tens of MB.
+        DiagnoseFormat::Json => serde_json::to_writer_pretty(&mut out, report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+        DiagnoseFormat::Text => {
+            out.write_all(crate::render::text(report, ctx, TextStyle::for_stdout()).as_bytes())
+        }
+        DiagnoseFormat::Markdown => out.write_all(crate::render::markdown(report, ctx).as_bytes()),
     };
-    let mut out = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth a message.
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write to stdout"),
     }

@@ -146,44 +146,54 @@ fn diagnose(server: &str, extra: &[&str]) -> Run {
     kubemedic(&args)
 }
 
-/// The server's address appears exactly once and none of the wrappers' noise does.
-fn names_server_once(run: &Run, server: &str) {
-    let addr = server.trim_start_matches("http://");
-    assert_eq!(
-        run.stderr.matches(addr).count(),
-        1,
-        "the server should be named once:\n{}",
-        run.stderr
-    );
-    for noise in [
-        "ServiceError",
-        "HyperError",
-        "client error (",
-        "error sending request",
-    ] {
-        assert!(!run.stderr.contains(noise), "{noise:?} in:\n{}", run.stderr);
+impl Run {
+    /// Exit code 2 (docs/diagnose.md: an unreachable or failing server is an input error) and
+    /// every one of `needles` in stderr.
+    fn fails_saying(&self, needles: &[&str]) -> &Run {
+        assert_eq!(self.code, Some(2), "{}", self.stderr);
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "{needle:?} not in:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    /// The server's address appears exactly once and none of the wrappers' noise does.
+    fn names_server_once(&self, server: &str) {
+        let addr = server.trim_start_matches("http://");
+        assert_eq!(
+            self.stderr.matches(addr).count(),
+            1,
+            "the server should be named once:\n{}",
+            self.stderr
+        );
+        for noise in [
+            "ServiceError",
+            "HyperError",
+            "client error (",
+            "error sending request",
+        ] {
+            assert!(
+                !self.stderr.contains(noise),
+                "{noise:?} in:\n{}",
+                self.stderr
+            );
+        }
     }
 }
 
 #[test]
 fn a_server_that_never_answers_ends_each_request_and_names_the_server_and_the_resource() {
     let server = Server::start(Behaviour::Silent);
-    let run = diagnose(&server.url, &["--request-timeout", "1s", "--timeout", "1m"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "cannot list pods in all namespaces from {}",
-            server.url
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("no answer within 1 s"),
-        "{}",
-        run.stderr
-    );
-    names_server_once(&run, &server.url);
+    diagnose(&server.url, &["--request-timeout", "1s", "--timeout", "1m"])
+        .fails_saying(&[
+            &format!("cannot list pods in all namespaces from {}", server.url),
+            "no answer within 1 s",
+        ])
+        .names_server_once(&server.url);
 }
 
 #[test]
@@ -193,58 +203,41 @@ fn the_whole_run_gives_up_at_its_deadline_and_says_what_was_still_being_fetched(
         &server.url,
         &["--timeout", "2s", "--request-timeout", "10m"],
     );
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("gave up on {} after 2 s", server.url)),
-        "{}",
-        run.stderr
-    );
+    run.fails_saying(&[&format!("gave up on {} after 2 s", server.url), "--timeout"]);
     assert!(
         run.stderr.contains("the list of pods in all namespaces")
             || run.stderr.contains("the list of nodes"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("--timeout"), "{}", run.stderr);
-    names_server_once(&run, &server.url);
+    run.names_server_once(&server.url);
 }
 
 #[test]
 fn a_refused_connection_is_said_once_with_the_server() {
     let url = refusing_url();
     let run = diagnose(&url, &[]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "cannot list pods in all namespaces from {url}: cannot connect"
-        )),
-        "{}",
-        run.stderr
-    );
+    run.fails_saying(&[&format!(
+        "cannot list pods in all namespaces from {url}: cannot connect"
+    )]);
     assert!(
         run.stderr.to_lowercase().contains("connection refused"),
         "{}",
         run.stderr
     );
-    names_server_once(&run, &url);
+    run.names_server_once(&url);
 }
 
 #[test]
 fn a_response_cut_short_is_an_error_naming_the_server_and_the_resource() {
     let server = Server::start(Behaviour::ClosesMidResponse);
     let run = diagnose(&server.url, &["--request-timeout", "20s"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "cannot list pods in all namespaces from {}",
-            server.url
-        )),
-        "{}",
-        run.stderr
-    );
+    run.fails_saying(&[&format!(
+        "cannot list pods in all namespaces from {}",
+        server.url
+    )]);
     assert!(!run.stderr.contains("no answer within"), "{}", run.stderr);
-    names_server_once(&run, &server.url);
+    run.names_server_once(&server.url);
 }
 
 #[test]
@@ -254,7 +247,7 @@ fn collect_and_heal_plan_end_too() {
     let kc = kubeconfig(dir.path(), &server.url);
     let kc = kc.to_str().unwrap();
     let out = dir.path().join("dump");
-    let run = kubemedic(&[
+    kubemedic(&[
         "collect",
         out.to_str().unwrap(),
         "-A",
@@ -262,15 +255,9 @@ fn collect_and_heal_plan_end_too() {
         kc,
         "--timeout",
         "2s",
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("gave up on {} after 2 s", server.url)),
-        "{}",
-        run.stderr
-    );
-    let run = kubemedic(&[
+    ])
+    .fails_saying(&[&format!("gave up on {} after 2 s", server.url)]);
+    kubemedic(&[
         "heal",
         "plan",
         "-A",
@@ -278,80 +265,46 @@ fn collect_and_heal_plan_end_too() {
         kc,
         "--request-timeout",
         "1s",
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "cannot list pods in all namespaces from {}: no answer within 1 s",
-            server.url
-        )),
-        "{}",
-        run.stderr
-    );
+    ])
+    .fails_saying(&[&format!(
+        "cannot list pods in all namespaces from {}: no answer within 1 s",
+        server.url
+    )]);
 }
 
 #[test]
 fn events_and_crashes_from_a_controller_that_hangs_refuses_or_cuts_short() {
     let silent = Server::start(Behaviour::Silent);
-    let run = kubemedic(&["events", "--server", &silent.url, "--request-timeout", "1s"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
+    kubemedic(&["events", "--server", &silent.url, "--request-timeout", "1s"])
+        .fails_saying(&[&format!(
             "cannot fetch archived events from the controller at {}: no answer within 1 s",
             silent.url
-        )),
-        "{}",
-        run.stderr
-    );
-    names_server_once(&run, &silent.url);
+        )])
+        .names_server_once(&silent.url);
 
-    let run = kubemedic(&["crashes", "--server", &silent.url, "--timeout", "1s"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "gave up on the controller at {} after 1 s (--timeout): still waiting for archived crashes",
-            silent.url
-        )),
-        "{}",
-        run.stderr
-    );
+    kubemedic(&["crashes", "--server", &silent.url, "--timeout", "1s"]).fails_saying(&[&format!(
+        "gave up on the controller at {} after 1 s (--timeout): still waiting for archived crashes",
+        silent.url
+    )]);
 
     let refused = refusing_url();
-    let run = kubemedic(&["crashes", "--server", &refused]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
+    kubemedic(&["crashes", "--server", &refused])
+        .fails_saying(&[&format!(
             "cannot fetch archived crashes from the controller at {refused}: cannot connect"
-        )),
-        "{}",
-        run.stderr
-    );
-    names_server_once(&run, &refused);
+        )])
+        .names_server_once(&refused);
 
     let cut = Server::start(Behaviour::ClosesMidResponse);
-    let run = kubemedic(&["events", "--server", &cut.url]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
+    kubemedic(&["events", "--server", &cut.url])
+        .fails_saying(&[&format!(
             "cannot fetch archived events from the controller at {}",
             cut.url
-        )),
-        "{}",
-        run.stderr
-    );
-    names_server_once(&run, &cut.url);
+        )])
+        .names_server_once(&cut.url);
 }
 
 #[test]
 fn timeouts_must_be_positive_durations() {
-    let run = kubemedic(&["diagnose", "-A", "--timeout", "0s"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("must be more than 0"), "{}", run.stderr);
-    let run = kubemedic(&["events", "--request-timeout", "30"]);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("a number needs a unit"),
-        "{}",
-        run.stderr
-    );
+    kubemedic(&["diagnose", "-A", "--timeout", "0s"]).fails_saying(&["must be more than 0"]);
+    kubemedic(&["events", "--request-timeout", "30"]).fails_saying(&["a number needs a unit"]);
 }
