@@ -7,6 +7,7 @@ use crate::objects::{
     CoreEvent, DaemonSet, Deployment, EndpointSlice, Endpoints, Job, Node, PersistentVolume,
     PersistentVolumeClaim, Pod, ReplicaSet, ReplicationController, Service, StatefulSet,
 };
+use crate::packed::{self, PackedStore};
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -35,8 +36,9 @@ struct WatchHealth {
 /// Reflector stores of every watched kind, and the events the event feed keeps.
 #[derive(Clone)]
 pub struct WatchCache {
-    /// Pods.
-    pub pods: Store<Pod>,
+    /// Pods, kept compressed (see [`crate::packed`]): the kind that comes by the hundred
+    /// thousand.
+    pub pods: PackedStore<Pod>,
     /// Nodes.
     pub nodes: Store<Node>,
     /// Services.
@@ -122,7 +124,7 @@ impl WatchCache {
         let c = client.clone();
         let m = metrics;
         WatchCache {
-            pods: spawn_reflector(Api::all(c.clone()), "pods", m.clone(), h("pods"), hooks.pod),
+            pods: spawn_packed(Api::all(c.clone()), "pods", m.clone(), h("pods"), hooks.pod),
             nodes: spawn_reflector(
                 Api::all(c.clone()),
                 "nodes",
@@ -246,7 +248,7 @@ impl WatchCache {
 
     /// The workload owning a pod, through its ReplicaSet or Job when those are cached.
     pub fn pod_workload(&self, namespace: &str, pod: &str) -> Option<WorkloadRef> {
-        let p = self.pods.get(&ObjectRef::new(pod).within(namespace))?;
+        let p = self.pods.get(Some(namespace), pod)?;
         self.owner_of(
             namespace,
             p.metadata.owner_references.as_deref().unwrap_or(&[]),
@@ -329,7 +331,7 @@ impl WatchCache {
         Snapshot {
             taken_at: Some(Timestamp::now()),
             nodes: self.nodes.state().iter().map(|n| (**n).clone()).collect(),
-            pods: take(&self.pods, namespace),
+            pods: self.pods.state_in(namespace),
             events,
             services: take(&self.services, namespace),
             endpoints: take(&self.endpoints, namespace),
@@ -380,6 +382,75 @@ impl WatchReporter {
     }
 }
 
+/// Like [`spawn_reflector`], into a [`PackedStore`].
+fn spawn_packed<K>(
+    api: Api<K>,
+    name: &'static str,
+    metrics: Arc<Metrics>,
+    health: Arc<WatchHealth>,
+    hook: Option<ApplyHook<K>>,
+) -> PackedStore<K>
+where
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, mut writer) = packed::store();
+    let reporter = WatchReporter(health);
+    let stream = watcher(api, watcher::Config::default().page_size(500))
+        .default_backoff()
+        .modify(strip);
+    let synced = reporter.clone();
+    tokio::spawn(drive(stream, name, metrics, reporter, hook, move |ev| {
+        if let Err(e) = writer.apply(ev) {
+            // Cannot happen for objects that came from JSON; say so loudly if it does.
+            tracing::error!(resource = name, error = %e, "watch cache: object not stored");
+        }
+        if matches!(ev, watcher::Event::InitDone) {
+            synced.synced();
+        }
+    }));
+    reader
+}
+
+/// Runs a watch stream: health, metrics and the hook for every event, `apply` first.
+async fn drive<K, S>(
+    stream: S,
+    name: &'static str,
+    metrics: Arc<Metrics>,
+    reporter: WatchReporter,
+    hook: Option<ApplyHook<K>>,
+    mut apply: impl FnMut(&watcher::Event<K>),
+) where
+    S: futures::Stream<Item = watcher::Result<watcher::Event<K>>>,
+{
+    let label = Metrics::resource(name);
+    futures::pin_mut!(stream);
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(ev) => {
+                apply(&ev);
+                reporter.ok();
+                metrics.watch_events.get_or_create(&label).inc();
+                match &ev {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                        if let Some(h) = &hook {
+                            h(o);
+                        }
+                    }
+                    watcher::Event::Init => {
+                        metrics.watch_restarts.get_or_create(&label).inc();
+                    }
+                    _ => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(resource = name, error = %e, "watch failed; retrying with backoff");
+                reporter.failed(&e.to_string());
+            }
+        }
+    }
+}
+
 fn spawn_reflector<K>(
     api: Api<K>,
     name: &'static str,
@@ -400,36 +471,10 @@ where
             r2.synced();
         }
     });
-    let label = Metrics::resource(name);
     let stream = watcher(api, watcher::Config::default().page_size(500))
         .default_backoff()
         .modify(strip)
         .reflect(writer);
-    tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(ev) => {
-                    reporter.ok();
-                    metrics.watch_events.get_or_create(&label).inc();
-                    match &ev {
-                        watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                            if let Some(h) = &hook {
-                                h(o);
-                            }
-                        }
-                        watcher::Event::Init => {
-                            metrics.watch_restarts.get_or_create(&label).inc();
-                        }
-                        _ => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(resource = name, error = %e, "watch failed; retrying with backoff");
-                    reporter.failed(&e.to_string());
-                }
-            }
-        }
-    });
+    tokio::spawn(drive(stream, name, metrics, reporter, hook, |_| {}));
     reader
 }

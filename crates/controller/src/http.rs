@@ -24,7 +24,6 @@ use axum::routing::get;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
-use kube::runtime::reflector::ObjectRef;
 use kubemedic_archive::query::parse_time;
 use kubemedic_archive::{CrashQuery, EventQuery, ObjectSelector, Store};
 use serde::{Deserialize, Serialize};
@@ -258,7 +257,7 @@ async fn leader_url(s: &ApiState) -> Result<Option<String>, String> {
     let pod = s
         .cache
         .pods
-        .get(&ObjectRef::new(&holder).within(&s.lease.0))
+        .get(Some(&s.lease.0), &holder)
         .ok_or_else(|| format!("the Lease holder {holder} is not a pod in {}", s.lease.0))?;
     let ip = pod
         .status

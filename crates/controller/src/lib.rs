@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod lease;
 pub mod metrics;
 pub mod objects;
+pub mod packed;
 
 use crate::cache::{Hooks, WatchCache};
 use crate::convert::{ConditionState, node_condition_changes};
