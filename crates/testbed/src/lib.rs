@@ -46,7 +46,8 @@ pub use binaries::{BIN_DIR_ENV, build_script};
 pub use error::TestbedError;
 pub use images::{Image, Packed, Workload};
 pub use node::{
-    CLUSTER_CIDR, NodeAddresses, NodeComponent, NodeTimings, PAUSE_IMAGE, RealNode, SERVICES_IP,
+    CLUSTER_CIDR, CNI_CONFLIST, NodeAddresses, NodeComponent, NodeTimings, PAUSE_IMAGE, RealNode,
+    SERVICES_IP,
 };
 pub use workdir::{reap_orphans, root as workdir_root};
 

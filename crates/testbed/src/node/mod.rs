@@ -35,11 +35,20 @@ pub use config::{CLUSTER_CIDR, NodeAddresses, PAUSE_IMAGE, SERVICES_IP};
 /// The node's PID 1 (see the file for what it sets up).
 const INIT_SCRIPT: &str = include_str!("../../node/init.sh");
 
+/// The node's service manager for containerd (restarts it on request, like systemd would).
+const CONTAINERD_SERVICE: &str = include_str!("../../node/containerd-service.sh");
+
+/// `systemctl restart containerd` for the node, run on the host (placeholders filled per node).
+const RESTART_CONTAINERD: &str = include_str!("../../node/restart-containerd.sh");
+
 /// PATH given to the node's processes (containerd looks up runc, kube-proxy iptables).
 const NODE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where Debian's containernetworking-plugins puts the CNI plugins.
 const CNI_BIN_DIR: &str = "/usr/lib/cni";
+
+/// The file name of the node's CNI config in [`RealNode::cni_conf_dir`].
+pub const CNI_CONFLIST: &str = "10-kubemedic-testbed.conflist";
 
 /// How often readiness is polled.
 const POLL: Duration = Duration::from_millis(100);
@@ -242,6 +251,8 @@ impl RealNode {
             "config",
             "images",
             "etc/cni/net.d",
+            "bin",
+            "containerd-service",
         ] {
             mkdir(&dir.join(sub))?;
         }
@@ -342,9 +353,19 @@ impl RealNode {
             &config::containerd(&cni_dir, Path::new(CNI_BIN_DIR)),
         )?;
         write(
-            &cni_dir.join("10-kubemedic-testbed.conflist"),
+            &cni_dir.join(CNI_CONFLIST),
             &config::cni_conflist(self.addrs),
         )?;
+        let restart = self.restart_runtime_script();
+        let text = RESTART_CONTAINERD
+            .replace("@STATE@", &self.dir.join("containerd-service").to_string_lossy())
+            .replace("@INIT_PID@", &self.init_pid.to_string())
+            .replace("@SOCKET@", &self.containerd_socket().to_string_lossy())
+            .replace("@NODE@", &self.spec.name);
+        write(&restart, &text)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&restart, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| TestbedError::io(&restart, e))?;
         let server = format!("https://{SERVICES_IP}:{}", self.spec.apiserver_port);
         let (cert, key) = &self.spec.node_cert;
         crate::write_kubeconfig_files(
@@ -484,7 +505,27 @@ impl RealNode {
         self.dir.join("root/run/containerd/containerd.sock")
     }
 
-    /// Starts containerd (again) and waits until it answers.
+    /// The directory containerd's CRI plugin reads CNI configs from (`conf_dir`; the node's
+    /// `/etc/cni/net.d`), as a path valid on the host and inside the node (a pod's hostPath).
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.dir.join("etc/cni/net.d")
+    }
+
+    fn restart_runtime_script(&self) -> PathBuf {
+        self.dir.join("bin/restart-containerd")
+    }
+
+    /// The node's `systemctl restart containerd` (it has no systemd), as an argv to run on the
+    /// host: it asks the service wrapper that runs containerd to start it again, stops it with
+    /// SIGTERM (containers keep running) and returns once the new containerd answers, or fails
+    /// after 60 s. This is the command `kubemedic agent --action-command restart-runtime=...`
+    /// is given for the node.
+    pub fn restart_runtime_command(&self) -> Vec<String> {
+        vec![self.restart_runtime_script().to_string_lossy().into_owned()]
+    }
+
+    /// Starts containerd (again), under the node's service wrapper (which restarts it when
+    /// [`RealNode::restart_runtime_command`] asks), and waits until it answers.
     pub async fn start_containerd(&self) -> Result<(), TestbedError> {
         if self.lock().containerd.is_some() {
             return Err(TestbedError::Usage("containerd is already running".into()));
@@ -492,8 +533,17 @@ impl RealNode {
         let config = self.dir.join("config/containerd.toml");
         self.spawn(
             NodeComponent::Containerd,
-            Path::new("containerd"),
-            vec![format!("--config={}", config.display())],
+            Path::new("bash"),
+            vec![
+                "-c".into(),
+                CONTAINERD_SERVICE.into(),
+                "containerd-service".into(),
+                self.dir
+                    .join("containerd-service")
+                    .to_string_lossy()
+                    .into_owned(),
+                format!("{}", config.display()),
+            ],
         )?;
         let socket = self.containerd_socket();
         self.wait_for(NodeComponent::Containerd, "containerd to answer", || {
