@@ -6,7 +6,8 @@
 //! `MemoryFragmentation` events, conntrack table full → `ConntrackTableFull`, unregister_netdevice),
 //! the runtime's journal (xtables lock contention → `IptablesLockContention`, no space left,
 //! runtime call timeouts) and the kubelet's (PLEG not healthy and CRI timeouts →
-//! `ContainerRuntimeUnresponsive`, container/image GC failures). Conditions heal through
+//! `ContainerRuntimeUnresponsive`, the network plugin not ready → `CNIFailure`, container/image
+//! GC failures). Conditions heal through
 //! `quietPeriod`/`recoveryPattern` (see [`crate::config`]).
 
 /// Which NPD flag a default config belongs to.

@@ -652,6 +652,11 @@ fn embedded_defaults_parse_and_catch_the_seed_failures() {
             "ContainerRuntimeUnresponsive=True",
         ),
         (
+            // The kubelet every 5 s while the CNI config is missing or broken (kubelet 1.37).
+            "E1201 08:02:11.503212    4242 kubelet.go:3117] \"Container runtime network not ready\" networkReady=\"NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized\"",
+            "CNIFailure=True",
+        ),
+        (
             "E0927 14:37:21.922965 14109 kubelet.go:1234] ContainerGCFailed rpc error: code = DeadlineExceeded",
             "ContainerGCFailed",
         ),
