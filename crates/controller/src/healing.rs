@@ -607,6 +607,8 @@ impl HealLoop {
             if let Some(tx) = &alerts_tx {
                 let mut present: Vec<Alert> = kubemedic_heal::alerts::from_findings(&report);
                 if let Some(p) = &plan {
+                    // What an enabled runbook is healing alerts when its ladder is exhausted.
+                    present = kubemedic_heal::alerts::unless_healing(present, p);
                     present.extend(kubemedic_heal::alerts::from_runs(healer.last_runs(), p));
                     present.extend(kubemedic_heal::alerts::from_storm(p));
                     let _ = tx.send(Some(present));

@@ -46,6 +46,39 @@ pub fn from_findings(report: &Report) -> Vec<Alert> {
         .collect()
 }
 
+/// Drops the finding alerts an enabled runbook is healing now: its plan entry for the target
+/// starts or continues a run, stops one because the target healed, or waits only for its own
+/// minimum duration, a cooldown or another run on the node. A person hears of such a problem
+/// when the ladder is exhausted (the run's escalation alert, [`from_runs`]), not while it
+/// works. Findings of dry-run runbooks, and of targets healing cannot act on (paused, too few
+/// healthy nodes, a storm, the disruption budget, excluded), still alert.
+pub fn unless_healing(alerts: Vec<Alert>, plan: &Plan) -> Vec<Alert> {
+    use crate::plan::{Decision, Gate};
+    use crate::runbook::Mode;
+    let healing: Vec<&crate::plan::Entry> = plan
+        .entries
+        .iter()
+        .filter(|e| e.mode == Mode::Enabled)
+        .filter(|e| match &e.decision {
+            Decision::Start { dry_run } => !dry_run,
+            Decision::Continue { .. } | Decision::Stop { .. } => true,
+            Decision::Wait { gate, .. } => {
+                matches!(gate, Gate::Held | Gate::Cooldown | Gate::NodeBusy)
+            }
+            _ => false,
+        })
+        .collect();
+    alerts
+        .into_iter()
+        .filter(|a| {
+            let prefix = format!("finding {} on {}: ", a.key.cause, a.key.object);
+            !healing
+                .iter()
+                .any(|e| e.matched.evidence.iter().any(|l| l.starts_with(&prefix)))
+        })
+        .collect()
+}
+
 /// Alerts for runs: an escalated run, or one whose ladder alerted, while its target still
 /// matches the runbook (`still_matching` says which targets do, from the current plan).
 pub fn from_runs(runs: &[Remediation], plan: &Plan) -> Vec<Alert> {
@@ -162,6 +195,71 @@ mod tests {
     use crate::library::Library;
     use crate::plan::{Input, StormState};
     use crate::view::{ClusterView, FindingView, TargetRef};
+
+    fn cni_plan(mode: crate::runbook::Mode, nodes: &[&str]) -> (Plan, Vec<Alert>) {
+        use kubemedic_diagnose::{Cause, Finding, ObjectRef};
+        let mut lib = Library::embedded();
+        lib.runbooks.get_mut("cni-failure").unwrap().runbook.mode = mode;
+        let view = ClusterView {
+            nodes: nodes
+                .iter()
+                .map(|n| crate::view::NodeView {
+                    name: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            findings: vec![FindingView {
+                cause: "CNIFailure".into(),
+                object: TargetRef::node("n1"),
+                node: Some("n1".into()),
+                summary: "node n1: the network plugin is not ready".into(),
+                pods: vec![],
+            }],
+            ..Default::default()
+        };
+        let plan = crate::plan(Input {
+            view: &view,
+            library: &lib,
+            safety: &crate::SafetyConfig {
+                min_healthy: crate::safety::Budget::Count(0),
+                ..Default::default()
+            },
+            runs: &[],
+            first_seen: &Default::default(),
+            storm: StormState::default(),
+        });
+        let mut report = Report::default();
+        report.findings.push(Finding {
+            cause: Cause::CNIFailure,
+            severity: FindingSeverity::Critical,
+            object: ObjectRef::node("n1"),
+            summary: "node n1: the network plugin is not ready".into(),
+            evidence: vec![],
+            remediation: vec![],
+            confidence: 0.9,
+            affected: vec![],
+            caused_by: None,
+            incident: None,
+        });
+        (plan, from_findings(&report))
+    }
+
+    #[test]
+    fn a_finding_an_enabled_runbook_heals_does_not_alert_until_the_ladder_is_exhausted() {
+        use crate::runbook::Mode;
+        // Dry-run: healing does nothing, the person is told.
+        let (plan, alerts) = cni_plan(Mode::DryRun, &["n1", "n2"]);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(unless_healing(alerts, &plan).len(), 1);
+        // Enabled: the run starts (or waits for the minimum duration): no alert yet.
+        let (plan, alerts) = cni_plan(Mode::Enabled, &["n1", "n2"]);
+        assert!(
+            plan.entries.iter().any(|e| e.runbook == "cni-failure"),
+            "{plan:#?}"
+        );
+        assert_eq!(alerts.len(), 1);
+        assert!(unless_healing(alerts, &plan).is_empty(), "{plan:#?}");
+    }
 
     #[test]
     fn an_alert_only_ladder_alerts_once_with_its_own_message() {
