@@ -101,6 +101,48 @@ async fn real_node_runs_pods_from_packed_images() {
     })
     .await;
     assert!(body.contains("served"), "{body}");
+
+    // The node's `systemctl restart containerd`: a new containerd answers, the running pod is
+    // untouched (its shim outlives containerd) and the node stays Ready.
+    let argv = node.restart_runtime_command();
+    let out = kubemedic_testbed::child::output(
+        std::process::Command::new(&argv[0]).args(&argv[1..]),
+        Duration::from_secs(90),
+    )
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && said.contains("containerd restarted on real-node-0"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.check_running().unwrap();
+    assert!(
+        node.log_tail(kubemedic_testbed::NodeComponent::Containerd, 400)
+            .contains("starting it again as asked"),
+    );
+    let body = wait_for(
+        "the pod proxy after the restart",
+        Duration::from_secs(30),
+        || async {
+            let req = http::Request::get("/api/v1/namespaces/default/pods/hello:8080/proxy/")
+                .body(Vec::new())
+                .ok()?;
+            client.request_text(req).await.ok()
+        },
+    )
+    .await;
+    assert!(body.contains("served"), "{body}");
+    let restarts = pods
+        .get("hello")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .container_statuses
+        .unwrap()[0]
+        .restart_count;
+    assert_eq!(restarts, 0, "the container survived the runtime restart");
 }
 
 /// A pod on `node` with one container `main`.

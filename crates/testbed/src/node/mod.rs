@@ -358,7 +358,10 @@ impl RealNode {
         )?;
         let restart = self.restart_runtime_script();
         let text = RESTART_CONTAINERD
-            .replace("@STATE@", &self.dir.join("containerd-service").to_string_lossy())
+            .replace(
+                "@STATE@",
+                &self.dir.join("containerd-service").to_string_lossy(),
+            )
             .replace("@INIT_PID@", &self.init_pid.to_string())
             .replace("@SOCKET@", &self.containerd_socket().to_string_lossy())
             .replace("@NODE@", &self.spec.name);
