@@ -5,10 +5,8 @@
 //! repeating a step. Every action lands in the archive's timeline.
 #![allow(clippy::unwrap_used)]
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
+mod support;
+
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -16,40 +14,8 @@ use kubemedic_heal::crd::{Phase, Remediation, StepState};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-type Bodies = Arc<Mutex<Vec<String>>>;
-
-/// A webhook receiver on 127.0.0.1 that keeps every body it is sent.
-async fn receiver() -> (Bodies, String) {
-    let bodies: Bodies = Arc::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(|State(b): State<Bodies>, body: Bytes| async move {
-                b.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                "ok"
-            }),
-        )
-        .with_state(bodies.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (bodies, url)
-}
+use support::{free_port, wait_for};
 
 struct Replica {
     child: Child,
@@ -122,33 +88,6 @@ async fn wait_leading(r: &mut Replica) {
     }
 }
 
-async fn wait_for<F, Fut, T>(what: &str, secs: u64, logs: &[&Path], mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let logs: Vec<String> = logs
-                .iter()
-                .map(|p| {
-                    format!(
-                        "--- {}\n{}",
-                        p.display(),
-                        std::fs::read_to_string(p).unwrap_or_default()
-                    )
-                })
-                .collect();
-            panic!("timed out waiting for {what}\n{}", logs.join("\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 async fn the_run(client: &kube::Client) -> Option<Remediation> {
     let rems: Api<Remediation> = Api::all(client.clone());
     let list = rems.list(&ListParams::default()).await.ok()?;
@@ -176,7 +115,7 @@ async fn a_not_ready_node_is_cordoned_drained_and_escalated_across_a_leader_chan
         "name: node-not-ready\nmode: enabled\n",
     )
     .unwrap();
-    let (bodies, url) = receiver().await;
+    let (bodies, url) = support::webhook_receiver().await;
     std::fs::write(
         dir.path().join("alerts.yaml"),
         format!("sinks:\n  - type: webhook\n    url: {url}\n"),

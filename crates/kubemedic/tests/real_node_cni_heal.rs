@@ -17,10 +17,6 @@
 
 mod support;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -31,35 +27,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{Bodies, free_port, wait_for};
 
 const NS: &str = "kube-system";
 const CNI_DS: &str = "testbed-cni";
 const CNI_CM: &str = "testbed-cni-config";
-
-type Bodies = Arc<Mutex<Vec<String>>>;
-
-/// A webhook receiver on 127.0.0.1 that keeps every body it is sent.
-async fn receiver() -> (Bodies, String) {
-    let bodies: Bodies = Arc::default();
-    let app = Router::new()
-        .route(
-            "/hook",
-            post(|State(b): State<Bodies>, body: Bytes| async move {
-                b.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                "ok"
-            }),
-        )
-        .with_state(bodies.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (bodies, url)
-}
 
 /// A kubemedic process of the test, killed when dropped (and by the kernel when the test's
 /// thread ends, whatever happens).
@@ -91,44 +64,6 @@ fn spawn(log: &Path, args: &[String]) -> Proc {
     Proc {
         child: cmd.spawn().unwrap(),
         log: log.to_path_buf(),
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `f` every 250 ms until it gives a value; after `secs` the test fails with the logs.
-async fn wait_for<F, Fut, T>(what: &str, secs: u64, logs: &[&Path], mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let logs: Vec<String> = logs
-                .iter()
-                .map(|p| {
-                    let text = std::fs::read_to_string(p).unwrap_or_default();
-                    let tail: Vec<&str> = text.lines().rev().take(60).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
-                    format!("--- {} (tail)\n{}", p.display(), tail.join("\n"))
-                })
-                .collect();
-            panic!(
-                "timed out after {secs} s waiting for {what}\n{}",
-                logs.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -204,6 +139,40 @@ async fn finished(client: &kube::Client, name: &str) -> Option<Remediation> {
         .phase
         .is_some_and(Phase::finished)
         .then_some(r)
+}
+
+/// Waits for a cni-failure Remediation not in `seen`, adds it, waits until it has finished and
+/// prints its status (for docs/healing.md).
+async fn next_run_to_end(
+    case: &str,
+    client: &kube::Client,
+    seen: &mut BTreeSet<String>,
+    logs: &[&Path],
+) -> Remediation {
+    let run = wait_for(
+        &format!("{case}: a new cni-failure Remediation"),
+        90,
+        logs,
+        || {
+            let c = client.clone();
+            let seen = seen.clone();
+            async move { new_run(&c, &seen).await }
+        },
+    )
+    .await;
+    let name = run.metadata.name.clone().unwrap();
+    seen.insert(name.clone());
+    let done = wait_for(&format!("{case}: {name} to finish"), 150, logs, || {
+        let c = client.clone();
+        let n = name.clone();
+        async move { finished(&c, &n).await }
+    })
+    .await;
+    eprintln!(
+        "{case}: Remediation {name} status:\n{}",
+        serde_json::to_string_pretty(&done.status).unwrap()
+    );
+    done
 }
 
 fn history(r: &Remediation) -> Vec<(String, StepState)> {
@@ -365,7 +334,7 @@ async fn cni_failure_heals_by_the_cni_pod_then_a_runtime_restart_then_alerts() {
         "minHealthy: 0\ncooldown: 3s\nbackoff:\n  factor: 2\n",
     )
     .unwrap();
-    let (bodies, url) = receiver().await;
+    let (bodies, url) = support::webhook_receiver().await;
     std::fs::write(
         d.join("alerts.yaml"),
         format!("repeatInterval: 1h\nsinks:\n  - type: webhook\n    url: {url}\n"),
@@ -513,24 +482,8 @@ async fn cni_failure_heals_by_the_cni_pod_then_a_runtime_restart_then_alerts() {
     eprintln!("A: kubemedic heal plan during the break:\n{plan_text}{plan_err}");
     assert!(plan_text.contains("cni-failure"), "{plan_text}\n{plan_err}");
 
-    let run_a = wait_for("A: a cni-failure Remediation", 60, &logs, || {
-        let c = client.clone();
-        let seen = seen.clone();
-        async move { new_run(&c, &seen).await }
-    })
-    .await;
-    let name_a = run_a.metadata.name.clone().unwrap();
-    seen.insert(name_a.clone());
-    let done_a = wait_for("A: the run to finish", 120, &logs, || {
-        let c = client.clone();
-        let n = name_a.clone();
-        async move { finished(&c, &n).await }
-    })
-    .await;
-    eprintln!(
-        "A: Remediation {name_a} status:\n{}",
-        serde_json::to_string_pretty(&done_a.status).unwrap()
-    );
+    let done_a = next_run_to_end("A", &client, &mut seen, &logs).await;
+    let name_a = done_a.metadata.name.clone().unwrap();
     assert_eq!(
         done_a.status.as_ref().unwrap().phase,
         Some(Phase::Succeeded),
@@ -590,24 +543,7 @@ async fn cni_failure_heals_by_the_cni_pod_then_a_runtime_restart_then_alerts() {
     pods.create(&PostParams::default(), &sleeper("probe-b", &node_name))
         .await
         .unwrap();
-    let run_b = wait_for("B: a new cni-failure Remediation", 90, &logs, || {
-        let c = client.clone();
-        let seen = seen.clone();
-        async move { new_run(&c, &seen).await }
-    })
-    .await;
-    let name_b = run_b.metadata.name.clone().unwrap();
-    seen.insert(name_b.clone());
-    let done_b = wait_for("B: the run to finish", 150, &logs, || {
-        let c = client.clone();
-        let n = name_b.clone();
-        async move { finished(&c, &n).await }
-    })
-    .await;
-    eprintln!(
-        "B: Remediation {name_b} status:\n{}",
-        serde_json::to_string_pretty(&done_b.status).unwrap()
-    );
+    let done_b = next_run_to_end("B", &client, &mut seen, &logs).await;
     let st = done_b.status.as_ref().unwrap();
     assert_eq!(st.phase, Some(Phase::Succeeded), "{st:#?}");
     assert_eq!(
@@ -660,24 +596,7 @@ async fn cni_failure_heals_by_the_cni_pod_then_a_runtime_restart_then_alerts() {
         || broken(nodes.clone(), node_name.clone(), Arc::clone(&latch)),
     )
     .await;
-    let run_c = wait_for("C: a new cni-failure Remediation", 90, &logs, || {
-        let c = client.clone();
-        let seen = seen.clone();
-        async move { new_run(&c, &seen).await }
-    })
-    .await;
-    let name_c = run_c.metadata.name.clone().unwrap();
-    seen.insert(name_c.clone());
-    let done_c = wait_for("C: the run to finish", 150, &logs, || {
-        let c = client.clone();
-        let n = name_c.clone();
-        async move { finished(&c, &n).await }
-    })
-    .await;
-    eprintln!(
-        "C: Remediation {name_c} status:\n{}",
-        serde_json::to_string_pretty(&done_c.status).unwrap()
-    );
+    let done_c = next_run_to_end("C", &client, &mut seen, &logs).await;
     let st = done_c.status.as_ref().unwrap();
     assert_eq!(st.phase, Some(Phase::Escalated), "{st:#?}");
     assert_eq!(

@@ -93,13 +93,7 @@ async fn real_node_runs_pods_from_packed_images() {
     assert!(logs.contains("hello from hello"), "{logs}");
 
     // The apiserver's pod proxy reaches the pod's IP through the node's link.
-    let body = wait_for("the pod proxy", Duration::from_secs(30), || async {
-        let req = http::Request::get("/api/v1/namespaces/default/pods/hello:8080/proxy/")
-            .body(Vec::new())
-            .ok()?;
-        client.request_text(req).await.ok()
-    })
-    .await;
+    let body = through_pod_proxy(&client, "the pod proxy").await;
     assert!(body.contains("served"), "{body}");
 
     // The node's `systemctl restart containerd`: a new containerd answers, the running pod is
@@ -121,17 +115,7 @@ async fn real_node_runs_pods_from_packed_images() {
         node.log_tail(kubemedic_testbed::NodeComponent::Containerd, 400)
             .contains("starting it again as asked"),
     );
-    let body = wait_for(
-        "the pod proxy after the restart",
-        Duration::from_secs(30),
-        || async {
-            let req = http::Request::get("/api/v1/namespaces/default/pods/hello:8080/proxy/")
-                .body(Vec::new())
-                .ok()?;
-            client.request_text(req).await.ok()
-        },
-    )
-    .await;
+    let body = through_pod_proxy(&client, "the pod proxy after the restart").await;
     assert!(body.contains("served"), "{body}");
     let restarts = pods
         .get("hello")
@@ -143,6 +127,17 @@ async fn real_node_runs_pods_from_packed_images() {
         .unwrap()[0]
         .restart_count;
     assert_eq!(restarts, 0, "the container survived the runtime restart");
+}
+
+/// What pod `hello` answers on :8080 through the apiserver's pod proxy (the node's link).
+async fn through_pod_proxy(client: &kube::Client, what: &str) -> String {
+    wait_for(what, Duration::from_secs(30), || async {
+        let req = http::Request::get("/api/v1/namespaces/default/pods/hello:8080/proxy/")
+            .body(Vec::new())
+            .ok()?;
+        client.request_text(req).await.ok()
+    })
+    .await
 }
 
 /// A pod on `node` with one container `main`.

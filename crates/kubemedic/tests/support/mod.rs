@@ -76,3 +76,71 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A free port on 127.0.0.1 (bound and released: another process may take it first, rarely).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The bodies a [`webhook_receiver`] was sent, in order.
+pub type Bodies = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A webhook receiver on 127.0.0.1 (`POST /hook`) that keeps every body it is sent; returns the
+/// bodies and its URL. It runs on the caller's tokio runtime.
+pub async fn webhook_receiver() -> (Bodies, String) {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    let bodies: Bodies = Bodies::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(|State(b): State<Bodies>, body: Bytes| async move {
+                b.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                "ok"
+            }),
+        )
+        .with_state(bodies.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (bodies, url)
+}
+
+/// Polls `f` every 200 ms until it gives a value; after `secs` the test fails naming `what`,
+/// with the last 80 lines of each of `logs`.
+pub async fn wait_for<F, Fut, T>(what: &str, secs: u64, logs: &[&std::path::Path], mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            let logs: Vec<String> = logs
+                .iter()
+                .map(|p| {
+                    let text = std::fs::read_to_string(p).unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+                    format!("--- {} (last 80 lines)\n{tail}", p.display())
+                })
+                .collect();
+            panic!(
+                "timed out after {secs} s waiting for {what}\n{}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
