@@ -201,6 +201,11 @@ pub fn human_duration(d: Duration) -> String {
 /// (`ServiceError: client error (Connect): ...`, each repeating its source) reduced to what
 /// happened, e.g. `cannot connect: Connection refused (os error 111)`.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    // kube prints an apiserver Status as its message, its reason and then the whole struct
+    // again in Debug form: the code, reason and message say it all.
+    if let Some(kube::Error::Api(status)) = err.downcast_ref::<kube::Error>() {
+        return short_status(status);
+    }
     let mut chain: Vec<String> = Vec::new();
     let mut cur = Some(err);
     while let Some(e) = cur {
@@ -241,6 +246,49 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
         format!("cannot connect: {text}")
     } else {
         text
+    }
+}
+
+/// Longest status message kept in a one-line description; the rest is cut with `…`.
+const STATUS_MESSAGE_MAX: usize = 160;
+
+/// An apiserver Status in one line: `503 ServiceUnavailable: no endpoints available for service
+/// "x"`. A reply that was no Status (a proxy's plain or HTML body) gets the HTTP reason phrase
+/// and the body's first line. Only the message's first line is kept, at most
+/// [`STATUS_MESSAGE_MAX`] characters.
+pub fn short_status(status: &kube::core::Status) -> String {
+    // kube reconstructs a Status from a body that was not one, with this reason.
+    let reason = if status.reason.is_empty() || status.reason == "Failed to parse error data" {
+        http::StatusCode::from_u16(status.code)
+            .ok()
+            .and_then(|c| c.canonical_reason())
+            .unwrap_or("")
+            .to_string()
+    } else {
+        status.reason.clone()
+    };
+    let mut message = status
+        .message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_string();
+    if let Some((cut, _)) = message.char_indices().nth(STATUS_MESSAGE_MAX) {
+        message.truncate(cut);
+        message.push('…');
+    }
+    let head = match (status.code, reason.as_str()) {
+        (0, "") => String::new(),
+        (0, r) => r.to_string(),
+        (c, "") => c.to_string(),
+        (c, r) => format!("{c} {r}"),
+    };
+    match (head.is_empty(), message.is_empty()) {
+        (true, true) => "the apiserver refused the request (empty Status)".to_string(),
+        (true, false) => message,
+        (false, true) => head,
+        (false, false) => format!("{head}: {message}"),
     }
 }
 
@@ -1086,6 +1134,42 @@ pub fn add_prober_reply(snap: &mut Snapshot, reply: ProberReply) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// What kube gives for an apiserver Status (a plain-data error value: the real pod proxy's
+    /// 503 is exercised by `crates/kubemedic/tests/agent_proxy_live.rs`).
+    fn api_error(status: kube::core::Status) -> String {
+        let long = kube::Error::Api(Box::new(status));
+        assert!(
+            long.to_string().contains("Status {"),
+            "kube's own text: {long}"
+        );
+        describe(&long)
+    }
+
+    #[test]
+    fn an_apiserver_status_is_described_by_code_reason_and_message() {
+        let proxy = kube::core::Status::failure(
+            "error trying to reach service: dial tcp 10.1.2.3:9102: connect: connection refused",
+            "ServiceUnavailable",
+        )
+        .with_code(503);
+        assert_eq!(
+            api_error(proxy),
+            "503 ServiceUnavailable: error trying to reach service: dial tcp 10.1.2.3:9102: \
+             connect: connection refused"
+        );
+        let forbidden = kube::core::Status::failure("", "Forbidden").with_code(403);
+        assert_eq!(api_error(forbidden), "403 Forbidden");
+        // Not a Status body (an HTML error page from a proxy): the HTTP reason and the first
+        // non-empty line, bounded.
+        let html = format!("\n<html>{}</html>\n<body>x</body>", "y".repeat(500));
+        let page = kube::core::Status::failure(&html, "Failed to parse error data").with_code(502);
+        let text = api_error(page);
+        assert!(text.starts_with("502 Bad Gateway: <html>yyy"), "{text}");
+        assert!(text.ends_with('…'), "{text}");
+        assert!(text.chars().count() < 200, "{text}");
+        assert!(!text.contains("body"), "{text}");
+    }
 
     fn log(source: NodeLogSource, text: Result<&str, &str>) -> AgentLogReply {
         AgentLogReply {

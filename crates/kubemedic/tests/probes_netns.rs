@@ -282,6 +282,12 @@ async fn probes_on_real_network_stacks() {
             "network probe results of n-gone (prober {PROBER_NS}/kubemedic-probe-gone, /api/v1/namespaces/{PROBER_NS}/pods/kubemedic-probe-gone:{PROBE_PORT}/proxy/probes)"
         )
     );
+    // Nothing listens there: the apiserver's proxy answers 503, said in one line.
+    let reason = gone[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("503 ServiceUnavailable: ") && !reason.contains("Status {"),
+        "{reason}"
+    );
 
     // 2. Cut n1's pod network (its host network to the apiserver stays).
     let cut = 1;

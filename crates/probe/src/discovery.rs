@@ -5,16 +5,22 @@
 //! and label selector, kubenurse's `KUBENURSE_NAMESPACE` / `KUBENURSE_NEIGHBOUR_FILTER`), the
 //! cordoned nodes (field selector `spec.unschedulable=true`, so only those are sent), and the
 //! EndpointSlices of the cluster DNS Service.
+//!
+//! The watched objects are decoded into the few fields read here ([`Pod`], [`Node`],
+//! [`EndpointSlice`] below), not into k8s-openapi's full types: serde skips the rest of the JSON.
+//! Decoding full Pods alone kept about 1 MiB of k8s-openapi's decoder code resident in every
+//! agent (measured with `/proc/<pid>/pagemap`, docs/probes.md "Memory"), for fields never read.
 
 use crate::targets::{Discovered, PeerPod};
 use crate::verdict::DnsServer;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kubemedic_model::probes::DnsRole;
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use tokio::sync::watch;
@@ -29,6 +35,161 @@ pub struct DiscoveryOptions {
     /// The cluster DNS Service (`kube-system/kube-dns`); `None`: no DNS replicas discovered.
     pub dns_service: Option<(String, String)>,
 }
+
+/// The object metadata the watches need: the key (namespace, name), the resource version the
+/// watcher resumes from, and whether the object is being deleted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimMeta {
+    name: Option<String>,
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    deletion_timestamp: Option<Time>,
+}
+
+fn slim_meta<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    let m = SlimMeta::deserialize(d)?;
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        resource_version: m.resource_version,
+        deletion_timestamp: m.deletion_timestamp,
+        ..ObjectMeta::default()
+    })
+}
+
+/// Implements `kube::Resource` for a slim type read from a core or discovery API resource.
+macro_rules! slim_resource {
+    ($ty:ty, $scope:ty, $group:literal, $version:literal, $kind:literal, $plural:literal) => {
+        impl kube::Resource for $ty {
+            type DynamicType = ();
+            type Scope = $scope;
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($group)
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($version)
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+/// A Pod as the prober reads it: node, IP, phase, deletion.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pod {
+    #[serde(deserialize_with = "slim_meta", default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: Option<PodSpec>,
+    #[serde(default)]
+    status: Option<PodStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    node_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodStatus {
+    phase: Option<String>,
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+}
+
+slim_resource!(
+    Pod,
+    k8s_openapi::NamespaceResourceScope,
+    "",
+    "v1",
+    "Pod",
+    "pods"
+);
+
+/// A Node as the prober reads it: cordoned or not.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Node {
+    #[serde(deserialize_with = "slim_meta", default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: Option<NodeSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct NodeSpec {
+    unschedulable: Option<bool>,
+}
+
+slim_resource!(
+    Node,
+    k8s_openapi::ClusterResourceScope,
+    "",
+    "v1",
+    "Node",
+    "nodes"
+);
+
+/// An EndpointSlice as the prober reads it: ports and endpoints.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EndpointSlice {
+    #[serde(deserialize_with = "slim_meta", default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    ports: Option<Vec<EndpointPort>>,
+    #[serde(default)]
+    endpoints: Option<Vec<Endpoint>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct EndpointPort {
+    name: Option<String>,
+    port: Option<i32>,
+    protocol: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Endpoint {
+    #[serde(default)]
+    addresses: Vec<String>,
+    conditions: Option<EndpointConditions>,
+    node_name: Option<String>,
+    target_ref: Option<ObjectRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct EndpointConditions {
+    ready: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ObjectRef {
+    name: Option<String>,
+    namespace: Option<String>,
+}
+
+slim_resource!(
+    EndpointSlice,
+    k8s_openapi::NamespaceResourceScope,
+    "discovery.k8s.io",
+    "v1",
+    "EndpointSlice",
+    "endpointslices"
+);
 
 /// A peer pod from a Pod object.
 pub fn peer_from_pod(p: &Pod) -> Option<PeerPod> {

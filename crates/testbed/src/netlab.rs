@@ -15,6 +15,13 @@
 //! [`Lab::create`] ([`reap`]). Dropping a lab kills its processes, deletes its namespaces (which
 //! deletes their links, bridge and nft rules with them) and its `/etc/netns/<ns>` files.
 //! Needs root, `ip` (iproute2) and, for [`Lab::isolate`], `nft`.
+//!
+//! The kernel's ARP table is one table for all network namespaces, with one limit
+//! (`net.ipv4.neigh.default.gc_thresh3`, 1024 by default): a lab of 51 hosts that all talk to
+//! each other needs about 51 × 60 entries, and past the limit new neighbours are refused
+//! ("neighbour table overflow", `table_fulls` in `/proc/net/stat/arp_cache`), so checks time out
+//! at random. A lab raises the limits to what its addresses can need ([`Lab::add_host`]) and the
+//! last lab of the process puts the values it found back.
 
 use crate::error::TestbedError;
 use crate::process::{Process, log_tail};
@@ -52,6 +59,54 @@ pub struct Lab {
     procs: Mutex<Vec<Process>>,
     next_ip: AtomicU8,
     dir: WorkDir,
+    /// This lab holds a raise of the ARP table limits ([`NeighbourLimits`]).
+    raised_neighbours: std::sync::atomic::AtomicBool,
+}
+
+/// The kernel's ARP table limits, `gc_thresh1..3`.
+const GC_THRESH: [&str; 3] = [
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh1",
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh2",
+    "/proc/sys/net/ipv4/neigh/default/gc_thresh3",
+];
+
+/// The ARP table limits as this process found them, while some lab holds them raised.
+struct NeighbourLimits {
+    original: Option<[u64; 3]>,
+    holders: usize,
+}
+
+static NEIGHBOUR_LIMITS: Mutex<NeighbourLimits> = Mutex::new(NeighbourLimits {
+    original: None,
+    holders: 0,
+});
+
+fn read_thresholds() -> Option<[u64; 3]> {
+    let mut out = [0u64; 3];
+    for (slot, path) in out.iter_mut().zip(GC_THRESH) {
+        *slot = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    }
+    Some(out)
+}
+
+fn write_thresholds(values: [u64; 3]) -> std::io::Result<()> {
+    // thresh1 <= thresh2 <= thresh3 at every step: raise from the top, lower from the bottom.
+    let current = read_thresholds().unwrap_or(values);
+    let order: Vec<usize> = if values[2] >= current[2] {
+        vec![2, 1, 0]
+    } else {
+        vec![0, 1, 2]
+    };
+    for i in order {
+        std::fs::write(GC_THRESH[i], values[i].to_string())?;
+    }
+    Ok(())
+}
+
+/// ARP entries a lab with `addresses` addresses may need: every namespace (hosts, the switch,
+/// this process's) may hold an entry for every address.
+fn neighbour_need(addresses: u64) -> u64 {
+    (addresses + 2) * (addresses + 2)
 }
 
 fn run(args: &[&str]) -> Result<Output, TestbedError> {
@@ -228,6 +283,7 @@ impl Lab {
             procs: Mutex::new(Vec::new()),
             next_ip: AtomicU8::new(10),
             dir: WorkDir::create()?,
+            raised_neighbours: std::sync::atomic::AtomicBool::new(false),
         };
         // From here on, Drop cleans up whatever was made.
         run(&["ip", "netns", "add", &switch])?;
@@ -258,11 +314,45 @@ impl Lab {
         Ipv4Addr::new(self.subnet[0], self.subnet[1], self.subnet[2], last)
     }
 
+    /// Raises the kernel's ARP table limits (global, shared by every namespace) so that every
+    /// address this lab has handed out can be a neighbour in every one of its namespaces; never
+    /// lowers them. The values found are put back when the last lab that raised them drops. A
+    /// limit that cannot be written is said on stderr, not an error: small labs fit the defaults.
+    fn reserve_neighbours(&self) {
+        let addresses = u64::from(self.next_ip.load(Ordering::Relaxed).saturating_sub(10));
+        let need = neighbour_need(addresses);
+        let Ok(mut limits) = NEIGHBOUR_LIMITS.lock() else {
+            return;
+        };
+        let Some(current) = read_thresholds() else {
+            return;
+        };
+        if current[1] >= need && current[2] >= 2 * need {
+            return;
+        }
+        let wanted = [current[0], current[1].max(need), current[2].max(2 * need)];
+        if let Err(e) = write_thresholds(wanted) {
+            eprintln!(
+                "netlab: cannot raise net.ipv4.neigh.default.gc_thresh2/3 to {}/{} ({e}): \
+                 a lab this size may see neighbour table overflows",
+                wanted[1], wanted[2]
+            );
+            return;
+        }
+        if limits.original.is_none() {
+            limits.original = Some(current);
+        }
+        if !self.raised_neighbours.swap(true, Ordering::Relaxed) {
+            limits.holders += 1;
+        }
+    }
+
     /// Adds a host named `role`.
     pub fn add_host(&self, role: &str) -> Result<LabHost, TestbedError> {
         let index = self.hosts.lock().map(|h| h.len()).unwrap_or(0);
         let ns = format!("{}-{role}", self.tag);
         let ip = self.next_address();
+        self.reserve_neighbours();
         run(&["ip", "netns", "add", &ns])?;
         let host = LabHost {
             role: role.to_string(),
@@ -326,6 +416,7 @@ impl Lab {
 
     /// Adds another address to `host`'s interface.
     pub fn add_address(&self, host: &LabHost, ip: Ipv4Addr) -> Result<(), TestbedError> {
+        self.reserve_neighbours();
         run(&[
             "ip",
             "-n",
@@ -512,6 +603,17 @@ impl Drop for Lab {
             .args(["link", "del", &self.host_link])
             .stderr(Stdio::null())
             .status();
+        if self.raised_neighbours.load(Ordering::Relaxed)
+            && let Ok(mut limits) = NEIGHBOUR_LIMITS.lock()
+        {
+            limits.holders = limits.holders.saturating_sub(1);
+            if limits.holders == 0
+                && let Some(original) = limits.original.take()
+                && let Err(e) = write_thresholds(original)
+            {
+                eprintln!("netlab: cannot restore the ARP table limits {original:?}: {e}");
+            }
+        }
     }
 }
 

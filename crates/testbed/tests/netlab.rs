@@ -145,3 +145,33 @@ fn namespaces_of_dead_owners_are_reaped() {
         assert!(namespaces().contains(&ns));
     }
 }
+
+fn arp_limits() -> [u64; 3] {
+    [1, 2, 3].map(|i| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/neigh/default/gc_thresh{i}"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    })
+}
+
+/// The kernel's one ARP table serves every namespace: a lab with many addresses raises its
+/// limits (51 hosts overflowed the default 1,024 entries and checks timed out at random) and
+/// puts back the values it found when it drops.
+#[test]
+fn a_large_lab_raises_the_arp_table_limits_and_restores_them() {
+    let Some(lab) = lab_or_skip() else { return };
+    let before = arp_limits();
+    let host = lab.add_host("many").unwrap();
+    // 60 more addresses: (61 + 2)² = 3,969 possible entries, past the default soft limit.
+    for _ in 0..60 {
+        lab.add_address(&host, lab.next_address()).unwrap();
+    }
+    let raised = arp_limits();
+    assert_eq!(raised[0], before[0], "gc_thresh1 is left alone");
+    assert!(raised[1] >= 63 * 63, "{raised:?}");
+    assert!(raised[2] >= 2 * 63 * 63, "{raised:?}");
+    drop(lab);
+    assert_eq!(arp_limits(), before);
+}
