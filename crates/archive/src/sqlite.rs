@@ -5,6 +5,7 @@
 //! `(pod_uid, container, instance)`, so replays after a restart or a relist are no-ops.
 
 use crate::compress;
+use crate::crash_row::{CRASH_COLUMNS, CrashColumns, crash_from_row};
 use crate::filter;
 use crate::query::{CrashQuery, EventQuery, grep_words};
 use crate::record::{
@@ -120,8 +121,6 @@ INSERT OR REPLACE INTO meta(key, value) SELECT 'fts_seq', CAST(coalesce(max(seq)
 "#;
 
 const EVENT_COLUMNS: &str = "seq, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host";
-
-const CRASH_COLUMNS: &str = "namespace, pod, pod_uid, container, init_container, instance, node, workload_kind, workload_name, restart_count, exit_code, signal, reason, message, started_at, finished_at, captured_at, logs_len, logs_truncated, logs_error, node_memory";
 
 /// The SQLite archive.
 #[derive(Debug)]
@@ -1019,23 +1018,10 @@ impl Store for SqliteStore {
             let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
             let rows = st
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    let blob: Option<Vec<u8>> = r.get(21)?;
-                    let (c, len) = row_to_crash(r)?;
-                    Ok((c, len, blob))
+                    crash_from_row(&SqliteRow(r))
                 })
                 .map_err(|e| self.err(e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (mut c, len, blob) = row.map_err(|e| self.err(e))?;
-                if let Some(b) = blob {
-                    match compress::decompress(&b, len) {
-                        Ok(l) => c.logs = Some(l),
-                        Err(e) => c.logs_error = Some(e),
-                    }
-                }
-                out.push(c);
-            }
-            Ok(out)
+            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
         })?;
         out.reverse();
         Ok(out)
@@ -1203,38 +1189,40 @@ impl Store for SqliteStore {
     }
 }
 
-/// A crash row without its logs, and the logs' original length.
-fn row_to_crash(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CrashRecord, usize)> {
-    let wk: Option<String> = r.get(7)?;
-    let wn: Option<String> = r.get(8)?;
-    let node_memory: Option<String> = r.get(20)?;
-    let logs_len: i64 = r.get(17)?;
-    let record = CrashRecord {
-        namespace: r.get(0)?,
-        pod: r.get(1)?,
-        pod_uid: r.get(2)?,
-        container: r.get(3)?,
-        init_container: r.get(4)?,
-        instance: r.get(5)?,
-        node: r.get(6)?,
-        workload: match (wk, wn) {
-            (Some(kind), Some(name)) => Some(WorkloadRef { kind, name }),
-            _ => None,
-        },
-        restart_count: r.get(9)?,
-        exit_code: r.get(10)?,
-        signal: r.get(11)?,
-        reason: r.get(12)?,
-        message: r.get(13)?,
-        started_at: r.get::<_, Option<i64>>(14)?.map(from_micros),
-        finished_at: r.get::<_, Option<i64>>(15)?.map(from_micros),
-        captured_at: from_micros(r.get(16)?),
-        logs: None,
-        logs_truncated: r.get(18)?,
-        logs_error: r.get(19)?,
-        node_memory: node_memory.and_then(|s| serde_json::from_str(&s).ok()),
-    };
-    Ok((record, logs_len.max(0) as usize))
+/// A result row of [`CRASH_COLUMNS`] as SQLite stores them (times in microseconds, JSON as text).
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
+
+impl CrashColumns for SqliteRow<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(i)
+    }
+
+    fn int64(&self, i: usize) -> rusqlite::Result<i64> {
+        self.0.get(i)
+    }
+
+    fn int32(&self, i: usize) -> rusqlite::Result<Option<i32>> {
+        self.0.get(i)
+    }
+
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        self.0.get(i)
+    }
+
+    fn time(&self, i: usize) -> rusqlite::Result<Option<Timestamp>> {
+        Ok(self.0.get::<_, Option<i64>>(i)?.map(from_micros))
+    }
+
+    fn json(&self, i: usize) -> rusqlite::Result<Option<serde_json::Value>> {
+        let text: Option<String> = self.0.get(i)?;
+        Ok(text.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    fn blob(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.0.get(i)
+    }
 }
 
 #[cfg(test)]
