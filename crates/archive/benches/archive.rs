@@ -168,6 +168,17 @@ fn process_tree_cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// The process's peak resident set (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -189,28 +200,33 @@ fn main() {
     let path = dir.path().join("archive.db");
     let store = SqliteStore::open(&path, "bench").expect("open");
 
-    // Ingest: the first 1M rows timed alone (the steady state of a fresh store), then the rest.
+    // Ingest, timed per million rows (the cost grows with the indexes) and over the whole run.
     // Figures per wall second and per CPU second of the writing thread (the VM's cores are
     // shared with other builds, so the wall figure mostly measures the neighbours).
-    let first = rows.min(1_000_000);
-    let (wall, cpu) = ingest(&store, 0, first, 1);
+    let (mut wall, mut cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut from = 0;
+    while from < rows {
+        let to = rows.min(from + 1_000_000);
+        let (w, c) = ingest(&store, from, to, 1 + from / 1_000_000);
+        println!(
+            "sqlite ingest: rows {from}..{to} in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second",
+            w.as_secs_f64(),
+            c.as_secs_f64(),
+            (to - from) as f64 / w.as_secs_f64(),
+            (to - from) as f64 / c.as_secs_f64()
+        );
+        wall += w;
+        cpu += c;
+        from = to;
+    }
     println!(
-        "sqlite ingest: {first} occurrences in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second (batches of {BATCH}, one transaction each)",
+        "sqlite ingest: {rows} occurrences in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second over the whole run (batches of {BATCH}, one transaction each)",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
-        first as f64 / wall.as_secs_f64(),
-        first as f64 / cpu.as_secs_f64()
+        rows as f64 / wall.as_secs_f64(),
+        rows as f64 / cpu.as_secs_f64()
     );
-    if rows > first {
-        let (wall, cpu) = ingest(&store, first, rows, 7);
-        println!(
-            "sqlite ingest: rows {first}..{rows} in {:.1} s wall, {:.1} s CPU = {:.0} events/s wall, {:.0} events per CPU-second",
-            wall.as_secs_f64(),
-            cpu.as_secs_f64(),
-            (rows - first) as f64 / wall.as_secs_f64(),
-            (rows - first) as f64 / cpu.as_secs_f64()
-        );
-    }
+    println!("sqlite ingest: peak RSS {:.0} MiB", peak_rss_mib());
     let stats = store.stats().expect("stats");
     println!(
         "sqlite store: {} occurrences, {:.2} GiB ({:.0} bytes each)",
