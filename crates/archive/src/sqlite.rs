@@ -1533,42 +1533,18 @@ mod tests {
         }
     }
 
-    /// The version 2 `events` table and its text-keyed indexes.
-    const EVENTS_V2: &str = r#"
-CREATE TABLE events(
-    seq INTEGER PRIMARY KEY,
-    uid TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    time INTEGER NOT NULL,
-    first_time INTEGER NOT NULL,
-    archived_at INTEGER NOT NULL,
-    origin TEXT NOT NULL,
-    api TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name TEXT NOT NULL,
-    object_uid TEXT,
-    workload_kind TEXT,
-    workload_name TEXT,
-    reason TEXT NOT NULL,
-    type TEXT NOT NULL,
-    message TEXT NOT NULL,
-    component TEXT NOT NULL,
-    host TEXT NOT NULL,
-    UNIQUE(uid, count)
-);
-CREATE INDEX events_object ON events(kind, name, time);
-CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
-"#;
-
-    /// Creates an archive as a version 2 kubemedic wrote it.
+    /// Creates an archive as a version 2 kubemedic wrote it: no hash keys, a `UNIQUE(uid,
+    /// count)` index and text-keyed object and workload indexes.
     fn version_2_archive(path: &Path) {
-        let start = SCHEMA.find("CREATE TABLE events(").expect("events table");
-        let end = SCHEMA.find("CREATE INDEX events_time").expect("time index");
-        let schema = format!("{}{EVENTS_V2}{}", &SCHEMA[..start], &SCHEMA[end..]);
+        let keys = "    ukey INTEGER NOT NULL,\n    okey INTEGER NOT NULL,\n    wkey INTEGER\n);";
+        assert!(SCHEMA.contains(keys), "the version 3 key columns");
+        let schema = SCHEMA.replace(keys, "    UNIQUE(uid, count)\n);");
         let conn = Connection::open(path).expect("open");
         conn.execute_batch(&format!(
-            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN; {schema} {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 2; INSERT INTO meta(key, value) VALUES ('cluster', 't'); COMMIT;"
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN; {schema}
+             CREATE INDEX events_object ON events(kind, name, time);
+             CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
+             {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 2; INSERT INTO meta(key, value) VALUES ('cluster', 't'); COMMIT;"
         ))
         .expect("version 2 schema");
     }
