@@ -38,6 +38,26 @@ impl Rng {
     }
 }
 
+/// The uid of event `i`: random-looking like the apiserver's UUIDs (a sequential uid would make
+/// the uniqueness index an append, which no real cluster gives it), the same for its repeats.
+fn event_uid(i: u64) -> String {
+    // splitmix64's finaliser: a bijection, so distinct events keep distinct uids.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (mix(i), mix(i ^ 0x9e37_79b9_7f4a_7c15));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// Occurrence `i` of a realistic stream: 150,000 pods in 300 namespaces, 8 reasons, about one
 /// in five a repeat of an earlier event, messages naming the pod and container.
 fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
@@ -47,11 +67,11 @@ fn occurrence(i: u64, rng: &mut Rng) -> EventOccurrence {
     let repeat = rng.next().is_multiple_of(5);
     let (uid, count) = if repeat {
         (
-            format!("{:032x}", i.saturating_sub(1 + rng.next() % 1000)),
+            event_uid(i.saturating_sub(1 + rng.next() % 1000)),
             2 + (i % 7) as i64,
         )
     } else {
-        (format!("{:032x}", i), 1)
+        (event_uid(i), 1)
     };
     let t =
         Timestamp::from_second(1_790_000_000 + (i / 50) as i64).unwrap_or(Timestamp::UNIX_EPOCH);
