@@ -13,8 +13,22 @@ pub(crate) enum Param {
     Time(Timestamp),
 }
 
+/// Which hashed key column narrows a `(kind, name)` test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyColumn {
+    /// The object's own kind and name.
+    Object,
+    /// The owning workload's kind and name.
+    Workload,
+}
+
 /// Where clauses are written: the SQL text and the dialect's parameter binding.
 pub(crate) trait ClauseSink {
+    /// Binds the store's hashed key of `(kind, name)` and returns its test (`okey = ?`), for a
+    /// store whose index is keyed on it; `None` (the default) where the table has none.
+    fn key(&mut self, _column: KeyColumn, _kind: &str, _name: &str) -> Option<String> {
+        None
+    }
     /// Binds a value and returns its placeholder.
     fn bind(&mut self, value: Param) -> String;
     /// Appends SQL text.
@@ -44,17 +58,27 @@ pub(crate) fn object(
     kind_col: &str,
     name_col: &str,
 ) {
+    // Values are bound in the order their placeholders appear, so `?` placeholders work too.
+    let key = |sink: &mut dyn ClauseSink, column| {
+        sink.key(column, &sel.kind, &sel.name)
+            .map(|k| format!("{k} AND "))
+            .unwrap_or_default()
+    };
+    let okey = key(sink, KeyColumn::Object);
     let kind = sink.bind(Param::Text(sel.kind.clone()));
     let name = sink.bind(Param::Text(sel.name.clone()));
     if sel.is_workload() {
-        // Bound twice (not reused) so `?` placeholders work too.
+        // Bound twice (not reused) for the same reason.
+        let wkey = key(sink, KeyColumn::Workload);
         let wkind = sink.bind(Param::Text(sel.kind.clone()));
         let wname = sink.bind(Param::Text(sel.name.clone()));
         sink.push_sql(&format!(
-            " AND (({kind_col} = {kind} AND {name_col} = {name}) OR (workload_kind = {wkind} AND workload_name = {wname}))"
+            " AND (({okey}{kind_col} = {kind} AND {name_col} = {name}) OR ({wkey}workload_kind = {wkind} AND workload_name = {wname}))"
         ));
     } else {
-        sink.push_sql(&format!(" AND {kind_col} = {kind} AND {name_col} = {name}"));
+        sink.push_sql(&format!(
+            " AND {okey}{kind_col} = {kind} AND {name_col} = {name}"
+        ));
     }
     if let Some(ns) = &sel.namespace {
         eq(sink, "namespace", ns);

@@ -6,6 +6,7 @@
 //! records, the CLI and the HTTP API read them, and all of it is testable without a cluster.
 
 pub mod compress;
+mod crash_row;
 mod filter;
 pub mod memory;
 pub mod pgserver;

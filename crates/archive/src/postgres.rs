@@ -5,6 +5,7 @@
 //! through `spawn_blocking` (the controller's archive writer runs on its own thread anyway).
 
 use crate::compress;
+use crate::crash_row::{CRASH_COLUMNS, CrashColumns, crash_from_row};
 use crate::filter;
 use crate::pgtls;
 use crate::query::{CrashQuery, EventQuery, grep_words};
@@ -104,8 +105,6 @@ CREATE TABLE IF NOT EXISTS kubemedic_checkpoints(
 "#;
 
 const EVENT_COLUMNS: &str = "seq, cluster, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host";
-
-const CRASH_COLUMNS: &str = "cluster, namespace, pod, pod_uid, container, init_container, instance, node, workload_kind, workload_name, restart_count, exit_code, signal, reason, message, started_at, finished_at, captured_at, logs_len, logs_truncated, logs_error, node_memory";
 
 /// The PostgreSQL archive.
 pub struct PostgresStore {
@@ -849,50 +848,10 @@ impl Store for PostgresStore {
         p.sql
             .push_str(&format!(" ORDER BY time DESC, id DESC LIMIT {lim}"));
         let rows = self.with_reader(|c| c.query(&p.sql, &p.refs()).map_err(|e| self.err(e)))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows.iter().rev() {
-            let wk: Option<String> = r.get(8);
-            let wn: Option<String> = r.get(9);
-            let len: i64 = r.get(18);
-            let blob: Option<Vec<u8>> = r.get(22);
-            let mut logs_error: Option<String> = r.get(20);
-            let logs = match blob {
-                Some(b) => match compress::decompress(&b, len.max(0) as usize) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        logs_error = Some(e);
-                        None
-                    }
-                },
-                None => None,
-            };
-            out.push(CrashRecord {
-                namespace: r.get(1),
-                pod: r.get(2),
-                pod_uid: r.get(3),
-                container: r.get(4),
-                init_container: r.get(5),
-                instance: r.get(6),
-                node: r.get(7),
-                workload: match (wk, wn) {
-                    (Some(kind), Some(name)) => Some(WorkloadRef { kind, name }),
-                    _ => None,
-                },
-                restart_count: r.get(10),
-                exit_code: r.get(11),
-                signal: r.get(12),
-                reason: r.get(13),
-                message: r.get(14),
-                started_at: r.get(15),
-                finished_at: r.get(16),
-                captured_at: r.get(17),
-                logs,
-                logs_truncated: r.get(19),
-                logs_error,
-                node_memory: r.get(21),
-            });
-        }
-        Ok(out)
+        rows.iter()
+            .rev()
+            .map(|r| crash_from_row(&PgRow(r)).map_err(|e| self.err(e)))
+            .collect()
     }
 
     fn has_crash(
@@ -995,6 +954,41 @@ impl Store for PostgresStore {
                 .map(|_| ())
                 .map_err(|e| self.err(e))
         })
+    }
+}
+
+/// A result row of [`CRASH_COLUMNS`] as PostgreSQL types them.
+struct PgRow<'a>(&'a postgres::Row);
+
+impl CrashColumns for PgRow<'_> {
+    type Error = postgres::Error;
+
+    fn text(&self, i: usize) -> Result<Option<String>, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn int64(&self, i: usize) -> Result<i64, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn int32(&self, i: usize) -> Result<Option<i32>, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn flag(&self, i: usize) -> Result<bool, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn time(&self, i: usize) -> Result<Option<Timestamp>, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn json(&self, i: usize) -> Result<Option<serde_json::Value>, postgres::Error> {
+        self.0.try_get(i)
+    }
+
+    fn blob(&self, i: usize) -> Result<Option<Vec<u8>>, postgres::Error> {
+        self.0.try_get(i)
     }
 }
 

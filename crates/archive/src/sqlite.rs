@@ -5,6 +5,7 @@
 //! `(pod_uid, container, instance)`, so replays after a restart or a relist are no-ops.
 
 use crate::compress;
+use crate::crash_row::{CRASH_COLUMNS, CrashColumns, crash_from_row};
 use crate::filter;
 use crate::query::{CrashQuery, EventQuery, grep_words};
 use crate::record::{
@@ -25,8 +26,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// `PRAGMA application_id` of a kubemedic archive ("KMED").
 pub const APPLICATION_ID: i64 = 0x4B4D_4544;
 /// Schema version (`PRAGMA user_version`). 2: event messages are indexed for `--grep` in
-/// deferred batches (`meta.fts_seq`), no longer by a trigger per row.
-pub const SCHEMA_VERSION: i64 = 2;
+/// deferred batches (`meta.fts_seq`), no longer by a trigger per row. 3: the object, workload
+/// and uniqueness indexes are keyed on 64-bit hashes (`okey`, `wkey`, `ukey`) instead of text.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Occurrences indexed for full-text search in one go: one FTS5 segment per batch instead of
 /// one per write transaction is what halves the ingest cost (FTS5 flushes and merges a segment
@@ -35,6 +37,16 @@ const FTS_BATCH: i64 = 50_000;
 /// Occurrences wait at most this long for their full-text indexing (queries read the not yet
 /// indexed tail directly, so nothing is missed meanwhile; this only bounds that tail).
 const FTS_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The event indexes keyed on hashes ([`key_hash`]): an entry is two integers and a rowid, a
+/// third of the text tuples' size, and compares as integers. A hash only narrows: every query
+/// and the uniqueness check also compare the text columns, so a collision costs a row read,
+/// never a wrong answer or a lost occurrence.
+const EVENT_INDEXES: &str = r#"
+CREATE INDEX events_key ON events(ukey);
+CREATE INDEX events_object ON events(okey, time);
+CREATE INDEX events_workload ON events(wkey, time) WHERE wkey IS NOT NULL;
+"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE events(
@@ -57,10 +69,10 @@ CREATE TABLE events(
     message TEXT NOT NULL,
     component TEXT NOT NULL,
     host TEXT NOT NULL,
-    UNIQUE(uid, count)
+    ukey INTEGER NOT NULL,
+    okey INTEGER NOT NULL,
+    wkey INTEGER
 );
-CREATE INDEX events_object ON events(kind, name, time);
-CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
 CREATE INDEX events_time ON events(time);
 CREATE VIRTUAL TABLE events_fts USING fts5(message, content='events', content_rowid='seq', columnsize=0, tokenize='unicode61 remove_diacritics 0');
 
@@ -120,8 +132,6 @@ INSERT OR REPLACE INTO meta(key, value) SELECT 'fts_seq', CAST(coalesce(max(seq)
 "#;
 
 const EVENT_COLUMNS: &str = "seq, uid, count, time, first_time, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host";
-
-const CRASH_COLUMNS: &str = "namespace, pod, pod_uid, container, init_container, instance, node, workload_kind, workload_name, restart_count, exit_code, signal, reason, message, started_at, finished_at, captured_at, logs_len, logs_truncated, logs_error, node_memory";
 
 /// The SQLite archive.
 #[derive(Debug)]
@@ -204,8 +214,11 @@ impl SqliteStore {
         // the last transactions, which a resumed watch then re-reads. Checkpoints every 8,192
         // pages (32 MiB) instead of 1,000: index pages touched again between checkpoints are
         // copied into the database once; the WAL file is cut back to 64 MiB after each.
+        // Reads through a memory map (up to 2 GiB, SQLite's own ceiling): an index page missing
+        // from the 64 MiB cache costs a page fault on the kernel's cache, not a read() and a
+        // copy; the mapped pages are the kernel's to reclaim, not the process's heap.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;",
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 2147418112; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;",
         )
         .map_err(|e| map_err(path, e))?;
         if app_id != APPLICATION_ID {
@@ -363,6 +376,9 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     .map_err(|e| map_err(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| map_err(path, e))?;
+    // Rows a query reads (hundreds for a Deployment) come from the map, like the writer's.
+    conn.execute_batch("PRAGMA mmap_size = 2147418112;")
+        .map_err(|e| map_err(path, e))?;
     Ok(conn)
 }
 
@@ -458,6 +474,17 @@ fn quick_check(path: &Path, conn: &Connection) -> Result<(), StoreError> {
     })
 }
 
+/// Version 2 → 3: the hash key columns (filled by [`fill_keys`]) and their indexes replace the
+/// text-keyed ones. The `UNIQUE(uid, count)` index of a version 2 table cannot be dropped
+/// without copying the table, so an upgraded archive keeps it (correct, only slower to write).
+const MIGRATE_2_TO_3: &str = r#"
+ALTER TABLE events ADD COLUMN ukey INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN okey INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN wkey INTEGER;
+DROP INDEX IF EXISTS events_object;
+DROP INDEX IF EXISTS events_workload;
+"#;
+
 /// Brings an archive written by an older kubemedic to this schema (in one transaction).
 fn migrate(path: &Path, conn: &Connection) -> Result<(), StoreError> {
     let v: i64 = conn
@@ -466,15 +493,78 @@ fn migrate(path: &Path, conn: &Connection) -> Result<(), StoreError> {
     if v >= SCHEMA_VERSION {
         return Ok(());
     }
-    let sql = format!(
-        "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} {FTS_DELETE_TRIGGER} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-    );
-    conn.execute_batch(&sql).map_err(|e| {
+    let upgrade = || -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        if v < 2 {
+            conn.execute_batch(&format!("{MIGRATE_1_TO_2} {FTS_DELETE_TRIGGER}"))?;
+        }
+        conn.execute_batch(MIGRATE_2_TO_3)?;
+        fill_keys(conn)?;
+        conn.execute_batch(&format!(
+            "{EVENT_INDEXES} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+    };
+    upgrade().map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         map_err(path, e)
     })?;
     tracing::info!(path = %path.display(), from = v, to = SCHEMA_VERSION, "archive schema upgraded");
     Ok(())
+}
+
+/// Computes the hash keys of every stored occurrence (the version 3 upgrade), in chunks of
+/// rows read before they are updated.
+fn fill_keys(conn: &Connection) -> rusqlite::Result<()> {
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<(i64, i64, i64, Option<i64>)> = conn
+            .prepare_cached(
+                "SELECT seq, uid, count, kind, name, workload_kind, workload_name FROM events WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+            )?
+            .query_map([after], |r| {
+                let uid: String = r.get(1)?;
+                let kind: String = r.get(3)?;
+                let name: String = r.get(4)?;
+                let wk: Option<String> = r.get(5)?;
+                let wn: Option<String> = r.get(6)?;
+                Ok((
+                    r.get(0)?,
+                    occurrence_key(&uid, r.get(2)?),
+                    key_hash(&kind, &name),
+                    wk.zip(wn).map(|(k, n)| key_hash(&k, &n)),
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.0;
+        let mut st = conn
+            .prepare_cached("UPDATE events SET ukey = ?2, okey = ?3, wkey = ?4 WHERE seq = ?1")?;
+        for (seq, ukey, okey, wkey) in &rows {
+            st.execute(params![seq, ukey, okey, wkey])?;
+        }
+    }
+}
+
+/// The 64-bit key of a `(kind, name)` pair in the object and workload indexes: FNV-1a, fixed
+/// forever (it is stored), the two strings separated by a byte UTF-8 never contains.
+pub(crate) fn key_hash(kind: &str, name: &str) -> i64 {
+    fnv1a(&[kind.as_bytes(), &[0xff], name.as_bytes()])
+}
+
+/// The 64-bit key of an occurrence, `(uid, count)`, in the uniqueness index.
+pub(crate) fn occurrence_key(uid: &str, count: i64) -> i64 {
+    fnv1a(&[uid.as_bytes(), &[0xff], &count.to_le_bytes()])
+}
+
+fn fnv1a(parts: &[&[u8]]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
 }
 
 /// Indexes the messages not yet in `events_fts` when enough are pending, they waited long
@@ -523,7 +613,7 @@ fn fts_seq(conn: &Connection) -> rusqlite::Result<i64> {
 
 fn init_schema(path: &Path, conn: &Connection, cluster: &str) -> Result<(), StoreError> {
     let sql = format!(
-        "BEGIN IMMEDIATE; {SCHEMA} {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA} {EVENT_INDEXES} {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     );
     conn.execute_batch(&sql).map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
@@ -573,9 +663,22 @@ fn row_to_occurrence(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, EventOccur
 struct SqliteClauses<'a> {
     sql: &'a mut String,
     args: &'a mut Vec<Value>,
+    /// The table has the hashed object keys (`events`; `crashes` has not).
+    hashed: bool,
 }
 
 impl filter::ClauseSink for SqliteClauses<'_> {
+    fn key(&mut self, column: filter::KeyColumn, kind: &str, name: &str) -> Option<String> {
+        if !self.hashed {
+            return None;
+        }
+        self.args.push(Value::Integer(key_hash(kind, name)));
+        Some(match column {
+            filter::KeyColumn::Object => "okey = ?".to_string(),
+            filter::KeyColumn::Workload => "wkey = ?".to_string(),
+        })
+    }
+
     fn bind(&mut self, value: filter::Param) -> String {
         self.args.push(match value {
             filter::Param::Text(t) => Value::Text(t),
@@ -607,7 +710,14 @@ fn invalid_grep(text: &str) -> StoreError {
 
 /// Every filter but `--grep` (answered by [`grep_events`] or the follow path).
 fn event_filters(q: &EventQuery, sql: &mut String, args: &mut Vec<Value>) {
-    filter::events(&mut SqliteClauses { sql, args }, q);
+    filter::events(
+        &mut SqliteClauses {
+            sql,
+            args,
+            hashed: true,
+        },
+        q,
+    );
 }
 
 /// `--grep` as a check on one message: the words as a phrase in order, the last one a prefix,
@@ -738,7 +848,14 @@ fn crash_filters(
     sql: &mut String,
     args: &mut Vec<Value>,
 ) -> Result<(), StoreError> {
-    filter::crashes(&mut SqliteClauses { sql, args }, q);
+    filter::crashes(
+        &mut SqliteClauses {
+            sql,
+            args,
+            hashed: false,
+        },
+        q,
+    );
     if let Some(g) = &q.grep {
         let phrase = fts_phrase(g).ok_or_else(|| invalid_grep(g))?;
         sql.push_str(" AND id IN (SELECT rowid FROM crashes_fts WHERE crashes_fts MATCH ?)");
@@ -770,7 +887,9 @@ impl Store for SqliteStore {
         {
             let mut ins = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                    // The uniqueness of (uid, count) is checked through the hashed key; OR
+                    // IGNORE still covers the UNIQUE index of archives upgraded from version 2.
+                    "INSERT OR IGNORE INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, object_uid, workload_kind, workload_name, reason, type, message, component, host, ukey, okey, wkey) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21 WHERE NOT EXISTS (SELECT 1 FROM events WHERE ukey = ?19 AND uid = ?1 AND count = ?2)",
                 )
                 .map_err(|e| self.err(e))?;
             for (i, e) in batch.events.iter().enumerate() {
@@ -794,6 +913,9 @@ impl Store for SqliteStore {
                         e.message,
                         e.component,
                         e.host,
+                        occurrence_key(&e.uid, e.count),
+                        key_hash(&e.object.kind, &e.object.name),
+                        e.workload.as_ref().map(|w| key_hash(&w.kind, &w.name)),
                     ])
                     .map_err(|e| map_err(&self.path, e))?;
                 if n == 1 {
@@ -1019,23 +1141,10 @@ impl Store for SqliteStore {
             let mut st = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
             let rows = st
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    let blob: Option<Vec<u8>> = r.get(21)?;
-                    let (c, len) = row_to_crash(r)?;
-                    Ok((c, len, blob))
+                    crash_from_row(&SqliteRow(r))
                 })
                 .map_err(|e| self.err(e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (mut c, len, blob) = row.map_err(|e| self.err(e))?;
-                if let Some(b) = blob {
-                    match compress::decompress(&b, len) {
-                        Ok(l) => c.logs = Some(l),
-                        Err(e) => c.logs_error = Some(e),
-                    }
-                }
-                out.push(c);
-            }
-            Ok(out)
+            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
         })?;
         out.reverse();
         Ok(out)
@@ -1203,38 +1312,40 @@ impl Store for SqliteStore {
     }
 }
 
-/// A crash row without its logs, and the logs' original length.
-fn row_to_crash(r: &rusqlite::Row<'_>) -> rusqlite::Result<(CrashRecord, usize)> {
-    let wk: Option<String> = r.get(7)?;
-    let wn: Option<String> = r.get(8)?;
-    let node_memory: Option<String> = r.get(20)?;
-    let logs_len: i64 = r.get(17)?;
-    let record = CrashRecord {
-        namespace: r.get(0)?,
-        pod: r.get(1)?,
-        pod_uid: r.get(2)?,
-        container: r.get(3)?,
-        init_container: r.get(4)?,
-        instance: r.get(5)?,
-        node: r.get(6)?,
-        workload: match (wk, wn) {
-            (Some(kind), Some(name)) => Some(WorkloadRef { kind, name }),
-            _ => None,
-        },
-        restart_count: r.get(9)?,
-        exit_code: r.get(10)?,
-        signal: r.get(11)?,
-        reason: r.get(12)?,
-        message: r.get(13)?,
-        started_at: r.get::<_, Option<i64>>(14)?.map(from_micros),
-        finished_at: r.get::<_, Option<i64>>(15)?.map(from_micros),
-        captured_at: from_micros(r.get(16)?),
-        logs: None,
-        logs_truncated: r.get(18)?,
-        logs_error: r.get(19)?,
-        node_memory: node_memory.and_then(|s| serde_json::from_str(&s).ok()),
-    };
-    Ok((record, logs_len.max(0) as usize))
+/// A result row of [`CRASH_COLUMNS`] as SQLite stores them (times in microseconds, JSON as text).
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
+
+impl CrashColumns for SqliteRow<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(i)
+    }
+
+    fn int64(&self, i: usize) -> rusqlite::Result<i64> {
+        self.0.get(i)
+    }
+
+    fn int32(&self, i: usize) -> rusqlite::Result<Option<i32>> {
+        self.0.get(i)
+    }
+
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        self.0.get(i)
+    }
+
+    fn time(&self, i: usize) -> rusqlite::Result<Option<Timestamp>> {
+        Ok(self.0.get::<_, Option<i64>>(i)?.map(from_micros))
+    }
+
+    fn json(&self, i: usize) -> rusqlite::Result<Option<serde_json::Value>> {
+        let text: Option<String> = self.0.get(i)?;
+        Ok(text.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    fn blob(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.0.get(i)
+    }
 }
 
 #[cfg(test)]
@@ -1422,15 +1533,59 @@ mod tests {
         }
     }
 
+    /// Creates an archive as a version 2 kubemedic wrote it: no hash keys, a `UNIQUE(uid,
+    /// count)` index and text-keyed object and workload indexes.
+    fn version_2_archive(path: &Path) {
+        let keys = "    ukey INTEGER NOT NULL,\n    okey INTEGER NOT NULL,\n    wkey INTEGER\n);";
+        assert!(SCHEMA.contains(keys), "the version 3 key columns");
+        let schema = SCHEMA.replace(keys, "    UNIQUE(uid, count)\n);");
+        let conn = Connection::open(path).expect("open");
+        conn.execute_batch(&format!(
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; BEGIN; {schema}
+             CREATE INDEX events_object ON events(kind, name, time);
+             CREATE INDEX events_workload ON events(workload_kind, workload_name, time) WHERE workload_kind IS NOT NULL;
+             {FTS_DELETE_TRIGGER} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 2; INSERT INTO meta(key, value) VALUES ('cluster', 't'); COMMIT;"
+        ))
+        .expect("version 2 schema");
+    }
+
+    /// A row as a version 1 or 2 writer stored it (no hash keys).
+    fn old_row(conn: &Connection, uid: &str, count: i64, time: i64, pod: &str, message: &str) {
+        conn.execute(
+            "INSERT INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, workload_kind, workload_name, reason, type, message, component, host)
+             VALUES (?1, ?2, ?3, ?3, ?3, 'event', 'v1', 'Pod', 'shop', ?4, 'Deployment', 'api', 'BackOff', 'Warning', ?5, 'kubelet', 'w')",
+            params![uid, count, time, pod, message],
+        )
+        .expect("old row");
+    }
+
+    fn uids(store: &SqliteStore, object: &str) -> Vec<(String, i64)> {
+        let q = EventQuery {
+            object: Some(object.parse().expect("selector")),
+            ..Default::default()
+        };
+        let mut out: Vec<(String, i64)> = store
+            .events(&q)
+            .expect("query")
+            .into_iter()
+            .flat_map(|e| {
+                let uid = e.uid.clone();
+                e.repeats.into_iter().map(move |r| (uid.clone(), r.count))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// A version 1 archive (messages indexed by a trigger per row) is upgraded in place and
     /// its history stays searchable.
     #[test]
     fn version_1_archives_are_upgraded() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("v1.db");
+        version_2_archive(&path);
         {
-            let store = SqliteStore::open(&path, "t").expect("open");
-            let conn = store.writer().expect("writer");
+            let conn = Connection::open(&path).expect("open");
             conn.execute_batch(
                 "DROP TRIGGER events_fts_delete;
                  DELETE FROM meta WHERE key = 'fts_seq';
@@ -1443,15 +1598,15 @@ mod tests {
                  PRAGMA user_version = 1;",
             )
             .expect("make it version 1");
-        }
-        // Rows written by a version 1 writer.
-        {
-            let conn = Connection::open(&path).expect("open");
-            conn.execute_batch(
-                "INSERT INTO events(uid, count, time, first_time, archived_at, origin, api, kind, namespace, name, reason, type, message, component, host)
-                 VALUES ('old-1', 1, 1, 1, 1, 'event', 'v1', 'Pod', 'shop', 'api-1', 'BackOff', 'Warning', 'Back-off restarting failed container', 'kubelet', 'w');",
-            )
-            .expect("v1 row");
+            // A row written by a version 1 writer.
+            old_row(
+                &conn,
+                "old-1",
+                1,
+                1,
+                "api-1",
+                "Back-off restarting failed container",
+            );
         }
         let store = SqliteStore::open(&path, "t").expect("upgrades");
         {
@@ -1467,8 +1622,127 @@ mod tests {
         store.flush_index().expect("index");
         assert_eq!(grep(&store, "back off", None, 0).len(), 3);
         assert_eq!(grep(&store, "back off", Some("pod/api-1"), 0).len(), 3);
+        assert_eq!(grep(&store, "back off", Some("deploy/api"), 0).len(), 3);
         let conn = store.writer().expect("writer");
         conn.execute_batch("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')")
             .expect("FTS index matches the rows");
+    }
+
+    /// A version 2 archive (text-keyed indexes) gets its hash keys computed for every stored
+    /// row: queries find the old rows through the new indexes, and a replay of an old
+    /// occurrence is still recognised as a duplicate.
+    #[test]
+    fn version_2_archives_are_upgraded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v2.db");
+        version_2_archive(&path);
+        {
+            let conn = Connection::open(&path).expect("open");
+            // More rows than one chunk of the key computation.
+            conn.execute_batch("BEGIN").expect("begin");
+            for i in 0..25_000 {
+                old_row(
+                    &conn,
+                    &format!("uid-{i}"),
+                    1,
+                    i,
+                    if i % 2 == 0 { "api-1" } else { "api-2" },
+                    "Back-off restarting failed container",
+                );
+            }
+            conn.execute_batch(
+                "COMMIT; UPDATE meta SET value = '25000' WHERE key = 'fts_seq';
+                 INSERT INTO events_fts(rowid, message) SELECT seq, message FROM events;",
+            )
+            .expect("commit");
+        }
+        let store = SqliteStore::open(&path, "t").expect("upgrades");
+        {
+            let conn = store.writer().expect("writer");
+            let (v, unkeyed): (i64, i64) = conn
+                .query_row(
+                    "SELECT (SELECT user_version FROM pragma_user_version()), (SELECT count(*) FROM events WHERE ukey = 0 OR okey = 0 OR wkey IS NULL)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("version");
+            assert_eq!((v, unkeyed), (SCHEMA_VERSION, 0));
+        }
+        assert_eq!(
+            uids(&store, "pod/shop/api-1").len(),
+            10_000,
+            "default limit"
+        );
+        let q = EventQuery {
+            object: Some("deploy/api".parse().expect("selector")),
+            limit: 30_000,
+            ..Default::default()
+        };
+        assert_eq!(store.events(&q).expect("query").len(), 25_000);
+        // A replay of stored occurrences is a duplicate; a new count is not.
+        let mut replay = occ(4, "api-1", "Back-off restarting failed container app");
+        let stats = store
+            .write(&Batch {
+                events: vec![replay.clone()],
+                ..Default::default()
+            })
+            .expect("write");
+        assert_eq!((stats.events_inserted, stats.events_duplicate), (0, 1));
+        replay.count = 2;
+        let stats = store
+            .write(&Batch {
+                events: vec![replay.clone(), replay],
+                ..Default::default()
+            })
+            .expect("write");
+        assert_eq!((stats.events_inserted, stats.events_duplicate), (1, 1));
+        let q = EventQuery {
+            object: Some("pod/api-1".parse().expect("selector")),
+            limit: 30_000,
+            ..Default::default()
+        };
+        let found = store.events(&q).expect("query");
+        assert_eq!(found.len(), 12_500);
+        let uid4 = found.iter().find(|e| e.uid == "uid-4").expect("uid-4");
+        let counts: Vec<i64> = uid4.repeats.iter().map(|r| r.count).collect();
+        assert_eq!(counts, [1, 2]);
+    }
+
+    /// Occurrences whose keys collide are told apart by their text: a collision never drops
+    /// an occurrence nor answers with another object's events.
+    #[test]
+    fn colliding_keys_stay_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("a.db"), "t").expect("open");
+        fill(&store, 0, 4);
+        let conn = store.writer().expect("writer");
+        // Every stored row takes the keys of pod api-1 and of occurrence (uid-9, 1): the
+        // worst collision there can be.
+        conn.execute(
+            "UPDATE events SET ukey = ?1, okey = ?2, wkey = ?2",
+            params![occurrence_key("uid-9", 1), key_hash("Pod", "api-1")],
+        )
+        .expect("collide");
+        drop(conn);
+        assert_eq!(
+            uids(&store, "pod/api-1"),
+            vec![("uid-0".to_string(), 1), ("uid-2".to_string(), 1)]
+        );
+        assert!(uids(&store, "deploy/api-1").is_empty());
+        let new = occ(9, "api-2", MESSAGES[0]);
+        for expected in [(1, 0), (0, 1)] {
+            let stats = store
+                .write(&Batch {
+                    events: vec![new.clone()],
+                    ..Default::default()
+                })
+                .expect("write");
+            assert_eq!((stats.events_inserted, stats.events_duplicate), expected);
+        }
+        assert_eq!(
+            uids(&store, "pod/api-2").len(),
+            1,
+            "uid-9 (the others' keys were rewritten)"
+        );
     }
 }
