@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Archiving, create_event, repeat_event};
+use support::{create_event, repeat_event};
 
 /// kubernetes-event-exporter running against the testbed, and what its webhook received.
 struct Exporter {
@@ -157,14 +157,7 @@ async fn bench_events_through_the_api_to_the_archive() {
     let events = env("KM_BENCH_EVENTS", 2_000);
     let repeats = env("KM_BENCH_REPEATS", 3) as i32;
     let writers = env("KM_BENCH_WRITERS", 16);
-    let Some(Archiving {
-        tb,
-        client,
-        dir: _dir,
-        db,
-        ctl,
-    }) = support::archiving(&[], "bench", "bench").await
-    else {
+    let Some((tb, client, _dir, db, ctl)) = support::archiving(&[], "bench", "bench").await else {
         return;
     };
     let exporter = match std::env::var("KM_BENCH_EVENT_EXPORTER") {

@@ -13,7 +13,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kubemedic_archive::ArchiveUrl;
 use serde_json::json;
 use std::time::Duration;
-use support::{Archiving, Controller, config, ensure_namespace, poll};
+use support::{Controller, config, ensure_namespace, poll};
 
 const PANIC: &str = "echo starting; echo 'panic: runtime error: invalid memory address or nil pointer dereference'; echo '[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]'; echo; echo 'goroutine 1 [running]:'; echo 'main.(*Server).handle(0x0)'; echo '\t/src/server.go:42 +0x1c'; exit 2";
 
@@ -145,14 +145,7 @@ async fn a_crash_loop_is_diagnosed_from_the_archive_after_its_events_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_containers_crashing_at_once_are_each_recorded_once() {
-    let Some(Archiving {
-        tb: _tb,
-        client,
-        dir: _dir,
-        db,
-        ctl,
-    }) = support::archiving(&[], "shop", "a").await
-    else {
+    let Some((_tb, client, _dir, db, ctl)) = support::archiving(&[], "shop", "a").await else {
         return;
     };
     // A Node nobody runs a kubelet for; the test writes the pod status as a kubelet would.

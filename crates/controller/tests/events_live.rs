@@ -10,17 +10,11 @@ use kube::api::{Api, PostParams};
 use kubemedic_archive::{EventQuery, SqliteStore, Store};
 use serde_json::json;
 use std::time::Duration;
-use support::{Archiving, Controller, create_event, poll, repeat_event};
+use support::{Controller, create_event, poll, repeat_event};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_repeat_is_archived_served_and_resumed_without_duplicates() {
-    let Some(Archiving {
-        tb: _tb,
-        client,
-        dir: _dir,
-        db,
-        ctl,
-    }) = support::archiving(&[], "shop", "replica-a").await
+    let Some((_tb, client, _dir, db, ctl)) = support::archiving(&[], "shop", "replica-a").await
     else {
         return;
     };

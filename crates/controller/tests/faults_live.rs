@@ -6,7 +6,7 @@ mod support;
 
 use kubemedic_archive::{EventQuery, SqliteStore, Store};
 use std::time::Duration;
-use support::{Archiving, Controller, create_event, poll, repeat_event};
+use support::{Controller, create_event, poll, repeat_event};
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
     text.lines()
@@ -19,13 +19,8 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
     // etcd compacted every second: a stopped controller's checkpoint expires quickly.
-    let Some(Archiving {
-        tb: _tb,
-        client,
-        dir: _dir,
-        db,
-        ctl,
-    }) = support::archiving(&["--etcd-compaction-interval=1s"], "shop", "a").await
+    let Some((_tb, client, _dir, db, ctl)) =
+        support::archiving(&["--etcd-compaction-interval=1s"], "shop", "a").await
     else {
         return;
     };
@@ -120,13 +115,8 @@ async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apiserver_restart_is_survived_and_expired_events_stay_archived() {
     // Events live 5 s in the apiserver: the archive must outlive them.
-    let Some(Archiving {
-        tb,
-        client,
-        dir: _dir,
-        db: _,
-        ctl,
-    }) = support::archiving(&["--event-ttl=5s"], "shop", "a").await
+    let Some((tb, client, _dir, _, ctl)) =
+        support::archiving(&["--event-ttl=5s"], "shop", "a").await
     else {
         return;
     };

@@ -26,14 +26,15 @@ pub async fn control_plane(apiserver_args: &[&str]) -> Option<kubemedic_testbed:
 }
 
 /// A control plane, a namespace for the test's objects, and a leading controller archiving into
-/// SQLite in a temporary directory (kept while this lives).
-pub struct Archiving {
-    pub tb: kubemedic_testbed::Testbed,
-    pub client: Client,
-    pub dir: tempfile::TempDir,
-    pub db: std::path::PathBuf,
-    pub ctl: Controller,
-}
+/// SQLite in a temporary directory: (testbed, client, directory (deleted when dropped), SQLite
+/// path, controller).
+pub type Archiving = (
+    kubemedic_testbed::Testbed,
+    Client,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Controller,
+);
 
 /// Starts [`Archiving`]: the apiserver with extra flags, namespace `ns`, the controller as
 /// `identity`. None when the testbed is not available (the test skips).
@@ -44,13 +45,7 @@ pub async fn archiving(apiserver_args: &[&str], ns: &str, identity: &str) -> Opt
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("archive.db");
     let ctl = Controller::start_leading(&client, &db, identity).await;
-    Some(Archiving {
-        tb,
-        client,
-        dir,
-        db,
-        ctl,
-    })
+    Some((tb, client, dir, db, ctl))
 }
 
 /// A controller config for tests: SQLite or PostgreSQL, port chosen by the OS, fast Lease.
