@@ -407,6 +407,8 @@ where
         }
         if matches!(ev, watcher::Event::InitDone) {
             synced.synced();
+            // The (re)list's pages and parsed objects are garbage now.
+            crate::memory::release_free_heap();
         }
     }));
     reader

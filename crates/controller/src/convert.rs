@@ -10,41 +10,74 @@ pub const API_EVENTS_V1: &str = "events.k8s.io/v1";
 /// The core API.
 pub const API_CORE_V1: &str = "v1";
 
+/// What both Event APIs say, read from each API's own field names.
+struct EventFields {
+    uid: String,
+    created: Option<Timestamp>,
+    event_time: Option<Timestamp>,
+    count: Option<i64>,
+    last_seen: Option<Timestamp>,
+    first_seen: Option<Timestamp>,
+    api: &'static str,
+    object: ObjectRef,
+    reason: Option<String>,
+    type_: Option<String>,
+    message: Option<String>,
+    component: Option<String>,
+    host: Option<String>,
+}
+
+impl EventFields {
+    /// The occurrence at the current repeat count: missing times fall back to the event time,
+    /// then the creation time, then `now`.
+    fn into_occurrence(self, now: Timestamp) -> EventOccurrence {
+        let time = self
+            .last_seen
+            .or(self.event_time)
+            .or(self.created)
+            .unwrap_or(now);
+        let first_time = self
+            .first_seen
+            .or(self.event_time)
+            .or(self.created)
+            .unwrap_or(time);
+        EventOccurrence {
+            uid: self.uid,
+            count: self.count.unwrap_or(1).max(1),
+            time,
+            first_time,
+            origin: Origin::Event,
+            api: self.api.to_string(),
+            object: self.object,
+            workload: None,
+            reason: self.reason.unwrap_or_default(),
+            type_: self.type_.unwrap_or_else(|| "Normal".to_string()),
+            message: self.message.unwrap_or_default(),
+            component: self.component.unwrap_or_default(),
+            host: self.host.unwrap_or_default(),
+        }
+    }
+}
+
 /// An events.k8s.io/v1 Event as an occurrence at its current repeat count.
 pub fn occurrence_from_v1(e: &EventV1, now: Timestamp) -> Option<EventOccurrence> {
-    let uid = e.metadata.uid.clone()?;
-    let created = e.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    let event_time = e.event_time.as_ref().map(|t| t.0);
-    let count = e
-        .series
-        .as_ref()
-        .map(|s| i64::from(s.count))
-        .or(e.deprecated_count.map(i64::from))
-        .unwrap_or(1)
-        .max(1);
-    let time = e
-        .series
-        .as_ref()
-        .map(|s| s.last_observed_time.0)
-        .or_else(|| e.deprecated_last_timestamp.as_ref().map(|t| t.0))
-        .or(event_time)
-        .or(created)
-        .unwrap_or(now);
-    let first_time = e
-        .deprecated_first_timestamp
-        .as_ref()
-        .map(|t| t.0)
-        .or(event_time)
-        .or(created)
-        .unwrap_or(time);
     let r = e.regarding.clone().unwrap_or_default();
-    Some(EventOccurrence {
-        uid,
-        count,
-        time,
-        first_time,
-        origin: Origin::Event,
-        api: API_EVENTS_V1.to_string(),
+    let fields = EventFields {
+        uid: e.metadata.uid.clone()?,
+        created: e.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        event_time: e.event_time.as_ref().map(|t| t.0),
+        count: e
+            .series
+            .as_ref()
+            .map(|s| i64::from(s.count))
+            .or(e.deprecated_count.map(i64::from)),
+        last_seen: e
+            .series
+            .as_ref()
+            .map(|s| s.last_observed_time.0)
+            .or_else(|| e.deprecated_last_timestamp.as_ref().map(|t| t.0)),
+        first_seen: e.deprecated_first_timestamp.as_ref().map(|t| t.0),
+        api: API_EVENTS_V1,
         object: ObjectRef {
             kind: r.kind.map(String::from).unwrap_or_default(),
             namespace: r
@@ -55,10 +88,9 @@ pub fn occurrence_from_v1(e: &EventV1, now: Timestamp) -> Option<EventOccurrence
             name: r.name.map(String::from).unwrap_or_default(),
             uid: r.uid.map(String::from),
         },
-        workload: None,
-        reason: e.reason.as_deref().unwrap_or_default().to_string(),
-        type_: e.type_.as_deref().unwrap_or("Normal").to_string(),
-        message: e.note.as_deref().unwrap_or_default().to_string(),
+        reason: e.reason.as_deref().map(String::from),
+        type_: e.type_.as_deref().map(String::from),
+        message: e.note.as_deref().map(String::from),
         component: e
             .reporting_controller
             .clone()
@@ -67,53 +99,36 @@ pub fn occurrence_from_v1(e: &EventV1, now: Timestamp) -> Option<EventOccurrence
                     .as_ref()
                     .and_then(|s| s.component.clone())
             })
-            .map(String::from)
-            .unwrap_or_default(),
+            .map(String::from),
         host: e
             .deprecated_source
             .as_ref()
             .and_then(|s| s.host.clone())
             .or_else(|| e.reporting_instance.clone())
-            .map(String::from)
-            .unwrap_or_default(),
-    })
+            .map(String::from),
+    };
+    Some(fields.into_occurrence(now))
 }
 
 /// A core/v1 Event as an occurrence at its current repeat count.
 pub fn occurrence_from_core(e: &CoreEvent, now: Timestamp) -> Option<EventOccurrence> {
-    let uid = e.metadata.uid.clone()?;
-    let created = e.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    let event_time = e.event_time.as_ref().map(|t| t.0);
-    let count = e
-        .series
-        .as_ref()
-        .and_then(|s| s.count.map(i64::from))
-        .or(e.count.map(i64::from))
-        .unwrap_or(1)
-        .max(1);
-    let time = e
-        .series
-        .as_ref()
-        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
-        .or_else(|| e.last_timestamp.as_ref().map(|t| t.0))
-        .or(event_time)
-        .or(created)
-        .unwrap_or(now);
-    let first_time = e
-        .first_timestamp
-        .as_ref()
-        .map(|t| t.0)
-        .or(event_time)
-        .or(created)
-        .unwrap_or(time);
     let r = &e.involved_object;
-    Some(EventOccurrence {
-        uid,
-        count,
-        time,
-        first_time,
-        origin: Origin::Event,
-        api: API_CORE_V1.to_string(),
+    let fields = EventFields {
+        uid: e.metadata.uid.clone()?,
+        created: e.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        event_time: e.event_time.as_ref().map(|t| t.0),
+        count: e
+            .series
+            .as_ref()
+            .and_then(|s| s.count.map(i64::from))
+            .or(e.count.map(i64::from)),
+        last_seen: e
+            .series
+            .as_ref()
+            .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+            .or_else(|| e.last_timestamp.as_ref().map(|t| t.0)),
+        first_seen: e.first_timestamp.as_ref().map(|t| t.0),
+        api: API_CORE_V1,
         object: ObjectRef {
             kind: r.kind.as_deref().unwrap_or_default().to_string(),
             namespace: r
@@ -125,25 +140,23 @@ pub fn occurrence_from_core(e: &CoreEvent, now: Timestamp) -> Option<EventOccurr
             name: r.name.as_deref().unwrap_or_default().to_string(),
             uid: r.uid.as_deref().map(String::from),
         },
-        workload: None,
-        reason: e.reason.as_deref().unwrap_or_default().to_string(),
-        type_: e.type_.as_deref().unwrap_or("Normal").to_string(),
-        message: e.message.as_deref().unwrap_or_default().to_string(),
+        reason: e.reason.as_deref().map(String::from),
+        type_: e.type_.as_deref().map(String::from),
+        message: e.message.as_deref().map(String::from),
         component: e
             .source
             .as_ref()
             .and_then(|s| s.component.clone())
             .or_else(|| e.reporting_component.clone())
-            .map(String::from)
-            .unwrap_or_default(),
+            .map(String::from),
         host: e
             .source
             .as_ref()
             .and_then(|s| s.host.clone())
             .or_else(|| e.reporting_instance.clone())
-            .map(String::from)
-            .unwrap_or_default(),
-    })
+            .map(String::from),
+    };
+    Some(fields.into_occurrence(now))
 }
 
 /// The status of one Node condition as last seen.

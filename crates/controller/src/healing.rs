@@ -617,6 +617,10 @@ impl HealLoop {
                     let _ = tx.send(Some(present));
                 }
             }
+            // The view and the report hold every pod of the cluster: free them (and give the
+            // heap they grew back to the OS) before waiting, not at the next pass.
+            drop((view, report));
+            crate::memory::release_free_heap();
             let due = next_due(plan.as_ref(), &cfg, in_flight, Timestamp::now());
             *shared.last.write().unwrap_or_else(|p| p.into_inner()) = Some(PassSummary {
                 at,

@@ -160,24 +160,48 @@ fn nonempty(s: Option<String>) -> Option<String> {
     s.filter(|x| !x.is_empty())
 }
 
-fn event_query(p: EventParams) -> Result<EventQuery, String> {
+/// The filters both archive queries share, parsed: the object and the time window.
+struct Scope {
+    object: Option<ObjectSelector>,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+}
+
+fn scope(
+    object: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+) -> Result<Scope, String> {
     let now = Timestamp::now();
-    Ok(EventQuery {
-        object: nonempty(p.object)
+    let time = |t: Option<String>, what: &str| {
+        nonempty(t)
+            .map(|t| parse_time(&t, now))
+            .transpose()
+            .map_err(|e| format!("{what}: {e}"))
+    };
+    Ok(Scope {
+        object: nonempty(object)
             .map(|o| o.parse::<ObjectSelector>())
             .transpose()
             .map_err(|e| e.to_string())?,
+        since: time(since, "since")?,
+        until: time(until, "until")?,
+    })
+}
+
+fn event_query(p: EventParams) -> Result<EventQuery, String> {
+    let Scope {
+        object,
+        since,
+        until,
+    } = scope(p.object, p.since, p.until)?;
+    Ok(EventQuery {
+        object,
         namespace: nonempty(p.namespace),
         reason: nonempty(p.reason),
         type_: nonempty(p.type_),
-        since: nonempty(p.since)
-            .map(|t| parse_time(&t, now))
-            .transpose()
-            .map_err(|e| format!("since: {e}"))?,
-        until: nonempty(p.until)
-            .map(|t| parse_time(&t, now))
-            .transpose()
-            .map_err(|e| format!("until: {e}"))?,
+        since,
+        until,
         grep: nonempty(p.grep),
         cluster: nonempty(p.cluster),
         after: p.after,
@@ -200,22 +224,17 @@ pub struct CrashParams {
 }
 
 fn crash_query(p: CrashParams) -> Result<CrashQuery, String> {
-    let now = Timestamp::now();
+    let Scope {
+        object,
+        since,
+        until,
+    } = scope(p.object, p.since, p.until)?;
     Ok(CrashQuery {
-        object: nonempty(p.object)
-            .map(|o| o.parse::<ObjectSelector>())
-            .transpose()
-            .map_err(|e| e.to_string())?,
+        object,
         namespace: nonempty(p.namespace),
         container: nonempty(p.container),
-        since: nonempty(p.since)
-            .map(|t| parse_time(&t, now))
-            .transpose()
-            .map_err(|e| format!("since: {e}"))?,
-        until: nonempty(p.until)
-            .map(|t| parse_time(&t, now))
-            .transpose()
-            .map_err(|e| format!("until: {e}"))?,
+        since,
+        until,
         grep: nonempty(p.grep),
         cluster: nonempty(p.cluster),
         without_logs: p.logs == Some(false),
@@ -325,46 +344,38 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn events(State(s): State<ApiState>, uri: Uri, Query(p): Query<EventParams>) -> Response {
-    if let Some(r) = forward(&s, &uri).await {
-        return r;
+/// An archive read: forwarded to the leader when this replica's file is not the archive, else
+/// the parsed query (a 400 when it did not parse) run on the store off the async threads.
+async fn archive_read<Q: Send + 'static, T: Send + 'static>(
+    s: &ApiState,
+    uri: &Uri,
+    query: Result<Q, String>,
+    read: fn(&dyn Store, &Q) -> Result<T, kubemedic_archive::StoreError>,
+) -> Result<T, Response> {
+    if let Some(r) = forward(s, uri).await {
+        return Err(r);
     }
-    let q = match event_query(p) {
-        Ok(q) => q,
-        Err(e) => return bad_request(e),
-    };
+    let q = query.map_err(bad_request)?;
     let store = s.store.clone();
-    match blocking(move || store.events(&q)).await {
+    blocking(move || read(store.as_ref(), &q)).await
+}
+
+async fn events(State(s): State<ApiState>, uri: Uri, Query(p): Query<EventParams>) -> Response {
+    match archive_read(&s, &uri, event_query(p), |st, q| st.events(q)).await {
         Ok(events) => axum::Json(serde_json::json!({ "events": events })).into_response(),
         Err(r) => r,
     }
 }
 
 async fn follow(State(s): State<ApiState>, uri: Uri, Query(p): Query<EventParams>) -> Response {
-    if let Some(r) = forward(&s, &uri).await {
-        return r;
-    }
-    let q = match event_query(p) {
-        Ok(q) => q,
-        Err(e) => return bad_request(e),
-    };
-    let store = s.store.clone();
-    match blocking(move || store.follow(&q)).await {
+    match archive_read(&s, &uri, event_query(p), |st, q| st.follow(q)).await {
         Ok(page) => axum::Json(page).into_response(),
         Err(r) => r,
     }
 }
 
 async fn crashes(State(s): State<ApiState>, uri: Uri, Query(p): Query<CrashParams>) -> Response {
-    if let Some(r) = forward(&s, &uri).await {
-        return r;
-    }
-    let q = match crash_query(p) {
-        Ok(q) => q,
-        Err(e) => return bad_request(e),
-    };
-    let store = s.store.clone();
-    match blocking(move || store.crashes(&q)).await {
+    match archive_read(&s, &uri, crash_query(p), |st, q| st.crashes(q)).await {
         Ok(crashes) => {
             let views: Vec<CrashView> = crashes
                 .into_iter()

@@ -12,6 +12,7 @@ pub mod healing;
 pub mod http;
 pub mod ingest;
 pub mod lease;
+pub mod memory;
 pub mod metrics;
 pub mod objects;
 pub mod packed;

@@ -14,12 +14,11 @@ mod support;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use kubemedic_archive::ArchiveUrl;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{Controller, config, create_event, ensure_namespace, repeat_event};
+use support::{create_event, repeat_event};
 
 /// kubernetes-event-exporter running against the testbed, and what its webhook received.
 struct Exporter {
@@ -158,15 +157,9 @@ async fn bench_events_through_the_api_to_the_archive() {
     let events = env("KM_BENCH_EVENTS", 2_000);
     let repeats = env("KM_BENCH_REPEATS", 3) as i32;
     let writers = env("KM_BENCH_WRITERS", 16);
-    let Some(tb) = support::control_plane(&[]).await else {
+    let Some((tb, client, _dir, db, ctl)) = support::archiving(&[], "bench", "bench").await else {
         return;
     };
-    let client = tb.client();
-    ensure_namespace(&client, "bench").await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("archive.db");
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "bench")).await;
-    ctl.wait_leading().await;
     let exporter = match std::env::var("KM_BENCH_EVENT_EXPORTER") {
         Ok(bin) if !bin.is_empty() => {
             Some(Exporter::start(&bin, tb.kubeconfig_path(), &client, "bench").await)

@@ -145,15 +145,9 @@ async fn a_crash_loop_is_diagnosed_from_the_archive_after_its_events_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_containers_crashing_at_once_are_each_recorded_once() {
-    let Some(tb) = support::control_plane(&[]).await else {
+    let Some((_tb, client, _dir, db, ctl)) = support::archiving(&[], "shop", "a").await else {
         return;
     };
-    let client = tb.client();
-    ensure_namespace(&client, "shop").await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("archive.db");
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "a")).await;
-    ctl.wait_leading().await;
     // A Node nobody runs a kubelet for; the test writes the pod status as a kubelet would.
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
     nodes
@@ -236,8 +230,7 @@ async fn a_hundred_containers_crashing_at_once_are_each_recorded_once() {
     })
     .await;
     ctl.stop().await;
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "b")).await;
-    ctl.wait_leading().await;
+    let ctl = Controller::start_leading(&client, &db, "b").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (_, v) = ctl
         .get("/api/v1/crashes?object=pod/shop/wide&logs=false&limit=1000")

@@ -7,22 +7,17 @@ mod support;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kube::api::{Api, PostParams};
-use kubemedic_archive::{ArchiveUrl, EventQuery, SqliteStore, Store};
+use kubemedic_archive::{EventQuery, SqliteStore, Store};
 use serde_json::json;
 use std::time::Duration;
-use support::{Controller, config, create_event, ensure_namespace, poll, repeat_event};
+use support::{Controller, create_event, poll, repeat_event};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_repeat_is_archived_served_and_resumed_without_duplicates() {
-    let Some(tb) = support::control_plane(&[]).await else {
+    let Some((_tb, client, _dir, db, ctl)) = support::archiving(&[], "shop", "replica-a").await
+    else {
         return;
     };
-    let client = tb.client();
-    ensure_namespace(&client, "shop").await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("archive.db");
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "replica-a")).await;
-    ctl.wait_leading().await;
 
     // A BackOff event repeated four times, as a kubelet's recorder updates its series.
     let uid = create_event(
@@ -123,8 +118,7 @@ async fn every_repeat_is_archived_served_and_resumed_without_duplicates() {
     // Two more repeats while no controller runs, then a restart resumes from the checkpoint.
     repeat_event(&client, "shop", "api-1.backoff", 6).await;
     repeat_event(&client, "shop", "api-1.backoff", 7).await;
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "replica-b")).await;
-    ctl.wait_leading().await;
+    let ctl = Controller::start_leading(&client, &db, "replica-b").await;
     poll(
         Duration::from_secs(30),
         "repeats made while down archived",

@@ -4,9 +4,9 @@
 
 mod support;
 
-use kubemedic_archive::{ArchiveUrl, EventQuery, SqliteStore, Store};
+use kubemedic_archive::{EventQuery, SqliteStore, Store};
 use std::time::Duration;
-use support::{Controller, config, create_event, ensure_namespace, poll, repeat_event};
+use support::{Controller, create_event, poll, repeat_event};
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
     text.lines()
@@ -19,15 +19,11 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
     // etcd compacted every second: a stopped controller's checkpoint expires quickly.
-    let Some(tb) = support::control_plane(&["--etcd-compaction-interval=1s"]).await else {
+    let Some((_tb, client, _dir, db, ctl)) =
+        support::archiving(&["--etcd-compaction-interval=1s"], "shop", "a").await
+    else {
         return;
     };
-    let client = tb.client();
-    ensure_namespace(&client, "shop").await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("archive.db");
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "a")).await;
-    ctl.wait_leading().await;
     create_event(&client, "shop", "e0", "p0", "BackOff", "before").await;
     poll(Duration::from_secs(30), "first event archived", || async {
         let (_, v) = ctl.get("/api/v1/events?object=pod/p0").await;
@@ -71,8 +67,7 @@ async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "b")).await;
-    ctl.wait_leading().await;
+    let ctl = Controller::start_leading(&client, &db, "b").await;
     poll(
         Duration::from_secs(60),
         "every event reconciled at its latest count",
@@ -120,15 +115,11 @@ async fn a_compacted_checkpoint_relists_and_reconciles_by_uid_and_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apiserver_restart_is_survived_and_expired_events_stay_archived() {
     // Events live 5 s in the apiserver: the archive must outlive them.
-    let Some(tb) = support::control_plane(&["--event-ttl=5s"]).await else {
+    let Some((tb, client, _dir, _, ctl)) =
+        support::archiving(&["--event-ttl=5s"], "shop", "a").await
+    else {
         return;
     };
-    let client = tb.client();
-    ensure_namespace(&client, "shop").await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("archive.db");
-    let ctl = Controller::start(&client, config(ArchiveUrl::Sqlite(db.clone()), "a")).await;
-    ctl.wait_leading().await;
     let uid = create_event(
         &client,
         "shop",

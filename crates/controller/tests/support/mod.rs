@@ -25,6 +25,29 @@ pub async fn control_plane(apiserver_args: &[&str]) -> Option<kubemedic_testbed:
     .await
 }
 
+/// A control plane, a namespace for the test's objects, and a leading controller archiving into
+/// SQLite in a temporary directory: (testbed, client, directory (deleted when dropped), SQLite
+/// path, controller).
+pub type Archiving = (
+    kubemedic_testbed::Testbed,
+    Client,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Controller,
+);
+
+/// Starts [`Archiving`]: the apiserver with extra flags, namespace `ns`, the controller as
+/// `identity`. None when the testbed is not available (the test skips).
+pub async fn archiving(apiserver_args: &[&str], ns: &str, identity: &str) -> Option<Archiving> {
+    let tb = control_plane(apiserver_args).await?;
+    let client = tb.client();
+    ensure_namespace(&client, ns).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    let ctl = Controller::start_leading(&client, &db, identity).await;
+    Some((tb, client, dir, db, ctl))
+}
+
 /// A controller config for tests: SQLite or PostgreSQL, port chosen by the OS, fast Lease.
 pub fn config(archive: ArchiveUrl, identity: &str) -> ControllerConfig {
     ControllerConfig {
@@ -81,6 +104,21 @@ impl Controller {
             shutdown: tx,
             task,
         }
+    }
+
+    /// Starts one archiving into the SQLite file `db` and waits until it is synced and leads.
+    pub async fn start_leading(
+        client: &Client,
+        db: &std::path::Path,
+        identity: &str,
+    ) -> Controller {
+        let ctl = Controller::start(
+            client,
+            config(ArchiveUrl::Sqlite(db.to_path_buf()), identity),
+        )
+        .await;
+        ctl.wait_leading().await;
+        ctl
     }
 
     /// GET a path of the controller's API as JSON.
