@@ -209,9 +209,12 @@ pub async fn down(state_dir: &Path) -> Result<bool, TestbedError> {
         crate::reap_orphans();
         return Ok(false);
     };
+    // Wait for the process itself, not its pid file: serve removes the file just before it exits,
+    // and a caller that sees the file gone may check the pid at once.
+    let started = sys::process_start_time(pid);
     sys::kill_pid(pid, libc::SIGTERM);
     let deadline = Instant::now() + DOWN_TIMEOUT;
-    while running_pid(state_dir) == Some(pid) {
+    while sys::process_alive(pid) && sys::process_start_time(pid) == started {
         if Instant::now() >= deadline {
             // Its control-plane children die with it (PR_SET_PDEATHSIG).
             sys::kill_pid(pid, libc::SIGKILL);
